@@ -1,0 +1,121 @@
+#include "app/cli/cli.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "app/cli/commands.h"
+#include "core/store/session_store.h"
+#include "core/util/error.h"
+
+namespace tb::app {
+
+bool display_available() {
+  for (const char* name : {"DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"}) {
+    const char* value = std::getenv(name);
+    if (value && *value) return true;
+  }
+  return false;
+}
+
+CliOutcome cli_main(int argc, char** argv, bool gui_built) {
+  CLI::App app{"Trainbench: design, run, profile and compare training runs.", "trainbench"};
+  app.set_version_flag("--version", "trainbench 0.1.0");
+  app.require_subcommand(0, 1);
+
+  std::filesystem::path db_path = store::SessionStore::default_path();
+  auto add_db = [&](CLI::App* command) {
+    command->add_option("--db", db_path, "Session database (default: " + db_path.string() + ")");
+  };
+
+  // `trainbench [FILE] [--headless]`: the GUI on FILE where a display exists, else a terminal run.
+  std::filesystem::path top_file;
+  bool headless = false;
+  app.add_option("file", top_file, "Project file to open (or run, without a display)");
+  app.add_flag("--headless", headless, "Run FILE in the terminal even where a display exists");
+  add_db(&app);
+
+  RunCommand run;
+  auto* run_cmd = app.add_subcommand("run", "Train a project and store it as a session");
+  run_cmd->add_option("file", run.project_file, "Project file (JSON)")->required()->check(CLI::ExistingFile);
+  run_cmd->add_option("--set", run.overrides, "Override a setting: dotted.key=value (repeatable)")
+      ->allow_extra_args(false);
+  run_cmd->add_flag("--json", run.json, "Print one JSON object with the result on stdout");
+  run_cmd->add_option("--max-steps", run.max_steps, "Stop after N training steps")
+      ->check(CLI::PositiveNumber);
+  add_db(run_cmd);
+
+  bool json = false;
+  auto* sessions_cmd = app.add_subcommand("sessions", "List stored sessions, newest first");
+  sessions_cmd->add_flag("--json", json, "Print one JSON object on stdout");
+  add_db(sessions_cmd);
+
+  std::int64_t show_id = 0;
+  auto* show_cmd = app.add_subcommand("show", "Show one session: settings, summary, metrics");
+  show_cmd->add_option("id", show_id, "Session id")->required();
+  show_cmd->add_flag("--json", json, "Print one JSON object on stdout");
+  add_db(show_cmd);
+
+  auto* devices_cmd = app.add_subcommand("devices", "List the devices a project can run on");
+  devices_cmd->add_flag("--json", json, "Print one JSON object on stdout");
+
+  std::filesystem::path gui_file;
+  auto* gui_cmd = app.add_subcommand("gui", "Open the workbench window");
+  gui_cmd->add_option("file", gui_file, "Project file to open")->check(CLI::ExistingFile);
+  add_db(gui_cmd);
+
+  CliOutcome outcome;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    outcome.exit_code = app.exit(e);
+    if (outcome.exit_code != 0) outcome.exit_code = kExitBadInput;
+    return outcome;
+  }
+  outcome.db_path = db_path;
+  try {
+    if (*run_cmd) {
+      run.db_path = db_path;
+      outcome.exit_code = run_project(run);
+    } else if (*sessions_cmd) {
+      outcome.exit_code = list_sessions(db_path, json);
+    } else if (*show_cmd) {
+      outcome.exit_code = show_session(db_path, show_id, json);
+    } else if (*devices_cmd) {
+      outcome.exit_code = list_devices(json);
+    } else if (*gui_cmd) {
+      if (!gui_built) {
+        std::fprintf(stderr, "error: this build has no GUI (built with TRAINBENCH_GUI=OFF)\n");
+        outcome.exit_code = kExitBadInput;
+      } else {
+        outcome.launch_gui = true;
+        outcome.project_file = gui_file;
+      }
+    } else if (gui_built && !headless && display_available()) {
+      outcome.launch_gui = true;
+      outcome.project_file = top_file;
+    } else if (!top_file.empty()) {
+      if (!std::filesystem::exists(top_file)) {
+        std::fprintf(stderr, "error: %s: no such project file\n", top_file.c_str());
+        outcome.exit_code = kExitBadInput;
+      } else {
+        std::fprintf(stderr, "%s; running %s in the terminal\n",
+                     headless ? "--headless" : "no display", top_file.c_str());
+        outcome.exit_code = run_project({top_file, {}, db_path, false, 0});
+      }
+    } else {
+      std::printf("%s", app.help().c_str());
+    }
+  } catch (const Error& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    outcome.exit_code = kExitBadInput;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "error: %s\n", e.what());
+    outcome.exit_code = kExitBadInput;
+  }
+  return outcome;
+}
+
+}  // namespace tb::app

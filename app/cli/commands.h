@@ -1,0 +1,25 @@
+// The subcommands behind the parser in cli.cpp.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace tb::app {
+
+struct RunCommand {
+  std::filesystem::path project_file;
+  std::vector<std::string> overrides;  // --set dotted.key=value
+  std::filesystem::path db_path;
+  bool json = false;
+  std::int64_t max_steps = 0;  // 0: as the project says
+};
+
+int run_project(const RunCommand& command);
+int list_sessions(const std::filesystem::path& db_path, bool json);
+int show_session(const std::filesystem::path& db_path, std::int64_t id, bool json);
+// The CPU and every CUDA device this build can use.
+int list_devices(bool json);
+
+}  // namespace tb::app

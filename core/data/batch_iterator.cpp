@@ -1,0 +1,55 @@
+#include "core/data/batch_iterator.h"
+
+#include <algorithm>
+#include <cstring>
+#include <numeric>
+#include <random>
+
+#include "core/util/error.h"
+
+namespace tb::data {
+
+BatchIterator::BatchIterator(const InMemoryDataset& dataset, std::int64_t batch_size,
+                             bool shuffle, std::uint64_t seed, bool drop_last)
+    : dataset_(dataset), batch_size_(batch_size), shuffle_(shuffle), seed_(seed),
+      drop_last_(drop_last) {
+  if (batch_size <= 0) throw Error("batch size must be positive");
+  start_epoch(0);
+}
+
+void BatchIterator::start_epoch(std::int64_t epoch) {
+  order_.resize(static_cast<std::size_t>(dataset_.size()));
+  std::iota(order_.begin(), order_.end(), 0);
+  if (shuffle_) {
+    std::mt19937_64 rng(seed_ ^ (0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(epoch + 1)));
+    for (std::size_t i = order_.size(); i > 1; --i) {
+      std::swap(order_[i - 1], order_[rng() % i]);
+    }
+  }
+  position_ = 0;
+}
+
+std::int64_t BatchIterator::batches_per_epoch() const {
+  const auto n = dataset_.size();
+  return drop_last_ ? n / batch_size_ : (n + batch_size_ - 1) / batch_size_;
+}
+
+bool BatchIterator::next(Batch& batch) {
+  const auto remaining = dataset_.size() - position_;
+  if (remaining <= 0 || (drop_last_ && remaining < batch_size_)) return false;
+  batch.size = std::min(batch_size_, remaining);
+  const auto numel = dataset_.sample_numel();
+  batch.features.resize(static_cast<std::size_t>(batch.size * numel));
+  batch.labels.resize(static_cast<std::size_t>(batch.size));
+  for (std::int64_t i = 0; i < batch.size; ++i) {
+    const auto sample = order_[static_cast<std::size_t>(position_ + i)];
+    std::memcpy(&batch.features[static_cast<std::size_t>(i * numel)],
+                &dataset_.features[static_cast<std::size_t>(sample * numel)],
+                static_cast<std::size_t>(numel) * sizeof(float));
+    batch.labels[static_cast<std::size_t>(i)] = dataset_.labels[static_cast<std::size_t>(sample)];
+  }
+  position_ += batch.size;
+  return true;
+}
+
+}  // namespace tb::data

@@ -1,0 +1,71 @@
+#include "core/data/dataset.h"
+
+#include "core/data/idx.h"
+#include "core/util/error.h"
+
+namespace tb::data {
+namespace {
+
+constexpr std::uint32_t kImagesMagic = 2051;
+constexpr std::uint32_t kLabelsMagic = 2049;
+constexpr float kMean = 0.2860f;
+constexpr float kStd = 0.3530f;
+
+std::filesystem::path find_file(const std::filesystem::path& dir, const std::string& stem) {
+  for (const char* suffix : {".gz", ""}) {
+    auto candidate = dir / (stem + suffix);
+    if (std::filesystem::exists(candidate)) return candidate;
+  }
+  throw FormatError((dir / (stem + ".gz")).string() + ": no such file (nor " + stem +
+                    " uncompressed); install dataset-fashion-mnist or set data.path");
+}
+
+InMemoryDataset load_split(const std::filesystem::path& dir, const std::string& prefix,
+                           std::int64_t limit) {
+  const auto image_file = find_file(dir, prefix + "-images-idx3-ubyte");
+  const auto label_file = find_file(dir, prefix + "-labels-idx1-ubyte");
+  const IdxArray images = read_idx(image_file, kImagesMagic);
+  const IdxArray labels = read_idx(label_file, kLabelsMagic);
+  if (images.dims[0] != labels.dims[0]) {
+    throw FormatError(label_file.string() + ": " + std::to_string(labels.dims[0]) +
+                      " labels for " + std::to_string(images.dims[0]) + " images in " +
+                      image_file.string());
+  }
+  InMemoryDataset set;
+  set.name = "fashion-mnist/" + prefix;
+  set.classes = 10;
+  set.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+                     "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+  const auto h = static_cast<std::int64_t>(images.dims[1]);
+  const auto w = static_cast<std::int64_t>(images.dims[2]);
+  set.sample_shape = tensor::Shape{1, h, w};
+  std::int64_t count = images.dims[0];
+  if (limit > 0 && limit < count) count = limit;
+  const auto pixels = static_cast<std::size_t>(count * h * w);
+  set.features.resize(pixels);
+  for (std::size_t i = 0; i < pixels; ++i) {
+    set.features[i] = (static_cast<float>(images.values[i]) / 255.0f - kMean) / kStd;
+  }
+  set.labels.resize(static_cast<std::size_t>(count));
+  for (std::int64_t i = 0; i < count; ++i) {
+    const auto label = labels.values[static_cast<std::size_t>(i)];
+    if (label >= set.classes) {
+      throw FormatError(label_file.string() + ": at byte " + std::to_string(8 + i) + ": label " +
+                        std::to_string(label) + " is outside 0..9");
+    }
+    set.labels[static_cast<std::size_t>(i)] = label;
+  }
+  return set;
+}
+
+}  // namespace
+
+std::filesystem::path default_fashion_mnist_dir() { return "/usr/share/datasets/fashion-mnist"; }
+
+TrainTestSplit load_fashion_mnist(const std::filesystem::path& dir, std::int64_t train_limit,
+                                  std::int64_t test_limit) {
+  const auto folder = dir.empty() ? default_fashion_mnist_dir() : dir;
+  return {load_split(folder, "train", train_limit), load_split(folder, "t10k", test_limit)};
+}
+
+}  // namespace tb::data

@@ -1,0 +1,40 @@
+// In-memory labelled datasets, and Fashion-MNIST read from its IDX files.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "core/tensor/tensor.h"
+
+namespace tb::data {
+
+struct InMemoryDataset {
+  std::string name;
+  tensor::Shape sample_shape;  // one sample: [1, 28, 28]
+  std::int64_t classes = 0;
+  std::vector<std::string> class_names;
+  std::vector<float> features;       // size() * sample_shape.numel(), normalised
+  std::vector<std::int32_t> labels;  // size(), each in [0, classes)
+
+  std::int64_t size() const { return static_cast<std::int64_t>(labels.size()); }
+  std::int64_t sample_numel() const { return sample_shape.numel(); }
+};
+
+struct TrainTestSplit {
+  InMemoryDataset train;
+  InMemoryDataset test;
+};
+
+// /usr/share/datasets/fashion-mnist, where Debian's dataset-fashion-mnist installs it.
+std::filesystem::path default_fashion_mnist_dir();
+
+// Reads train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz), t10k-... from dir (empty:
+// the default folder); keeps the first train_limit / test_limit samples when > 0. Pixels become
+// (x / 255 - 0.2860) / 0.3530, the training set's mean and deviation. Throws tb::FormatError on a
+// missing or malformed file, or images and labels that disagree in count.
+TrainTestSplit load_fashion_mnist(const std::filesystem::path& dir, std::int64_t train_limit = 0,
+                                  std::int64_t test_limit = 0);
+
+}  // namespace tb::data

@@ -1,0 +1,55 @@
+// Shape-keeping layers: ReLU, Dropout, Flatten.
+#pragma once
+
+#include <cstdint>
+
+#include "core/nn/layer.h"
+
+namespace tb::nn {
+
+class ReLU final : public Layer {
+ public:
+  using Layer::Layer;
+  std::string describe() const override { return "ReLU"; }
+  Shape output_shape(const Shape& input) const override { return input; }
+  const Tensor& forward(const Tensor& x, bool training) override;
+  const Tensor& backward(const Tensor& dy) override;
+
+ private:
+  Tensor y_;   // input's shape
+  Tensor dx_;  // input's shape
+};
+
+// Inverted dropout (scales kept activations by 1/(1-p) in training; identity in evaluation).
+class Dropout final : public Layer {
+ public:
+  Dropout(Backend& backend, float p, std::uint64_t seed);
+  std::string describe() const override;
+  Shape output_shape(const Shape& input) const override { return input; }
+  const Tensor& forward(const Tensor& x, bool training) override;
+  const Tensor& backward(const Tensor& dy) override;
+
+ private:
+  float p_;
+  std::uint64_t seed_;
+  std::uint64_t calls_ = 0;  // a new mask every training forward, reproducible from the seed
+  bool last_training_ = false;
+  Tensor y_, mask_, dx_;  // input's shape
+  Tensor passthrough_;
+};
+
+// [N, C, H, W] -> [N, C*H*W]; a view, no copy.
+class Flatten final : public Layer {
+ public:
+  using Layer::Layer;
+  std::string describe() const override { return "Flatten"; }
+  Shape output_shape(const Shape& input) const override { return {input[0], input.inner()}; }
+  const Tensor& forward(const Tensor& x, bool training) override;
+  const Tensor& backward(const Tensor& dy) override;
+
+ private:
+  Shape input_shape_;
+  Tensor y_, dx_;
+};
+
+}  // namespace tb::nn

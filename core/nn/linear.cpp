@@ -1,0 +1,55 @@
+#include "core/nn/linear.h"
+
+#include "core/nn/init.h"
+
+#include <cmath>
+#include <vector>
+
+#include "core/util/error.h"
+
+namespace tb::nn {
+
+Linear::Linear(Backend& backend, std::int64_t in_features, std::int64_t out_features,
+               std::mt19937_64& rng)
+    : Layer(backend), in_(in_features), out_(out_features) {
+  if (in_ <= 0 || out_ <= 0) throw Error("Linear: feature counts must be positive");
+  weight_ = {"weight", backend.empty({out_, in_}), backend.zeros({out_, in_})};
+  bias_ = {"bias", backend.empty({out_}), backend.zeros({out_})};
+  const float bound = 1.0f / std::sqrt(static_cast<float>(in_));
+  init_uniform(backend, weight_.value, bound, rng);
+  init_uniform(backend, bias_.value, bound, rng);
+}
+
+std::string Linear::describe() const {
+  return "Linear(" + std::to_string(in_) + "->" + std::to_string(out_) + ")";
+}
+
+Shape Linear::output_shape(const Shape& input) const {
+  if (input.rank() < 2 || input.inner() != in_) {
+    throw Error(describe() + " cannot take input " + input.str());
+  }
+  return {input[0], out_};
+}
+
+const Tensor& Linear::forward(const Tensor& x, bool /*training*/) {
+  const Shape out_shape = output_shape(x.shape());
+  input_shape_ = x.shape();
+  x2d_ = x.reshape({x.shape()[0], in_});
+  backend_.ensure(y_, out_shape);
+  backend_.gemm(x2d_, false, weight_.value, true, y_);
+  backend_.add_row_bias(y_, bias_.value);
+  return y_;
+}
+
+const Tensor& Linear::backward(const Tensor& dy) {
+  // dW [out, in] = dy^T [out, N] x [N, in]; db = column sums of dy; dx [N, in] = dy [N, out] W.
+  backend_.gemm(dy, true, x2d_, false, weight_.grad);
+  backend_.sum_rows(dy, bias_.grad);
+  if (!needs_input_grad_) return none_;
+  backend_.ensure(dx2d_, {input_shape_[0], in_});
+  backend_.gemm(dy, false, weight_.value, false, dx2d_);
+  dx_ = dx2d_.reshape(input_shape_);
+  return dx_;
+}
+
+}  // namespace tb::nn

@@ -1,0 +1,66 @@
+// RunObserver: what a run reports while it trains. The CLI draws a progress bar from it; the GUI
+// forwards each call to its thread through queued signals. Calls come on the engine's thread and
+// must return quickly.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/store/session_store.h"
+
+namespace tb::run {
+
+struct RunInfo {
+  store::SessionId session;  // invalid when the run is not stored
+  std::string name;
+  std::string model_summary;  // "Linear(784->256) ReLU Linear(256->128) ..."
+  std::int64_t parameters = 0;
+  std::int64_t train_samples = 0;
+  std::int64_t test_samples = 0;
+  std::int64_t epochs = 0;
+  std::int64_t steps_per_epoch = 0;
+  std::int64_t total_steps = 0;  // epochs * steps_per_epoch, or max_steps when smaller
+};
+
+struct StepReport {
+  std::int64_t step = 0;  // 1-based, counted over the whole run
+  std::int64_t epoch = 0;  // 1-based
+  double train_loss = 0.0;
+  double samples_per_s = 0.0;  // over the recent steps
+  double elapsed_s = 0.0;
+};
+
+struct EpochReport {
+  std::int64_t epoch = 0;
+  std::int64_t step = 0;
+  double train_loss = 0.0;  // mean over the epoch's steps
+  double test_loss = 0.0;
+  double test_accuracy = 0.0;
+  double samples_per_s = 0.0;  // training samples over training time of the epoch
+  double elapsed_s = 0.0;
+};
+
+struct RunResult {
+  store::SessionId session;
+  std::string status;  // "completed", "stopped", "failed"
+  std::string error;   // why it failed
+  double test_accuracy = 0.0;
+  double test_loss = 0.0;
+  double train_loss = 0.0;     // mean over the last epoch's steps
+  double samples_per_s = 0.0;  // over all training steps (evaluation excluded)
+  std::int64_t epochs = 0;     // epochs completed (a stopped run's partial epoch not counted)
+  std::int64_t steps = 0;
+  double wall_s = 0.0;
+  std::int64_t parameters = 0;
+};
+
+class RunObserver {
+ public:
+  virtual ~RunObserver() = default;
+  virtual void on_start(const RunInfo&) {}
+  virtual void on_step(const StepReport&) {}
+  virtual void on_epoch(const EpochReport&) {}
+  virtual void on_finish(const RunResult&) {}
+};
+
+}  // namespace tb::run

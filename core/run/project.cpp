@@ -1,0 +1,313 @@
+#include "core/run/project.h"
+
+#include <algorithm>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <sstream>
+
+namespace tb::run {
+namespace {
+
+using nlohmann::json;
+
+std::string join(const std::vector<std::string>& items) {
+  std::string text;
+  for (const auto& item : items) text += (text.empty() ? "" : ", ") + item;
+  return text;
+}
+
+// Reads one JSON object of the project, field by field, and rejects keys nobody asked for.
+class ObjectReader {
+ public:
+  ObjectReader(const json& object, std::string path, const std::string& source)
+      : object_(object), path_(std::move(path)), source_(source) {
+    if (!object_.is_object()) fail(path_, "expected an object, got " + describe(object_));
+  }
+
+  template <typename Fn>
+  void field(const std::string& key, Fn&& read) {
+    known_.push_back(key);
+    if (auto it = object_.find(key); it != object_.end()) read(*it, field_path(key));
+  }
+
+  void string_in(const std::string& key, std::string& out, const std::vector<std::string>& allowed) {
+    field(key, [&](const json& v, const std::string& path) {
+      if (!v.is_string()) fail(path, "expected one of " + join(allowed) + ", got " + describe(v));
+      const auto value = v.get<std::string>();
+      if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
+        fail(path, "'" + value + "' is not allowed (allowed: " + join(allowed) + ")");
+      }
+      out = value;
+    });
+  }
+
+  void string(const std::string& key, std::string& out) {
+    field(key, [&](const json& v, const std::string& path) {
+      if (!v.is_string()) fail(path, "expected a string, got " + describe(v));
+      out = v.get<std::string>();
+    });
+  }
+
+  void integer(const std::string& key, std::int64_t& out, std::int64_t min,
+               std::int64_t max = std::numeric_limits<std::int64_t>::max()) {
+    field(key, [&](const json& v, const std::string& path) { out = to_integer(v, path, min, max); });
+  }
+
+  void number(const std::string& key, double& out, double min, double max, bool max_open = false) {
+    field(key, [&](const json& v, const std::string& path) {
+      if (!v.is_number()) fail(path, "expected a number, got " + describe(v));
+      const double value = v.get<double>();
+      if (!(value >= min) || value > max || (max_open && value >= max)) {
+        std::ostringstream range;
+        range << "expected a number in [" << min << ", " << max << (max_open ? ")" : "]")
+              << ", got " << value;
+        fail(path, range.str());
+      }
+      out = value;
+    });
+  }
+
+  void boolean(const std::string& key, bool& out) {
+    field(key, [&](const json& v, const std::string& path) {
+      if (!v.is_boolean()) fail(path, "expected true or false, got " + describe(v));
+      out = v.get<bool>();
+    });
+  }
+
+  // Unknown keys are errors: a typo must not silently fall back to a default.
+  void finish() {
+    for (const auto& [key, value] : object_.items()) {
+      if (std::find(known_.begin(), known_.end(), key) == known_.end()) {
+        fail(field_path(key), "unknown key (allowed here: " + join(known_) + ")");
+      }
+    }
+  }
+
+  std::int64_t to_integer(const json& v, const std::string& path, std::int64_t min,
+                          std::int64_t max) const {
+    if (!v.is_number_integer()) fail(path, "expected an integer, got " + describe(v));
+    const auto value = v.get<std::int64_t>();
+    if (value < min || value > max) {
+      fail(path, "expected an integer " +
+                     (max == std::numeric_limits<std::int64_t>::max()
+                          ? ">= " + std::to_string(min)
+                          : "in [" + std::to_string(min) + ", " + std::to_string(max) + "]") +
+                     ", got " + std::to_string(value));
+    }
+    return value;
+  }
+
+  [[noreturn]] void fail(const std::string& path, const std::string& what) const {
+    throw ProjectError(path, source_ + ": " + path + ": " + what);
+  }
+
+  std::string field_path(const std::string& key) const {
+    return path_.empty() ? key : path_ + "." + key;
+  }
+
+  static std::string describe(const json& v) {
+    auto text = v.dump();
+    if (text.size() > 40) text = text.substr(0, 37) + "...";
+    return std::string(v.type_name()) + " " + text;
+  }
+
+ private:
+  const json& object_;
+  std::string path_;
+  const std::string& source_;
+  std::vector<std::string> known_;
+};
+
+void read_conv_blocks(ObjectReader& model, std::vector<ConvBlockSettings>& blocks,
+                      const std::string& source) {
+  model.field("conv", [&](const json& v, const std::string& path) {
+    if (!v.is_array()) model.fail(path, "expected an array of conv blocks");
+    blocks.clear();
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      ObjectReader block(v[i], path + "[" + std::to_string(i) + "]", source);
+      ConvBlockSettings settings;
+      block.integer("channels", settings.channels, 1, 4096);
+      block.integer("kernel", settings.kernel, 1, 15);
+      block.integer("pool", settings.pool, 1, 8);
+      block.boolean("batch_norm", settings.batch_norm);
+      block.finish();
+      if (settings.kernel % 2 == 0) {
+        block.fail(path + "[" + std::to_string(i) + "].kernel",
+                   "expected an odd kernel size (same padding), got " +
+                       std::to_string(settings.kernel));
+      }
+      blocks.push_back(settings);
+    }
+  });
+}
+
+}  // namespace
+
+ProjectError::ProjectError(std::string field, const std::string& message)
+    : Error(message), field_(std::move(field)) {}
+
+Project Project::from_json(const json& doc, const std::string& source) {
+  Project p;
+  ObjectReader top(doc, "", source);
+  top.string("name", p.name);
+  top.field("seed", [&](const json& v, const std::string& path) {
+    p.seed = static_cast<std::uint64_t>(top.to_integer(v, path, 0, std::numeric_limits<std::int64_t>::max()));
+  });
+  top.string_in("device", p.device, {"cpu", "cuda", "auto"});
+  top.field("data", [&](const json& v, const std::string& path) {
+    ObjectReader data(v, path, source);
+    data.string_in("dataset", p.data.dataset, {"fashion-mnist"});
+    data.string("path", p.data.path);
+    data.integer("batch_size", p.data.batch_size, 1, 1 << 20);
+    data.boolean("shuffle", p.data.shuffle);
+    data.integer("train_limit", p.data.train_limit, 0);
+    data.integer("test_limit", p.data.test_limit, 0);
+    data.finish();
+  });
+  top.field("model", [&](const json& v, const std::string& path) {
+    ObjectReader model(v, path, source);
+    model.string_in("type", p.model.type, {"mlp", "cnn"});
+    model.field("hidden", [&](const json& h, const std::string& hpath) {
+      if (!h.is_array()) model.fail(hpath, "expected an array of layer sizes, e.g. [256, 128]");
+      p.model.hidden.clear();
+      for (std::size_t i = 0; i < h.size(); ++i) {
+        p.model.hidden.push_back(
+            model.to_integer(h[i], hpath + "[" + std::to_string(i) + "]", 1, 1 << 20));
+      }
+    });
+    read_conv_blocks(model, p.model.conv, source);
+    model.number("dropout", p.model.dropout, 0.0, 1.0, true);
+    model.finish();
+    if (p.model.type == "cnn" && p.model.conv.empty()) {
+      model.fail(path + ".conv", "a cnn needs at least one conv block");
+    }
+    if (p.model.type == "mlp" && !p.model.conv.empty()) {
+      model.fail(path + ".conv", "conv blocks need model.type \"cnn\"");
+    }
+  });
+  top.field("optimizer", [&](const json& v, const std::string& path) {
+    ObjectReader opt(v, path, source);
+    opt.string_in("type", p.optimizer.type, {"sgd"});
+    opt.number("lr", p.optimizer.lr, 0.0, 1e3);
+    opt.number("momentum", p.optimizer.momentum, 0.0, 1.0, true);
+    opt.number("dampening", p.optimizer.dampening, 0.0, 1.0);
+    opt.number("weight_decay", p.optimizer.weight_decay, 0.0, 1.0);
+    opt.boolean("nesterov", p.optimizer.nesterov);
+    opt.finish();
+    if (p.optimizer.nesterov && (p.optimizer.momentum <= 0.0 || p.optimizer.dampening != 0.0)) {
+      opt.fail(path + ".nesterov", "Nesterov momentum needs momentum > 0 and dampening 0");
+    }
+  });
+  top.field("train", [&](const json& v, const std::string& path) {
+    ObjectReader train(v, path, source);
+    train.integer("epochs", p.train.epochs, 1, 100000);
+    train.integer("max_steps", p.train.max_steps, 0);
+    train.integer("threads", p.train.threads, 1, 256);
+    train.integer("eval_batch_size", p.train.eval_batch_size, 1, 1 << 20);
+    train.finish();
+  });
+  top.finish();
+  return p;
+}
+
+Project Project::load(const std::filesystem::path& file, const std::vector<std::string>& overrides) {
+  std::ifstream in(file);
+  if (!in) throw ProjectError("", file.string() + ": cannot open the project file");
+  std::stringstream text;
+  text << in.rdbuf();
+  json doc = json::parse(text.str(), nullptr, false);
+  if (doc.is_discarded()) {
+    // Parse again with exceptions on, for the byte offset of the error.
+    try {
+      doc = json::parse(text.str());
+    } catch (const json::parse_error& e) {
+      throw ProjectError("", file.string() + ": not valid JSON at byte " +
+                                 std::to_string(e.byte) + ": " + e.what());
+    }
+  }
+  for (const auto& assignment : overrides) apply_override(doc, assignment);
+  return from_json(doc, file.filename().string());
+}
+
+json Project::to_json() const {
+  json conv = json::array();
+  for (const auto& block : model.conv) {
+    conv.push_back({{"channels", block.channels},
+                    {"kernel", block.kernel},
+                    {"pool", block.pool},
+                    {"batch_norm", block.batch_norm}});
+  }
+  json model_json = {{"type", model.type}, {"hidden", model.hidden}, {"dropout", model.dropout}};
+  if (model.type == "cnn") model_json["conv"] = conv;
+  return {
+      {"name", name},
+      {"seed", seed},
+      {"device", device},
+      {"data",
+       {{"dataset", data.dataset},
+        {"path", data.path},
+        {"batch_size", data.batch_size},
+        {"shuffle", data.shuffle},
+        {"train_limit", data.train_limit},
+        {"test_limit", data.test_limit}}},
+      {"model", model_json},
+      {"optimizer",
+       {{"type", optimizer.type},
+        {"lr", optimizer.lr},
+        {"momentum", optimizer.momentum},
+        {"dampening", optimizer.dampening},
+        {"weight_decay", optimizer.weight_decay},
+        {"nesterov", optimizer.nesterov}}},
+      {"train",
+       {{"epochs", train.epochs},
+        {"max_steps", train.max_steps},
+        {"threads", train.threads},
+        {"eval_batch_size", train.eval_batch_size}}},
+  };
+}
+
+void apply_override(json& doc, std::string_view assignment) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string_view::npos || eq == 0) {
+    throw ProjectError("", "--set " + std::string(assignment) +
+                               ": expected dotted.key=value, e.g. optimizer.lr=0.1");
+  }
+  const std::string key(assignment.substr(0, eq));
+  const std::string value(assignment.substr(eq + 1));
+  if (!doc.is_object()) doc = json::object();
+  json* node = &doc;
+  std::stringstream parts(key);
+  std::string part;
+  std::vector<std::string> path;
+  while (std::getline(parts, part, '.')) path.push_back(part);
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    if (path[i].empty()) throw ProjectError(key, "--set " + key + ": empty key component");
+    if (i + 1 == path.size()) break;
+    json& child = (*node)[path[i]];
+    if (child.is_null()) child = json::object();
+    if (!child.is_object()) {
+      throw ProjectError(key, "--set " + key + ": '" + path[i] + "' is not an object");
+    }
+    node = &child;
+  }
+  json parsed = json::parse(value, nullptr, false);
+  (*node)[path.back()] = parsed.is_discarded() ? json(value) : parsed;
+}
+
+std::vector<std::pair<std::string, std::string>> flatten(const json& doc) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto walk = [&](auto&& self, const json& node, const std::string& prefix) -> void {
+    if (node.is_object() && !node.empty()) {
+      for (const auto& [key, value] : node.items()) {
+        self(self, value, prefix.empty() ? key : prefix + "." + key);
+      }
+      return;
+    }
+    out.emplace_back(prefix, node.is_string() ? node.get<std::string>() : node.dump());
+  };
+  walk(walk, doc, "");
+  return out;
+}
+
+}  // namespace tb::run

@@ -1,0 +1,86 @@
+// Project: the experiment file (JSON) — parsed, validated, defaults filled.
+//
+// Every key is known: an unknown key, a wrong type or a value outside its allowed set is a
+// ProjectError naming the dotted field and what is allowed. to_json() writes the complete project
+// with every default, which is what a session stores so it can be re-run exactly.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/nn/model_spec.h"
+#include "core/util/error.h"
+
+namespace tb::run {
+
+// A project file that is not valid. field() is the dotted key ("optimizer.lr"), empty when the
+// whole document is at fault (unreadable file, malformed JSON).
+class ProjectError : public Error {
+ public:
+  ProjectError(std::string field, const std::string& message);
+  const std::string& field() const { return field_; }
+
+ private:
+  std::string field_;
+};
+
+struct DataSettings {
+  std::string dataset = "fashion-mnist";  // the only dataset so far
+  std::string path;                       // folder with the IDX files; empty: the system's copy
+  std::int64_t batch_size = 128;
+  bool shuffle = true;
+  std::int64_t train_limit = 0;  // use only the first N training samples (0: all)
+  std::int64_t test_limit = 0;   // evaluate on the first N test samples (0: all)
+};
+
+// The model section: see nn::ModelSpec.
+using ConvBlockSettings = nn::ConvBlockSpec;
+using ModelSettings = nn::ModelSpec;
+
+struct OptimizerSettings {
+  std::string type = "sgd";  // the optimizers issue adds more
+  double lr = 0.05;
+  double momentum = 0.9;
+  double dampening = 0.0;
+  double weight_decay = 0.0;
+  bool nesterov = false;
+};
+
+struct TrainSettings {
+  std::int64_t epochs = 10;
+  std::int64_t max_steps = 0;  // stop after this many steps (0: run every epoch)
+  std::int64_t threads = 2;    // CPU threads for the backend
+  std::int64_t eval_batch_size = 1000;
+};
+
+struct Project {
+  std::string name = "untitled";
+  std::uint64_t seed = 42;
+  std::string device = "cpu";  // "cpu" | "cuda" | "auto"
+  DataSettings data;
+  ModelSettings model;
+  OptimizerSettings optimizer;
+  TrainSettings train;
+
+  // Validates doc; `source` (a file name) prefixes error messages.
+  static Project from_json(const nlohmann::json& doc, const std::string& source = "project");
+  // Reads and validates a file, applying "dotted.key=value" overrides first.
+  static Project load(const std::filesystem::path& file,
+                      const std::vector<std::string>& overrides = {});
+  nlohmann::json to_json() const;
+};
+
+// Applies one "dotted.key=value" override to a project document. The value is parsed as JSON
+// when it is valid JSON (numbers, true/false, arrays), else taken as a string. Throws ProjectError.
+void apply_override(nlohmann::json& doc, std::string_view assignment);
+
+// {"a": {"b": 1}, "c": [1, 2]} -> {"a.b": "1", "c": "[1,2]"}: the session's params table.
+std::vector<std::pair<std::string, std::string>> flatten(const nlohmann::json& doc);
+
+}  // namespace tb::run

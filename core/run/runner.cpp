@@ -1,0 +1,310 @@
+#include "core/run/runner.h"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <deque>
+#include <memory>
+
+#include "core/data/batch_iterator.h"
+#include "core/data/dataset.h"
+#include "core/nn/loss.h"
+#include "core/nn/model.h"
+#include "core/optim/optimizer.h"
+#include "core/store/session_store.h"
+#include "core/trace/recorder.h"
+
+namespace tb::run {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// Samples per second over the last few steps: what a progress bar should show, steadier than one
+// step and current, unlike the mean since the start.
+class ThroughputWindow {
+ public:
+  double add(std::int64_t samples, double seconds) {
+    window_.push_back({samples, seconds});
+    samples_ += samples;
+    seconds_ += seconds;
+    if (window_.size() > 50) {
+      samples_ -= window_.front().first;
+      seconds_ -= window_.front().second;
+      window_.pop_front();
+    }
+    return seconds_ > 0 ? static_cast<double>(samples_) / seconds_ : 0.0;
+  }
+
+ private:
+  std::deque<std::pair<std::int64_t, double>> window_;
+  std::int64_t samples_ = 0;
+  double seconds_ = 0.0;
+};
+
+// Stores what the run produces, in batches; a run without a database gets a sink that drops it.
+class SessionSink {
+ public:
+  SessionSink(const std::filesystem::path& db_path, const Project& project) {
+    if (db_path.empty()) return;
+    store_ = std::make_unique<store::SessionStore>(db_path);
+    const auto doc = project.to_json();
+    id_ = store_->create_session(
+        {project.name, doc.dump(2), build_revision(), host_name(), project.seed});
+    store_->add_params(id_, flatten(doc));
+    metrics_ = std::make_unique<store::MetricWriter>(*store_, id_, 4096);
+  }
+
+  store::SessionId id() const { return id_; }
+
+  void metric(const char* key, std::int64_t step, double wall, double value) {
+    if (metrics_) metrics_->add(key, step, wall, value);
+  }
+
+  void flush(trace::Recorder& recorder) {
+    auto spans = recorder.drain();
+    if (!store_) return;
+    metrics_->flush();
+    std::vector<store::SpanRow> rows;
+    rows.reserve(spans.size());
+    for (const auto& s : spans) {
+      rows.push_back({"engine", s.name, trace::category_name(s.category), s.start_ns, s.end_ns,
+                      s.step});
+    }
+    store_->add_spans(id_, rows);
+  }
+
+  void finish(const RunResult& result) {
+    if (!store_) return;
+    const nlohmann::json summary = {
+        {"status", result.status},         {"error", result.error},
+        {"test_accuracy", result.test_accuracy}, {"test_loss", result.test_loss},
+        {"train_loss", result.train_loss}, {"samples_per_s", result.samples_per_s},
+        {"epochs", result.epochs},         {"steps", result.steps},
+        {"wall_s", result.wall_s},         {"parameters", result.parameters}};
+    store_->finish_session(id_, result.status, summary.dump());
+  }
+
+ private:
+  std::unique_ptr<store::SessionStore> store_;
+  std::unique_ptr<store::MetricWriter> metrics_;
+  store::SessionId id_;
+};
+
+struct Evaluation {
+  double loss = 0.0;
+  double accuracy = 0.0;
+};
+
+Evaluation evaluate(tensor::Backend& backend, nn::Model& model, nn::SoftmaxCrossEntropy& loss,
+                    const data::InMemoryDataset& test, std::int64_t batch_size) {
+  data::BatchIterator batches(test, batch_size, false, 0);
+  data::Batch batch;
+  tensor::Tensor x, y;
+  double loss_sum = 0.0;
+  std::int64_t correct = 0;
+  while (batches.next(batch)) {
+    std::vector<std::int64_t> dims{batch.size};
+    dims.insert(dims.end(), test.sample_shape.dims().begin(), test.sample_shape.dims().end());
+    backend.ensure(x, tensor::Shape(dims));
+    backend.ensure(y, {batch.size}, tensor::DType::i32);
+    backend.upload(x, batch.features.data(), batch.features.size() * sizeof(float));
+    backend.upload(y, batch.labels.data(), batch.labels.size() * sizeof(std::int32_t));
+    const auto& logits = model.forward(x, false);
+    loss_sum += static_cast<double>(loss.forward(logits, y)) * static_cast<double>(batch.size);
+    correct += backend.count_correct(logits, y);
+  }
+  const auto n = static_cast<double>(std::max<std::int64_t>(1, test.size()));
+  return {loss_sum / n, static_cast<double>(correct) / n};
+}
+
+}  // namespace
+
+Runner::Runner(Project project, RunOptions options)
+    : project_(std::move(project)), options_(std::move(options)) {}
+
+RunResult Runner::run() {
+  const auto started = Clock::now();
+  RunObserver no_observer;
+  RunObserver& observer = options_.observer ? *options_.observer : no_observer;
+  SessionSink sink(options_.db_path, project_);
+  trace::Recorder recorder;
+  RunResult result;
+  result.session = sink.id();
+  result.status = "failed";
+  try {
+    if (project_.device == "cuda") {
+      throw Error("device \"cuda\": this build has no CUDA backend yet (use \"cpu\" or \"auto\")");
+    }
+    auto backend = tensor::make_cpu_backend(static_cast<int>(project_.train.threads));
+    const auto split =
+        data::load_fashion_mnist(project_.data.path, project_.data.train_limit, project_.data.test_limit);
+    auto model = nn::build_model(*backend, project_.model, split.train.sample_shape,
+                                 split.train.classes, project_.seed);
+    nn::SoftmaxCrossEntropy criterion(*backend);
+    auto optimizer = optim::make_sgd(
+        *backend, model->parameters(),
+        {project_.optimizer.lr, project_.optimizer.momentum, project_.optimizer.dampening,
+         project_.optimizer.weight_decay, project_.optimizer.nesterov});
+    data::BatchIterator batches(split.train, project_.data.batch_size, project_.data.shuffle,
+                                project_.seed);
+
+    RunInfo info;
+    info.session = sink.id();
+    info.name = project_.name;
+    info.model_summary = model->describe();
+    info.parameters = model->parameter_count();
+    info.train_samples = split.train.size();
+    info.test_samples = split.test.size();
+    info.epochs = project_.train.epochs;
+    info.steps_per_epoch = batches.batches_per_epoch();
+    info.total_steps = info.epochs * info.steps_per_epoch;
+    if (project_.train.max_steps > 0) info.total_steps = std::min(info.total_steps, project_.train.max_steps);
+    result.parameters = info.parameters;
+    observer.on_start(info);
+
+    std::vector<std::int64_t> dims{0};
+    dims.insert(dims.end(), split.train.sample_shape.dims().begin(), split.train.sample_shape.dims().end());
+    tensor::Tensor x, y;
+    data::Batch batch;
+    ThroughputWindow window;
+    double train_seconds = 0.0;
+    std::int64_t train_samples = 0;
+    std::int64_t step = 0;
+    bool stopped = false;
+    for (std::int64_t epoch = 1; epoch <= project_.train.epochs && !stopped; ++epoch) {
+      batches.start_epoch(epoch - 1);
+      double epoch_loss = 0.0, epoch_seconds = 0.0;
+      std::int64_t epoch_steps = 0, epoch_samples = 0;
+      for (;;) {
+        if (stop_.load(std::memory_order_relaxed) ||
+            (project_.train.max_steps > 0 && step >= project_.train.max_steps)) {
+          stopped = stop_.load(std::memory_order_relaxed);
+          break;
+        }
+        const auto step_start = recorder.now_ns();
+        if (!batches.next(batch)) break;
+        ++step;
+        dims[0] = batch.size;
+        backend->ensure(x, tensor::Shape(dims));
+        backend->ensure(y, {batch.size}, tensor::DType::i32);
+        backend->upload(x, batch.features.data(), batch.features.size() * sizeof(float));
+        backend->upload(y, batch.labels.data(), batch.labels.size() * sizeof(std::int32_t));
+        recorder.record("data", trace::Category::data, step_start, recorder.now_ns(), step);
+        float loss = 0.0f;
+        {
+          trace::ScopedSpan span(&recorder, "forward", trace::Category::forward, step);
+          loss = criterion.forward(model->forward(x, true), y);
+        }
+        {
+          trace::ScopedSpan span(&recorder, "backward", trace::Category::backward, step);
+          model->backward(criterion.backward());
+        }
+        {
+          trace::ScopedSpan span(&recorder, "optimizer", trace::Category::optimizer, step);
+          optimizer->step();
+        }
+        backend->synchronize();
+        const auto step_end = recorder.now_ns();
+        recorder.record("step", trace::Category::step, step_start, step_end, step);
+        const double seconds = static_cast<double>(step_end - step_start) * 1e-9;
+        train_seconds += seconds;
+        epoch_seconds += seconds;
+        train_samples += batch.size;
+        epoch_samples += batch.size;
+        epoch_loss += loss;
+        ++epoch_steps;
+
+        StepReport report;
+        report.step = step;
+        report.epoch = epoch;
+        report.train_loss = loss;
+        report.samples_per_s = window.add(batch.size, seconds);
+        report.elapsed_s = seconds_since(started);
+        sink.metric("train_loss", step, report.elapsed_s, loss);
+        sink.metric("samples_per_s", step, report.elapsed_s, report.samples_per_s);
+        observer.on_step(report);
+        if (!std::isfinite(loss)) throw Error("training diverged: loss is " + std::to_string(loss) + " at step " + std::to_string(step) + " (try a lower optimizer.lr)");
+      }
+      result.steps = step;
+      result.samples_per_s = train_seconds > 0 ? static_cast<double>(train_samples) / train_seconds : 0.0;
+      if (stopped) break;
+      if (epoch_steps == 0) break;
+      const bool partial = epoch_steps < batches.batches_per_epoch();
+      Evaluation eval;
+      {
+        trace::ScopedSpan span(&recorder, "evaluate", trace::Category::eval, step);
+        eval = evaluate(*backend, *model, criterion, split.test, project_.train.eval_batch_size);
+      }
+      EpochReport report;
+      report.epoch = epoch;
+      report.step = step;
+      report.train_loss = epoch_loss / static_cast<double>(epoch_steps);
+      report.test_loss = eval.loss;
+      report.test_accuracy = eval.accuracy;
+      report.samples_per_s = epoch_seconds > 0 ? static_cast<double>(epoch_samples) / epoch_seconds : 0.0;
+      report.elapsed_s = seconds_since(started);
+      sink.metric("test_accuracy", step, report.elapsed_s, eval.accuracy);
+      sink.metric("test_loss", step, report.elapsed_s, eval.loss);
+      sink.metric("epoch_train_loss", step, report.elapsed_s, report.train_loss);
+      sink.flush(recorder);
+      result.test_accuracy = eval.accuracy;
+      result.test_loss = eval.loss;
+      result.train_loss = report.train_loss;
+      if (!partial) result.epochs = epoch;
+      observer.on_epoch(report);
+      if (partial) break;  // max_steps ended the run inside this epoch
+    }
+    result.status = stopped ? "stopped" : "completed";
+  } catch (const std::exception& e) {
+    result.status = "failed";
+    result.error = e.what();
+  }
+  result.wall_s = seconds_since(started);
+  try {
+    sink.flush(recorder);
+    sink.finish(result);
+  } catch (const std::exception& e) {
+    if (result.error.empty()) result.error = e.what();
+    result.status = "failed";
+  }
+  observer.on_finish(result);
+  return result;
+}
+
+BackgroundRun::BackgroundRun(Project project, RunOptions options)
+    : options_observer_(options.observer), runner_(std::move(project), std::move(options)) {
+  thread_ = std::thread([this] {
+    try {
+      result_ = runner_.run();
+    } catch (const std::exception& e) {
+      // The session could not even be created: report it like any other failure.
+      result_.status = "failed";
+      result_.error = e.what();
+      if (options_observer_) options_observer_->on_finish(result_);
+    }
+    finished_.store(true);
+  });
+}
+
+BackgroundRun::~BackgroundRun() {
+  runner_.request_stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+RunResult BackgroundRun::wait() {
+  if (thread_.joinable()) thread_.join();
+  return result_;
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0) return "unknown";
+  return name;
+}
+
+}  // namespace tb::run

@@ -1,0 +1,170 @@
+#include "core/store/schema.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "core/store/session_store.h"
+
+namespace tb::store::detail {
+namespace {
+
+constexpr Migration kMigrations[] = {
+    {1, "sessions, params, metrics and spans",
+     R"sql(
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+CREATE TABLE sessions (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL,
+  created TEXT NOT NULL,
+  status TEXT NOT NULL,
+  project_json TEXT NOT NULL,
+  git_revision TEXT NOT NULL,
+  host TEXT NOT NULL,
+  seed INTEGER NOT NULL
+);
+CREATE TABLE params (
+  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL
+);
+-- wall_time and value may be NULL: SQLite stores a bound NaN as NULL, and a diverged run's NaN
+-- loss is worth keeping. NULL reads back as NaN.
+CREATE TABLE metrics (
+  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  key TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  wall_time REAL,
+  value REAL
+);
+CREATE TABLE spans (
+  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  track TEXT NOT NULL,
+  name TEXT NOT NULL,
+  category TEXT NOT NULL,
+  start_ns INTEGER NOT NULL,
+  end_ns INTEGER NOT NULL,
+  step INTEGER NOT NULL
+);
+)sql"},
+    {2, "finish time, run summary and indexes",
+     R"sql(
+ALTER TABLE sessions ADD COLUMN finished TEXT NOT NULL DEFAULT '';
+ALTER TABLE sessions ADD COLUMN summary_json TEXT NOT NULL DEFAULT '{}';
+-- A parameter has one value per session from now on (add_params upserts); version 1 appended,
+-- so keep the last value given for each key before the unique index goes on.
+DELETE FROM params WHERE rowid NOT IN (SELECT max(rowid) FROM params GROUP BY session_id, key);
+-- Each index serves one query of SessionStore and the ON DELETE CASCADE of its table.
+CREATE UNIQUE INDEX params_by_session ON params(session_id, key);
+CREATE INDEX metrics_by_session_key_step ON metrics(session_id, key, step);
+CREATE INDEX spans_by_session_start ON spans(session_id, start_ns);
+)sql"},
+};
+static_assert(std::size(kMigrations) == SessionStore::kSchemaVersion,
+              "every schema version needs its migration step");
+
+int collect_names(void* out, int columns, char** values, char** /*names*/) {
+  if (columns > 0 && values[0] != nullptr) {
+    static_cast<std::vector<std::string>*>(out)->emplace_back(values[0]);
+  }
+  return 0;
+}
+
+// sqlite3_exec that reports failures as StoreError, with a clearer word for the commonest
+// failure on open: a file that is not a database at all.
+void exec_collect(sqlite3* db, const std::filesystem::path& path, const char* sql,
+                  std::vector<std::string>& out, const std::string& what) {
+  const int rc = sqlite3_exec(db, sql, collect_names, &out, nullptr);
+  if (rc == SQLITE_NOTADB) {
+    throw StoreError(path.string() + ": not a SQLite database (" + sqlite3_errmsg(db) + ")");
+  }
+  if (rc != SQLITE_OK) throw_sqlite(db, path, what);
+}
+
+[[noreturn]] void throw_foreign(const std::filesystem::path& path) {
+  throw StoreError(path.string() +
+                   ": not a Trainbench session database (a SQLite database without a "
+                   "schema_version table)");
+}
+
+}  // namespace
+
+std::span<const Migration> migrations() {
+  return kMigrations;
+}
+
+void throw_sqlite(sqlite3* db, const std::filesystem::path& path, const std::string& what) {
+  // sqlite3_errmsg(nullptr) is "out of memory", which is what a null handle means.
+  throw StoreError(path.string() + ": " + what + ": " + sqlite3_errmsg(db));
+}
+
+void throw_newer(const std::filesystem::path& path, int version) {
+  throw StoreError(path.string() + ": the session database has schema version " +
+                   std::to_string(version) + ", newer than version " +
+                   std::to_string(SessionStore::kSchemaVersion) +
+                   " that this build of Trainbench knows; open it with a newer Trainbench");
+}
+
+void exec(sqlite3* db, const std::filesystem::path& path, const std::string& sql,
+          const std::string& what) {
+  if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+    throw_sqlite(db, path, what);
+  }
+}
+
+SchemaState inspect(sqlite3* db, const std::filesystem::path& path) {
+  std::vector<std::string> tables;
+  exec_collect(db, path, "SELECT name FROM sqlite_master WHERE type = 'table'", tables,
+               "reading the schema");
+  if (tables.empty()) return {};
+  if (std::find(tables.begin(), tables.end(), "schema_version") == tables.end()) {
+    throw_foreign(path);
+  }
+  std::vector<std::string> versions;
+  exec_collect(db, path, "SELECT CAST(version AS TEXT) FROM schema_version", versions,
+               "reading the schema version");
+  int version = 0;
+  if (versions.size() == 1) {
+    try {
+      version = std::stoi(versions.front());
+    } catch (const std::exception&) {
+      version = 0;
+    }
+  }
+  if (version <= 0) {
+    throw StoreError(path.string() +
+                     ": not a Trainbench session database (its schema_version table holds no "
+                     "valid version)");
+  }
+  return {SchemaState::Kind::trainbench, version};
+}
+
+void migrate(sqlite3* db, const std::filesystem::path& path, int target) {
+  // IMMEDIATE takes the write lock up front (waiting out busy_timeout), so the state read below
+  // cannot go stale before the steps run.
+  exec(db, path, "BEGIN IMMEDIATE", "starting the schema migration");
+  try {
+    const SchemaState state = inspect(db, path);
+    if (state.version > target) throw_newer(path, state.version);
+    for (const Migration& step : kMigrations) {
+      if (step.version <= state.version || step.version > target) continue;
+      const std::string what = "migrating the schema from version " +
+                               std::to_string(step.version - 1) + " to " +
+                               std::to_string(step.version) + " (" + step.summary + ")";
+      exec(db, path, step.sql, what);
+      exec(db, path,
+           "DELETE FROM schema_version; INSERT INTO schema_version (version) VALUES (" +
+               std::to_string(step.version) + ")",
+           what);
+    }
+    exec(db, path, "COMMIT", "committing the schema migration");
+  } catch (...) {
+    // Undo every step: the file stays as it was, whatever failed.
+    sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+}  // namespace tb::store::detail

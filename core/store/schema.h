@@ -1,0 +1,53 @@
+// Internal to core/store: the session database's schema as an ordered list of migrations, the
+// check of what an opened file holds, and the error helpers both store sources share.
+#pragma once
+
+#include <filesystem>
+#include <span>
+#include <string>
+
+struct sqlite3;
+
+namespace tb::store::detail {
+
+// One step of the schema's history. Steps are never edited once released: databases made by
+// older builds exist on users' disks and are brought forward by running the later steps.
+struct Migration {
+  int version;          // the schema version after this step
+  const char* summary;  // what the step adds, for error messages
+  const char* sql;      // one or more statements, run inside the migration's transaction
+};
+
+// Every step from an empty file to SessionStore::kSchemaVersion, in order (step i makes i + 1).
+std::span<const Migration> migrations();
+
+// What an opened file holds.
+struct SchemaState {
+  enum class Kind {
+    empty,       // a new (zero-length) file, or a SQLite database without tables
+    trainbench,  // a session database; version says which schema
+  };
+  Kind kind = Kind::empty;
+  int version = 0;  // 0 unless trainbench
+};
+
+// Reads the schema. This is the first read of the file, so a file that is not a SQLite database
+// fails here (StoreError naming the path) before anything could have been written to it; so does
+// another program's SQLite database (tables, but no schema_version).
+SchemaState inspect(sqlite3* db, const std::filesystem::path& path);
+
+// Brings an empty or older database to `target` in one IMMEDIATE transaction: all steps or none.
+// The state is read again inside the transaction, so two processes opening a new file at once
+// migrate it once. Throws StoreError (and changes nothing) on a foreign or newer database.
+void migrate(sqlite3* db, const std::filesystem::path& path, int target);
+
+// The StoreError messages: "<path>: <what>: <sqlite3_errmsg>" and the newer-schema refusal.
+[[noreturn]] void throw_sqlite(sqlite3* db, const std::filesystem::path& path,
+                               const std::string& what);
+[[noreturn]] void throw_newer(const std::filesystem::path& path, int version);
+
+// Runs one or more statements that return no rows we need.
+void exec(sqlite3* db, const std::filesystem::path& path, const std::string& sql,
+          const std::string& what);
+
+}  // namespace tb::store::detail

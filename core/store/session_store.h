@@ -1,0 +1,124 @@
+// SessionStore: every run is a session in one SQLite database, MLflow-like.
+//
+// Tables: sessions (one row a run), params (flattened project settings), metrics (key, step,
+// wall time, value), spans (the trace recorder's step phases), and schema_version, brought up to
+// date by migrations when a database is opened read-write. WAL mode and a busy timeout let the
+// GUI read while a run writes. Writes of many rows are one transaction each.
+//
+// A SessionStore is one connection: use one per thread (the engine thread opens its own).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/util/error.h"
+#include "core/util/typed_id.h"
+
+struct sqlite3;
+
+namespace tb::store {
+
+using SessionId = TypedId<struct SessionTag>;
+
+// An error from the database: names the database file and what failed.
+class StoreError : public Error {
+ public:
+  using Error::Error;
+};
+
+struct NewSession {
+  std::string name;
+  std::string project_json;  // the complete project, defaults filled
+  std::string git_revision;  // of the Trainbench build that ran it
+  std::string host;
+  std::uint64_t seed = 0;
+};
+
+struct SessionRecord {
+  SessionId id;
+  std::string name;
+  std::string created;   // ISO 8601, UTC
+  std::string finished;  // ISO 8601, UTC; empty while running
+  std::string status;    // "running", "completed", "stopped", "failed"
+  std::string project_json;
+  std::string git_revision;
+  std::string host;
+  std::uint64_t seed = 0;
+  std::string summary_json;  // the run's result (accuracy, loss, samples/s, ...), "{}" until done
+};
+
+struct MetricPoint {
+  std::string key;
+  std::int64_t step = 0;
+  double wall_time = 0.0;  // seconds since the run started
+  double value = 0.0;
+};
+
+struct SpanRow {
+  std::string track;     // "engine", later one per thread/stream
+  std::string name;      // "step", "data", "forward", ...
+  std::string category;  // "data", "forward", "backward", "optimizer", "eval", "other"
+  std::int64_t start_ns = 0;  // since the run started
+  std::int64_t end_ns = 0;
+  std::int64_t step = 0;
+};
+
+using Params = std::vector<std::pair<std::string, std::string>>;
+
+class SessionStore {
+ public:
+  enum class Mode { read_write, read_only };
+  static constexpr int kSchemaVersion = 2;
+
+  // $XDG_DATA_HOME/trainbench/sessions.db, else ~/.local/share/trainbench/sessions.db.
+  static std::filesystem::path default_path();
+
+  // Opens (read-write: creates the file and its folder, and migrates) the database at path.
+  // Throws StoreError naming the path when it cannot be opened, is not a Trainbench database, or
+  // has a newer schema than this build knows (then nothing is modified).
+  explicit SessionStore(const std::filesystem::path& path, Mode mode = Mode::read_write);
+  ~SessionStore();
+  SessionStore(const SessionStore&) = delete;
+  SessionStore& operator=(const SessionStore&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+  int schema_version() const;
+
+  SessionId create_session(const NewSession& session);
+  void add_params(SessionId id, const Params& params);
+  void add_metrics(SessionId id, const std::vector<MetricPoint>& points);
+  void add_spans(SessionId id, const std::vector<SpanRow>& spans);
+  void finish_session(SessionId id, const std::string& status, const std::string& summary_json);
+
+  std::vector<SessionRecord> list_sessions() const;  // newest first
+  std::optional<SessionRecord> session(SessionId id) const;
+  Params params(SessionId id) const;
+  std::vector<std::string> metric_keys(SessionId id) const;
+  std::vector<MetricPoint> metrics(SessionId id, const std::string& key) const;  // by step
+  std::vector<SpanRow> spans(SessionId id) const;                                // by start
+
+ private:
+  std::filesystem::path path_;
+  sqlite3* db_ = nullptr;
+};
+
+// Collects metric points and writes them in batches, one transaction per flush.
+class MetricWriter {
+ public:
+  MetricWriter(SessionStore& store, SessionId id, std::size_t batch_size = 1024);
+  ~MetricWriter();  // flushes; errors there are swallowed, call flush() to see them
+  void add(std::string key, std::int64_t step, double wall_time, double value);
+  void flush();
+
+ private:
+  SessionStore& store_;
+  SessionId id_;
+  std::size_t batch_size_;
+  std::vector<MetricPoint> pending_;
+};
+
+}  // namespace tb::store

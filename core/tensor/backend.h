@@ -1,0 +1,148 @@
+// Backend: every numeric operation the engine performs, behind one interface.
+//
+// nn/ and optim/ express layers and updates only through these ops, so a backend for another
+// device (the CUDA one in gpu/) plugs in by implementing this class. Shapes are stated on each op;
+// all tensors are contiguous and row-major, images are NCHW.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/tensor/tensor.h"
+
+namespace tb::tensor {
+
+// Geometry of a square-kernel 2-D convolution over an NCHW input.
+struct Conv2dGeometry {
+  std::int64_t in_channels = 0;
+  std::int64_t out_channels = 0;
+  std::int64_t kernel = 3;
+  std::int64_t stride = 1;
+  std::int64_t padding = 0;
+  std::int64_t in_h = 0;
+  std::int64_t in_w = 0;
+
+  std::int64_t out_h() const { return (in_h + 2 * padding - kernel) / stride + 1; }
+  std::int64_t out_w() const { return (in_w + 2 * padding - kernel) / stride + 1; }
+  std::int64_t patch() const { return in_channels * kernel * kernel; }
+};
+
+// Geometry of a max pooling window (no padding; windows that would cross the edge are dropped).
+struct Pool2dGeometry {
+  std::int64_t kernel = 2;
+  std::int64_t stride = 2;
+  std::int64_t channels = 0;
+  std::int64_t in_h = 0;
+  std::int64_t in_w = 0;
+
+  std::int64_t out_h() const { return (in_h - kernel) / stride + 1; }
+  std::int64_t out_w() const { return (in_w - kernel) / stride + 1; }
+};
+
+// One SGD update as PyTorch defines it (torch.optim.SGD):
+//   g = grad + weight_decay * p
+//   v = first_step ? g : momentum * v + (1 - dampening) * g
+//   d = nesterov ? g + momentum * v : v      (d = g when momentum == 0)
+//   p = p - lr * d
+struct SgdStep {
+  float lr = 0.01f;
+  float momentum = 0.0f;
+  float dampening = 0.0f;
+  float weight_decay = 0.0f;
+  bool nesterov = false;
+  bool first_step = true;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  virtual std::string name() const = 0;
+  virtual Device device() const = 0;
+  // Worker threads the backend's ops may use (the CPU backend's GEMM and loops).
+  virtual void set_threads(int threads) = 0;
+  virtual int threads() const = 0;
+  // Waits until every op issued so far has finished (no-op on the CPU).
+  virtual void synchronize() {}
+
+  // ---- memory ----
+  virtual Tensor empty(Shape shape, DType dtype = DType::f32) = 0;
+  Tensor zeros(Shape shape, DType dtype = DType::f32);
+  // Reallocates t only when its shape or dtype differs, so per-step buffers are allocated once.
+  void ensure(Tensor& t, const Shape& shape, DType dtype = DType::f32);
+  virtual void upload(Tensor& dst, const void* host, std::size_t bytes) = 0;
+  virtual void download(const Tensor& src, void* host, std::size_t bytes) = 0;
+  virtual void fill(Tensor& t, float value) = 0;
+  virtual void copy(const Tensor& src, Tensor& dst) = 0;
+
+  // ---- dense algebra ----
+  // c = alpha * op(a) * op(b) + beta * c, each tensor seen as a shape[0] x inner() matrix.
+  virtual void gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c,
+                    float alpha = 1.0f, float beta = 0.0f) = 0;
+  // y[r, :] += bias for every row r; y: [rows, n], bias: [n].
+  virtual void add_row_bias(Tensor& y, const Tensor& bias) = 0;
+  // db[j] = sum_r dy[r, j]; dy: [rows, n], db: [n].
+  virtual void sum_rows(const Tensor& dy, Tensor& db) = 0;
+
+  // ---- elementwise ----
+  virtual void relu_forward(const Tensor& x, Tensor& y) = 0;
+  // dx = dy where y > 0, else 0 (y is the forward output).
+  virtual void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) = 0;
+  // Inverted dropout: mask[i] = keep ? 1/(1-p) : 0, drawn from a counter-based hash of
+  // (seed, i) so every backend draws the same mask; y = x * mask.
+  virtual void dropout_forward(const Tensor& x, Tensor& y, Tensor& mask, float p,
+                               std::uint64_t seed) = 0;
+  // out = a * b elementwise (dropout backward: dx = dy * mask).
+  virtual void mul(const Tensor& a, const Tensor& b, Tensor& out) = 0;
+
+  // ---- convolution and pooling (NCHW) ----
+  // x: [N, C, H, W], w: [OC, C, K, K], b: [OC], y: [N, OC, OH, OW].
+  virtual void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y,
+                              const Conv2dGeometry& g) = 0;
+  // dw and db are overwritten; dx is skipped when null (first layer).
+  virtual void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx,
+                               Tensor& dw, Tensor& db, const Conv2dGeometry& g) = 0;
+  // x: [N, C, H, W], y: [N, C, OH, OW], argmax (i32, same shape as y): index of the max in the
+  // input plane of its channel.
+  virtual void maxpool2d_forward(const Tensor& x, Tensor& y, Tensor& argmax,
+                                 const Pool2dGeometry& g) = 0;
+  virtual void maxpool2d_backward(const Tensor& dy, const Tensor& argmax, Tensor& dx,
+                                  const Pool2dGeometry& g) = 0;
+
+  // ---- batch normalisation over N, H, W for each channel of [N, C, H, W] ----
+  // Training: normalises with the batch statistics, saves mean and 1/sqrt(var + eps) ([C] each)
+  // for backward, and updates the running statistics (unbiased variance) with momentum.
+  virtual void batchnorm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                       Tensor& y, Tensor& save_mean, Tensor& save_invstd,
+                                       Tensor& running_mean, Tensor& running_var, float momentum,
+                                       float eps) = 0;
+  virtual void batchnorm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                                      const Tensor& running_mean, const Tensor& running_var,
+                                      float eps, Tensor& y) = 0;
+  virtual void batchnorm_backward(const Tensor& x, const Tensor& dy, const Tensor& gamma,
+                                  const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx,
+                                  Tensor& dgamma, Tensor& dbeta) = 0;
+
+  // ---- loss and metrics ----
+  // logits: [N, K], labels: i32 [N] in [0, K). Writes softmax probabilities to probs and returns
+  // the mean cross-entropy. Throws tb::Error on a label outside [0, K).
+  virtual float softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels,
+                                              Tensor& probs) = 0;
+  // dlogits = (probs - onehot(labels)) / N.
+  virtual void softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels,
+                                              Tensor& dlogits) = 0;
+  // Rows whose arg-max equals the label.
+  virtual std::int64_t count_correct(const Tensor& logits, const Tensor& labels) = 0;
+
+  // ---- optimizer updates (one fused pass over parameter, gradient and state) ----
+  virtual void sgd_step(Tensor& param, const Tensor& grad, Tensor& velocity,
+                        const SgdStep& step) = 0;
+  // Sum of squares of every element (gradient norms, tests).
+  virtual double sum_squares(const Tensor& t) = 0;
+};
+
+// The CPU backend on Eigen, using `threads` threads for GEMM and parallel loops.
+std::unique_ptr<Backend> make_cpu_backend(int threads = 1);
+
+}  // namespace tb::tensor

@@ -1,0 +1,161 @@
+// The `trainbench` binary end to end: runs, stores, lists, shows, and answers bad input with one
+// line and a non-zero exit code.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "core/store/session_store.h"
+#include "tests/support/test_data.h"
+
+namespace tb::app {
+namespace {
+
+using nlohmann::json;
+using tb::testing::TempDir;
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+Outcome trainbench(const std::string& args, const TempDir& dir) {
+  const auto err_file = dir / "stderr.txt";
+  // No display: the binary must never try to open a window from a test.
+  const std::string command = "env -u DISPLAY -u WAYLAND_DISPLAY -u QT_QPA_PLATFORM " +
+                              std::string(TRAINBENCH_CLI) + " " + args + " 2>" + err_file.string();
+  Outcome outcome;
+  FILE* pipe = popen(command.c_str(), "r");
+  std::array<char, 4096> chunk{};
+  while (std::size_t n = std::fread(chunk.data(), 1, chunk.size(), pipe)) outcome.out.append(chunk.data(), n);
+  const int status = pclose(pipe);
+  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream err(err_file);
+  std::stringstream text;
+  text << err.rdbuf();
+  outcome.err = text.str();
+  return outcome;
+}
+
+std::string project_path(const char* name) {
+  return std::string(TRAINBENCH_SOURCE_DIR) + "/projects/" + name;
+}
+
+TEST(Cli, RunsAFewHundredStepsOnFashionMnistAndStoresTheSession) {
+  if (tb::testing::system_fashion_mnist().empty()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  TempDir dir;
+  const auto db = (dir / "sessions.db").string();
+  const auto run = trainbench("run " + project_path("fashion_mlp.json") +
+                                  " --max-steps 300 --set data.test_limit=2000 --set train.threads=1 --json --db " + db,
+                              dir);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto result = json::parse(run.out);
+  for (const char* key : {"session_id", "test_accuracy", "train_loss", "samples_per_s", "epochs", "steps"}) {
+    EXPECT_TRUE(result.contains(key)) << key;
+  }
+  EXPECT_EQ(result["steps"], 300);
+  EXPECT_EQ(result["status"], "completed");
+  EXPECT_GT(result["test_accuracy"].get<double>(), 0.70);
+  EXPECT_GT(result["samples_per_s"].get<double>(), 0.0);
+
+  // The loss falls: the mean of the last 50 steps is well under that of the first 50.
+  store::SessionStore store(db, store::SessionStore::Mode::read_only);
+  const auto id = store::SessionId{result["session_id"].get<std::int64_t>()};
+  const auto loss = store.metrics(id, "train_loss");
+  ASSERT_EQ(loss.size(), 300u);
+  auto mean = [](auto first, auto last) {
+    return std::accumulate(first, last, 0.0, [](double s, const auto& p) { return s + p.value; }) /
+           static_cast<double>(last - first);
+  };
+  const double early = mean(loss.begin(), loss.begin() + 50);
+  const double late = mean(loss.end() - 50, loss.end());
+  EXPECT_LT(late, 0.7 * early) << "early " << early << " late " << late;
+
+  const auto listed = trainbench("sessions --json --db " + db, dir);
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const auto sessions = json::parse(listed.out)["sessions"];
+  ASSERT_EQ(sessions.size(), 1u);
+  EXPECT_EQ(sessions[0]["session_id"], result["session_id"]);
+  EXPECT_EQ(sessions[0]["status"], "completed");
+
+  const auto shown = trainbench("show " + std::to_string(id.value) + " --json --db " + db, dir);
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  const auto session = json::parse(shown.out);
+  EXPECT_EQ(session["params"]["optimizer.type"], "sgd");
+  EXPECT_EQ(session["metrics"]["train_loss"]["count"], 300);
+  EXPECT_EQ(session["project"]["model"]["hidden"], json({256, 128}));
+
+  const auto table = trainbench("sessions --db " + db, dir);
+  EXPECT_NE(table.out.find("fashion_mlp"), std::string::npos) << table.out;
+  const auto text = trainbench("show " + std::to_string(id.value) + " --db " + db, dir);
+  EXPECT_NE(text.out.find("train_loss"), std::string::npos) << text.out;
+}
+
+TEST(Cli, FileWithoutDisplayRunsInTheTerminal) {
+  TempDir dir;
+  tb::testing::write_synthetic_fashion_mnist(dir / "data", 256, 64);
+  std::ofstream(dir / "tiny.json") << R"({"name": "tiny", "data": {"path": ")" << (dir / "data").string()
+                                    << R"("}, "model": {"hidden": [16]}, "train": {"epochs": 1, "threads": 1}})";
+  const auto run = trainbench((dir / "tiny.json").string() + " --db " + (dir / "s.db").string(), dir);
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_NE(run.err.find("no display"), std::string::npos) << run.err;
+  EXPECT_NE(run.out.find("test accuracy"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("session 1 stored"), std::string::npos) << run.out;
+}
+
+TEST(Cli, BadInputIsOneLineAndANonZeroExit) {
+  TempDir dir;
+  const auto db = " --db " + (dir / "s.db").string();
+  auto missing = trainbench("run /nonexistent/project.json" + db, dir);
+  EXPECT_NE(missing.exit_code, 0);
+  EXPECT_NE(missing.err.find("project.json"), std::string::npos) << missing.err;
+
+  std::ofstream(dir / "bad.json") << "{\"name\": ";
+  auto bad_json = trainbench("run " + (dir / "bad.json").string() + db, dir);
+  EXPECT_EQ(bad_json.exit_code, 2);
+  EXPECT_NE(bad_json.err.find("not valid JSON"), std::string::npos) << bad_json.err;
+  EXPECT_EQ(std::count(bad_json.err.begin(), bad_json.err.end(), '\n'), 1) << bad_json.err;
+
+  auto unknown = trainbench("run " + project_path("fashion_mlp.json") + " --set optimizer.learning_rate=0.1" + db, dir);
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("optimizer.learning_rate"), std::string::npos) << unknown.err;
+  EXPECT_NE(unknown.err.find("unknown key"), std::string::npos) << unknown.err;
+
+  auto no_session = trainbench("show 999" + db, dir);
+  EXPECT_EQ(no_session.exit_code, 2);
+  EXPECT_NE(no_session.err.find("no session 999"), std::string::npos) << no_session.err;
+
+  auto usage = trainbench("run", dir);
+  EXPECT_EQ(usage.exit_code, 2);
+
+  EXPECT_FALSE(std::filesystem::exists(dir / "s.db")) << "bad input must not create a database";
+}
+
+TEST(Cli, EverySubcommandHasHelp) {
+  TempDir dir;
+  for (const char* command : {"", "run", "sessions", "show", "gui", "devices"}) {
+    const auto help = trainbench(std::string(command) + " --help", dir);
+    EXPECT_EQ(help.exit_code, 0) << command;
+    EXPECT_NE(help.out.find("--"), std::string::npos) << command;
+  }
+}
+
+TEST(Cli, DevicesListsTheCpu) {
+  TempDir dir;
+  const auto devices = trainbench("devices --json", dir);
+  ASSERT_EQ(devices.exit_code, 0) << devices.err;
+  const auto list = json::parse(devices.out);
+  EXPECT_EQ(list["devices"][0]["device"], "cpu");
+  EXPECT_TRUE(list.contains("cuda"));
+}
+
+}  // namespace
+}  // namespace tb::app

@@ -1,0 +1,163 @@
+// Project files: defaults, validation errors that name the field, overrides, flattening.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "core/run/project.h"
+#include "tests/support/test_data.h"
+
+namespace tb::run {
+namespace {
+
+using nlohmann::json;
+
+std::string field_error(const json& doc) {
+  try {
+    Project::from_json(doc, "p.json");
+  } catch (const ProjectError& e) {
+    return e.field() + " | " + e.what();
+  }
+  return "";
+}
+
+TEST(Project, EmptyDocumentGetsEveryDefault) {
+  const auto p = Project::from_json(json::object());
+  EXPECT_EQ(p.model.type, "mlp");
+  EXPECT_EQ(p.model.hidden, (std::vector<std::int64_t>{256, 128}));
+  EXPECT_EQ(p.data.batch_size, 128);
+  EXPECT_EQ(p.optimizer.type, "sgd");
+  EXPECT_EQ(p.device, "cpu");
+  EXPECT_EQ(p.train.threads, 2);
+}
+
+TEST(Project, ToJsonRoundTripsAndIsComplete) {
+  auto p = Project::from_json(json::parse(R"({
+    "name": "x", "seed": 7,
+    "model": {"type": "cnn", "conv": [{"channels": 8, "batch_norm": true}], "hidden": [16], "dropout": 0.5},
+    "optimizer": {"lr": 0.1, "nesterov": true, "momentum": 0.8}
+  })"));
+  const json doc = p.to_json();
+  const auto again = Project::from_json(doc);
+  EXPECT_EQ(again.to_json(), doc);
+  EXPECT_EQ(doc["model"]["conv"][0]["channels"], 8);
+  EXPECT_EQ(doc["model"]["conv"][0]["kernel"], 3);
+  EXPECT_EQ(doc["optimizer"]["dampening"], 0.0);
+  EXPECT_EQ(doc["train"]["epochs"], 10);
+  EXPECT_EQ(doc["seed"], 7);
+}
+
+TEST(Project, ErrorsNameTheFieldAndWhatIsAllowed) {
+  auto e = field_error({{"optimizer", {{"type", "adamw"}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "optimizer.type");
+  EXPECT_NE(e.find("allowed: sgd"), std::string::npos) << e;
+  EXPECT_NE(e.find("p.json"), std::string::npos) << e;
+
+  e = field_error({{"optimizer", {{"lr", "fast"}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "optimizer.lr");
+  EXPECT_NE(e.find("expected a number"), std::string::npos) << e;
+
+  e = field_error({{"optimizer", {{"lr", -1}}}});
+  EXPECT_NE(e.find("optimizer.lr"), std::string::npos) << e;
+
+  e = field_error({{"data", {{"batch_size", 0}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "data.batch_size");
+
+  e = field_error({{"data", {{"batch_size", 12.5}}}});
+  EXPECT_NE(e.find("expected an integer"), std::string::npos) << e;
+
+  e = field_error({{"model", {{"type", "transformer"}}}});
+  EXPECT_NE(e.find("allowed: mlp, cnn"), std::string::npos) << e;
+
+  e = field_error({{"model", {{"hidden", {64, -3}}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "model.hidden[1]");
+
+  e = field_error({{"model", {{"type", "cnn"}, {"conv", {{{"channels", 4}, {"kernel", 4}}}}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "model.conv[0].kernel");
+
+  e = field_error({{"model", {{"type", "cnn"}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "model.conv");
+
+  e = field_error({{"model", {{"dropout", 1.0}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "model.dropout");
+
+  e = field_error({{"device", "tpu"}});
+  EXPECT_NE(e.find("allowed: cpu, cuda, auto"), std::string::npos) << e;
+
+  e = field_error({{"optimizer", {{"nesterov", true}, {"momentum", 0.0}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "optimizer.nesterov");
+
+  e = field_error({{"train", 3}});
+  EXPECT_NE(e.find("expected an object"), std::string::npos) << e;
+}
+
+TEST(Project, UnknownKeysAreRejectedWithTheAllowedOnes) {
+  auto e = field_error({{"optimiser", {{"lr", 0.1}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "optimiser");
+  EXPECT_NE(e.find("unknown key"), std::string::npos) << e;
+  EXPECT_NE(e.find("optimizer"), std::string::npos) << e;
+
+  e = field_error({{"train", {{"epoch", 3}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "train.epoch");
+  EXPECT_NE(e.find("epochs"), std::string::npos) << e;
+}
+
+TEST(Project, OverridesParseJsonValuesOrStrings) {
+  json doc = json::object();
+  apply_override(doc, "optimizer.lr=0.2");
+  apply_override(doc, "model.hidden=[32,16]");
+  apply_override(doc, "name=my run");
+  apply_override(doc, "data.shuffle=false");
+  const auto p = Project::from_json(doc);
+  EXPECT_DOUBLE_EQ(p.optimizer.lr, 0.2);
+  EXPECT_EQ(p.model.hidden, (std::vector<std::int64_t>{32, 16}));
+  EXPECT_EQ(p.name, "my run");
+  EXPECT_FALSE(p.data.shuffle);
+
+  EXPECT_THROW(apply_override(doc, "no-equals-sign"), ProjectError);
+  EXPECT_THROW(apply_override(doc, "=3"), ProjectError);
+  EXPECT_THROW(apply_override(doc, "name.inner=3"), ProjectError);  // name is a string
+  EXPECT_THROW(apply_override(doc, "a..b=3"), ProjectError);
+  apply_override(doc, "optimizer.lrr=0.1");
+  EXPECT_NE(field_error(doc).find("optimizer.lrr"), std::string::npos);
+}
+
+TEST(Project, LoadReportsMissingFileAndBadJsonWithOffset) {
+  tb::testing::TempDir dir;
+  try {
+    Project::load(dir / "missing.json");
+    FAIL();
+  } catch (const ProjectError& e) {
+    EXPECT_NE(std::string(e.what()).find("missing.json"), std::string::npos);
+  }
+  std::ofstream(dir / "bad.json") << "{\"name\": \"x\",\n \"seed\": }";
+  try {
+    Project::load(dir / "bad.json");
+    FAIL();
+  } catch (const ProjectError& e) {
+    EXPECT_NE(std::string(e.what()).find("bad.json: not valid JSON at byte"), std::string::npos)
+        << e.what();
+  }
+  std::ofstream(dir / "ok.json") << R"({"name": "from file", "train": {"epochs": 2}})";
+  const auto p = Project::load(dir / "ok.json", {"train.epochs=5"});
+  EXPECT_EQ(p.name, "from file");
+  EXPECT_EQ(p.train.epochs, 5);
+}
+
+TEST(Project, ShippedProjectsAreValid) {
+  for (const char* name : {"fashion_mlp.json", "fashion_cnn.json"}) {
+    const auto p = Project::load(std::filesystem::path(TRAINBENCH_SOURCE_DIR) / "projects" / name);
+    EXPECT_EQ(p.data.batch_size, 128) << name;
+  }
+  const auto mlp = Project::load(std::filesystem::path(TRAINBENCH_SOURCE_DIR) / "projects/fashion_mlp.json");
+  EXPECT_EQ(mlp.model.hidden, (std::vector<std::int64_t>{256, 128}));
+}
+
+TEST(Project, FlattenGivesDottedKeys) {
+  const auto flat = flatten(json::parse(R"({"a": {"b": 1, "c": "x"}, "d": [1, 2], "e": {}})"));
+  const std::vector<std::pair<std::string, std::string>> expected = {
+      {"a.b", "1"}, {"a.c", "x"}, {"d", "[1,2]"}, {"e", "{}"}};
+  EXPECT_EQ(flat, expected);
+}
+
+}  // namespace
+}  // namespace tb::run

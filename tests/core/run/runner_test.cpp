@@ -1,0 +1,173 @@
+// The training loop on a small generated dataset: it learns, reports, stores, and stops.
+#include <gtest/gtest.h>
+
+#include <mutex>
+#include <nlohmann/json.hpp>
+
+#include "core/run/runner.h"
+#include "core/store/session_store.h"
+#include "tests/support/test_data.h"
+
+namespace tb::run {
+namespace {
+
+using tb::testing::TempDir;
+
+class RecordingObserver : public RunObserver {
+ public:
+  void on_start(const RunInfo& i) override { info = i; ++starts; }
+  void on_step(const StepReport& s) override { steps.push_back(s); }
+  void on_epoch(const EpochReport& e) override { epochs.push_back(e); }
+  void on_finish(const RunResult& r) override { result = r; ++finishes; }
+  RunInfo info;
+  std::vector<StepReport> steps;
+  std::vector<EpochReport> epochs;
+  RunResult result;
+  int starts = 0, finishes = 0;
+};
+
+class RunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    tb::testing::write_synthetic_fashion_mnist(dir_.path(), 1024, 256);
+    project_.name = "synthetic";
+    project_.data.path = dir_.path().string();
+    project_.data.batch_size = 64;
+    project_.model.hidden = {32};
+    project_.train.epochs = 3;
+    project_.train.threads = 1;
+  }
+  TempDir dir_;
+  Project project_;
+};
+
+TEST_F(RunnerTest, LearnsReportsAndStoresTheSession) {
+  RecordingObserver observer;
+  const auto db = dir_ / "s.db";
+  Runner runner(project_, {db, &observer, "synthetic.json"});
+  const auto result = runner.run();
+  ASSERT_EQ(result.status, "completed") << result.error;
+  EXPECT_EQ(observer.starts, 1);
+  EXPECT_EQ(observer.finishes, 1);
+  EXPECT_EQ(observer.info.steps_per_epoch, 16);
+  EXPECT_EQ(observer.info.total_steps, 48);
+  EXPECT_EQ(observer.info.parameters, 784 * 32 + 32 + 32 * 10 + 10);
+  ASSERT_EQ(observer.steps.size(), 48u);
+  ASSERT_EQ(observer.epochs.size(), 3u);
+  EXPECT_EQ(result.steps, 48);
+  EXPECT_EQ(result.epochs, 3);
+  EXPECT_GT(result.test_accuracy, 0.9);  // a bar per class: easy to learn
+  EXPECT_LT(observer.epochs.back().train_loss, observer.epochs.front().train_loss);
+  EXPECT_LT(observer.steps.back().train_loss, observer.steps.front().train_loss);
+  EXPECT_GT(result.samples_per_s, 0.0);
+
+  store::SessionStore store(db, store::SessionStore::Mode::read_only);
+  const auto session = store.session(result.session);
+  ASSERT_TRUE(session);
+  EXPECT_EQ(session->status, "completed");
+  EXPECT_EQ(session->name, "synthetic");
+  EXPECT_EQ(session->seed, 42u);
+  EXPECT_FALSE(session->git_revision.empty());
+  EXPECT_FALSE(session->host.empty());
+  const auto summary = nlohmann::json::parse(session->summary_json);
+  EXPECT_DOUBLE_EQ(summary["test_accuracy"].get<double>(), result.test_accuracy);
+  EXPECT_EQ(store.metrics(result.session, "train_loss").size(), 48u);
+  EXPECT_EQ(store.metrics(result.session, "test_accuracy").size(), 3u);
+  EXPECT_EQ(store.metrics(result.session, "test_accuracy").back().step, 48);
+  // Five spans a step (step, data, forward, backward, optimizer) and one evaluation an epoch.
+  const auto spans = store.spans(result.session);
+  EXPECT_EQ(spans.size(), 48u * 5 + 3);
+  for (const auto& s : spans) EXPECT_LE(s.start_ns, s.end_ns);
+  const auto params = store.params(result.session);
+  EXPECT_NE(std::find(params.begin(), params.end(), std::make_pair(std::string("data.batch_size"), std::string("64"))),
+            params.end());
+}
+
+TEST_F(RunnerTest, SameSeedSameResult) {
+  project_.train.epochs = 1;
+  const auto a = Runner(project_, {}).run();
+  const auto b = Runner(project_, {}).run();
+  EXPECT_EQ(a.train_loss, b.train_loss);
+  EXPECT_EQ(a.test_accuracy, b.test_accuracy);
+  project_.seed = 43;
+  const auto c = Runner(project_, {}).run();
+  EXPECT_NE(a.train_loss, c.train_loss);
+}
+
+TEST_F(RunnerTest, MaxStepsEndsInsideAnEpochAndStillEvaluates) {
+  project_.train.max_steps = 10;
+  RecordingObserver observer;
+  const auto result = Runner(project_, {{}, &observer, ""}).run();
+  EXPECT_EQ(result.status, "completed");
+  EXPECT_EQ(result.steps, 10);
+  EXPECT_EQ(result.epochs, 0);
+  EXPECT_EQ(observer.info.total_steps, 10);
+  EXPECT_EQ(observer.epochs.size(), 1u);
+  EXPECT_GT(result.test_accuracy, 0.0);
+}
+
+TEST_F(RunnerTest, BackgroundRunStopsWhenAsked) {
+  project_.train.epochs = 1000;
+  class StopAfter : public RecordingObserver {
+   public:
+    void on_step(const StepReport& s) override {
+      RecordingObserver::on_step(s);
+      if (s.step == 5 && run) run->request_stop();
+    }
+    BackgroundRun* run = nullptr;
+  } observer;
+  const auto db = dir_ / "s.db";
+  BackgroundRun run(project_, {db, &observer, ""});
+  observer.run = &run;
+  const auto result = run.wait();
+  EXPECT_TRUE(run.finished());
+  EXPECT_EQ(result.status, "stopped");
+  EXPECT_GE(result.steps, 5);
+  EXPECT_LT(result.steps, 16 * 3);
+  store::SessionStore store(db, store::SessionStore::Mode::read_only);
+  EXPECT_EQ(store.session(result.session)->status, "stopped");
+  EXPECT_EQ(store.metrics(result.session, "train_loss").size(), static_cast<std::size_t>(result.steps));
+}
+
+TEST_F(RunnerTest, MissingDataFailsCleanlyAndIsStoredAsFailed) {
+  project_.data.path = (dir_ / "nowhere").string();
+  RecordingObserver observer;
+  const auto db = dir_ / "s.db";
+  const auto result = Runner(project_, {db, &observer, ""}).run();
+  EXPECT_EQ(result.status, "failed");
+  EXPECT_NE(result.error.find("nowhere"), std::string::npos) << result.error;
+  EXPECT_EQ(observer.finishes, 1);
+  store::SessionStore store(db, store::SessionStore::Mode::read_only);
+  EXPECT_EQ(store.session(result.session)->status, "failed");
+}
+
+TEST_F(RunnerTest, CudaWithoutBackendFailsWithOneClearLine) {
+  project_.device = "cuda";
+  const auto result = Runner(project_, {}).run();
+  EXPECT_EQ(result.status, "failed");
+  EXPECT_NE(result.error.find("cuda"), std::string::npos);
+  EXPECT_EQ(result.error.find('\n'), std::string::npos);
+}
+
+TEST_F(RunnerTest, CnnWithBatchNormTrains) {
+  project_.model.type = "cnn";
+  project_.model.conv = {{4, 3, 2, true}};
+  project_.model.hidden = {16};
+  project_.model.dropout = 0.1;
+  project_.train.epochs = 2;
+  const auto result = Runner(project_, {}).run();
+  ASSERT_EQ(result.status, "completed") << result.error;
+  EXPECT_GT(result.test_accuracy, 0.8);
+}
+
+TEST_F(RunnerTest, DivergenceIsAFailureWithAHint) {
+  project_.optimizer.lr = 900.0;
+  // |1 - lr * weight_decay| = 899: the weights grow 899-fold a step and overflow.
+  project_.optimizer.weight_decay = 1.0;
+  const auto result = Runner(project_, {}).run();
+  EXPECT_EQ(result.status, "failed");
+  EXPECT_NE(result.error.find("optimizer.lr"), std::string::npos) << result.error;
+}
+
+}  // namespace
+}  // namespace tb::run
