@@ -33,7 +33,8 @@ double gemm_flops_per_s(int threads, int n) {
   for (int rep = 0; rep < 7; ++rep) {
     const auto start = std::chrono::steady_clock::now();
     c.noalias() = a * b;
-    best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    best = std::min(
+        best, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   if (c(0, 0) == 12345.0f) std::printf(" ");  // keep the product observable
   return 2.0 * n * n * static_cast<double>(n) / best;
@@ -47,8 +48,8 @@ double training_flops_per_sample(const tb::run::Project& project) {
   for (const auto& layer : model->layers()) {
     const auto* linear = dynamic_cast<const tb::nn::Linear*>(layer.get());
     if (!linear) continue;
-    const double mac = static_cast<double>(linear->in_features()) *
-                       static_cast<double>(linear->out_features());
+    const double mac =
+        static_cast<double>(linear->in_features()) * static_cast<double>(linear->out_features());
     flops += 2 * mac + 2 * mac + (first ? 0.0 : 2 * mac);
     first = false;
   }
@@ -62,9 +63,9 @@ int main(int argc, char** argv) {
   const long steps = argc > 2 ? std::atol(argv[2]) : 1500;
   const int threads = argc > 3 ? std::atoi(argv[3]) : 2;
 
-  auto project = tb::run::Project::load(
-      project_file, {"train.threads=" + std::to_string(threads), "train.max_steps=" + std::to_string(steps),
-                     "data.test_limit=1000", "train.epochs=100"});
+  auto project = tb::run::Project::load(project_file, {"train.threads=" + std::to_string(threads),
+                                                       "train.max_steps=" + std::to_string(steps),
+                                                       "data.test_limit=1000", "train.epochs=100"});
   if (project.model.type != "mlp") {
     std::fprintf(stderr, "this benchmark counts Linear layers only: use an mlp project\n");
     return 2;

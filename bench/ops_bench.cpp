@@ -29,7 +29,9 @@ void BM_LinearForwardBackend(benchmark::State& state) {
     backend->gemm(x, false, w, true, y);
     benchmark::DoNotOptimize(y.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * 128 * 784 * 256, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * 128 * 784 * 256, benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_LinearForwardBackend)->Arg(1)->Arg(2)->UseRealTime();
 
@@ -41,7 +43,9 @@ void BM_LinearForwardEigenPeer(benchmark::State& state) {
     y.noalias() = x * w.transpose();
     benchmark::DoNotOptimize(y.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * 128 * 784 * 256, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * 128 * 784 * 256, benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_LinearForwardEigenPeer)->Arg(1)->Arg(2)->UseRealTime();
 
@@ -56,7 +60,9 @@ void BM_Conv2dForward(benchmark::State& state) {
     backend->conv2d_forward(x, w, b, y, g);
     benchmark::DoNotOptimize(y.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * 128 * 64 * 288 * 196, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * 128 * 64 * 288 * 196, benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_Conv2dForward)->Arg(1)->Arg(2)->UseRealTime();
 
@@ -69,7 +75,9 @@ void BM_Conv2dGemmPeer(benchmark::State& state) {
     y.noalias() = w * cols;
     benchmark::DoNotOptimize(y.data());
   }
-  state.counters["GFLOP/s"] = benchmark::Counter(2.0 * 128 * 64 * 288 * 196, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(2.0 * 128 * 64 * 288 * 196, benchmark::Counter::kIsIterationInvariantRate,
+                         benchmark::Counter::kIs1000);
 }
 BENCHMARK(BM_Conv2dGemmPeer)->Arg(1)->Arg(2)->UseRealTime();
 

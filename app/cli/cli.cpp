@@ -39,7 +39,9 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
 
   RunCommand run;
   auto* run_cmd = app.add_subcommand("run", "Train a project and store it as a session");
-  run_cmd->add_option("file", run.project_file, "Project file (JSON)")->required()->check(CLI::ExistingFile);
+  run_cmd->add_option("file", run.project_file, "Project file (JSON)")
+      ->required()
+      ->check(CLI::ExistingFile);
   run_cmd->add_option("--set", run.overrides, "Override a setting: dotted.key=value (repeatable)")
       ->allow_extra_args(false);
   run_cmd->add_flag("--json", run.json, "Print one JSON object with the result on stdout");

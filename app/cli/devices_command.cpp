@@ -20,8 +20,8 @@ int list_devices(bool as_json) {
   for (const auto& d : gpu::list_devices()) {
     devices.push_back({{"device", "cuda:" + std::to_string(d.index)},
                        {"name", d.name},
-                       {"compute_capability", std::to_string(d.compute_major) + "." +
-                                                  std::to_string(d.compute_minor)},
+                       {"compute_capability",
+                        std::to_string(d.compute_major) + "." + std::to_string(d.compute_minor)},
                        {"multiprocessors", d.multiprocessors},
                        {"memory_bytes", d.memory_bytes}});
   }
@@ -33,9 +33,11 @@ int list_devices(bool as_json) {
     return kExitOk;
   }
   for (const auto& d : devices) {
-    std::printf("%-8s %s", d["device"].get<std::string>().c_str(), d["name"].get<std::string>().c_str());
+    std::printf("%-8s %s", d["device"].get<std::string>().c_str(),
+                d["name"].get<std::string>().c_str());
     if (d.contains("memory_bytes")) {
-      std::printf("  (compute %s, %d SMs, %.1f GiB)", d["compute_capability"].get<std::string>().c_str(),
+      std::printf("  (compute %s, %d SMs, %.1f GiB)",
+                  d["compute_capability"].get<std::string>().c_str(),
                   d["multiprocessors"].get<int>(),
                   static_cast<double>(d["memory_bytes"].get<std::uint64_t>()) / (1ull << 30));
     }

@@ -23,12 +23,11 @@ void ProgressPrinter::on_start(const run::RunInfo& info) {
   if (quiet_) return;
   std::fprintf(out_, "%s: %s (%lld parameters)\n", info.name.c_str(), info.model_summary.c_str(),
                static_cast<long long>(info.parameters));
-  std::fprintf(out_, "%lld training / %lld test samples, %lld epochs of %lld steps%s\n",
-               static_cast<long long>(info.train_samples), static_cast<long long>(info.test_samples),
-               static_cast<long long>(info.epochs), static_cast<long long>(info.steps_per_epoch),
-               info.session.valid()
-                   ? (", session " + std::to_string(info.session.value)).c_str()
-                   : "");
+  std::fprintf(
+      out_, "%lld training / %lld test samples, %lld epochs of %lld steps%s\n",
+      static_cast<long long>(info.train_samples), static_cast<long long>(info.test_samples),
+      static_cast<long long>(info.epochs), static_cast<long long>(info.steps_per_epoch),
+      info.session.valid() ? (", session " + std::to_string(info.session.value)).c_str() : "");
 }
 
 void ProgressPrinter::on_step(const run::StepReport& step) {
@@ -42,13 +41,15 @@ void ProgressPrinter::draw(bool force) {
   if (!force && now - last_draw_ < std::chrono::milliseconds(100)) return;
   last_draw_ = now;
   const auto total = std::max<std::int64_t>(1, info_.total_steps);
-  const double done = std::min(1.0, static_cast<double>(last_step_.step) / static_cast<double>(total));
+  const double done =
+      std::min(1.0, static_cast<double>(last_step_.step) / static_cast<double>(total));
   constexpr int kWidth = 30;
   const int filled = static_cast<int>(done * kWidth);
   std::string bar(static_cast<std::size_t>(filled), '#');
   bar.append(static_cast<std::size_t>(kWidth - filled), '.');
   const double eta = done > 0 ? last_step_.elapsed_s * (1.0 - done) / done : 0.0;
-  std::string accuracy = last_accuracy_ >= 0 ? "  test acc " + std::to_string(last_accuracy_).substr(0, 6) : "";
+  std::string accuracy =
+      last_accuracy_ >= 0 ? "  test acc " + std::to_string(last_accuracy_).substr(0, 6) : "";
   std::fprintf(out_, "\r\033[Kepoch %lld/%lld [%s] %3.0f%%  loss %.4f%s  %.0f samples/s  ETA %s",
                static_cast<long long>(last_step_.epoch), static_cast<long long>(info_.epochs),
                bar.c_str(), done * 100.0, last_step_.train_loss, accuracy.c_str(),

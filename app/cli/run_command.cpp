@@ -25,7 +25,8 @@ extern "C" void on_interrupt(int) {
 
 int run_project(const RunCommand& command) {
   std::vector<std::string> overrides = command.overrides;
-  if (command.max_steps > 0) overrides.push_back("train.max_steps=" + std::to_string(command.max_steps));
+  if (command.max_steps > 0)
+    overrides.push_back("train.max_steps=" + std::to_string(command.max_steps));
   const auto project = run::Project::load(command.project_file, overrides);
 
   const bool quiet = command.json && !isatty(fileno(stderr));
@@ -38,28 +39,31 @@ int run_project(const RunCommand& command) {
   interrupted_runner = nullptr;
 
   if (command.json) {
-    nlohmann::json out = {{"session_id", result.session.valid() ? nlohmann::json(result.session.value) : nlohmann::json()},
-                          {"status", result.status},
-                          {"test_accuracy", result.test_accuracy},
-                          {"test_loss", result.test_loss},
-                          {"train_loss", result.train_loss},
-                          {"samples_per_s", result.samples_per_s},
-                          {"epochs", result.epochs},
-                          {"steps", result.steps},
-                          {"wall_s", result.wall_s},
-                          {"parameters", result.parameters},
-                          {"db", command.db_path.string()}};
+    nlohmann::json out = {
+        {"session_id",
+         result.session.valid() ? nlohmann::json(result.session.value) : nlohmann::json()},
+        {"status", result.status},
+        {"test_accuracy", result.test_accuracy},
+        {"test_loss", result.test_loss},
+        {"train_loss", result.train_loss},
+        {"samples_per_s", result.samples_per_s},
+        {"epochs", result.epochs},
+        {"steps", result.steps},
+        {"wall_s", result.wall_s},
+        {"parameters", result.parameters},
+        {"db", command.db_path.string()}};
     if (!result.error.empty()) out["error"] = result.error;
     std::cout << out.dump() << std::endl;
   } else {
     if (result.status == "failed") {
       std::fprintf(stderr, "error: %s\n", result.error.c_str());
     } else {
-      std::printf("%s after %lld steps (%lld epochs) in %.1f s: test accuracy %.4f, train loss "
-                  "%.4f, %.0f samples/s\n",
-                  result.status.c_str(), static_cast<long long>(result.steps),
-                  static_cast<long long>(result.epochs), result.wall_s, result.test_accuracy,
-                  result.train_loss, result.samples_per_s);
+      std::printf(
+          "%s after %lld steps (%lld epochs) in %.1f s: test accuracy %.4f, train loss "
+          "%.4f, %.0f samples/s\n",
+          result.status.c_str(), static_cast<long long>(result.steps),
+          static_cast<long long>(result.epochs), result.wall_s, result.test_accuracy,
+          result.train_loss, result.samples_per_s);
       if (result.session.valid()) {
         std::printf("session %lld stored in %s\n", static_cast<long long>(result.session.value),
                     command.db_path.c_str());

@@ -24,9 +24,9 @@ double number_or(const json& object, const char* key, double fallback) {
 }
 
 json session_json(const store::SessionRecord& s) {
-  return {{"session_id", s.id.value}, {"name", s.name},     {"created", s.created},
-          {"finished", s.finished},   {"status", s.status}, {"seed", s.seed},
-          {"git_revision", s.git_revision}, {"host", s.host}, {"summary", summary_of(s)}};
+  return {{"session_id", s.id.value},       {"name", s.name},     {"created", s.created},
+          {"finished", s.finished},         {"status", s.status}, {"seed", s.seed},
+          {"git_revision", s.git_revision}, {"host", s.host},     {"summary", summary_of(s)}};
 }
 
 // Reading commands never create a database: a missing one simply has no sessions.
@@ -98,10 +98,12 @@ int show_session(const std::filesystem::path& db_path, std::int64_t id, bool as_
     return kExitOk;
   }
   std::printf("session %lld: %s\n", static_cast<long long>(id), session->name.c_str());
-  std::printf("  status    %s\n  created   %s\n  finished  %s\n  seed      %llu\n  revision  %s\n  host      %s\n",
-              session->status.c_str(), session->created.c_str(), session->finished.c_str(),
-              static_cast<unsigned long long>(session->seed), session->git_revision.c_str(),
-              session->host.c_str());
+  std::printf(
+      "  status    %s\n  created   %s\n  finished  %s\n  seed      %llu\n  revision  %s\n  host    "
+      "  %s\n",
+      session->status.c_str(), session->created.c_str(), session->finished.c_str(),
+      static_cast<unsigned long long>(session->seed), session->git_revision.c_str(),
+      session->host.c_str());
   std::printf("  summary   %s\n", summary_of(*session).dump().c_str());
   std::printf("settings:\n");
   for (const auto& [key, value] : params.items()) {

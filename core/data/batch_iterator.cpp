@@ -9,9 +9,12 @@
 
 namespace tb::data {
 
-BatchIterator::BatchIterator(const InMemoryDataset& dataset, std::int64_t batch_size,
-                             bool shuffle, std::uint64_t seed, bool drop_last)
-    : dataset_(dataset), batch_size_(batch_size), shuffle_(shuffle), seed_(seed),
+BatchIterator::BatchIterator(const InMemoryDataset& dataset, std::int64_t batch_size, bool shuffle,
+                             std::uint64_t seed, bool drop_last)
+    : dataset_(dataset),
+      batch_size_(batch_size),
+      shuffle_(shuffle),
+      seed_(seed),
       drop_last_(drop_last) {
   if (batch_size <= 0) throw Error("batch size must be positive");
   start_epoch(0);

@@ -27,9 +27,8 @@ InMemoryDataset load_split(const std::filesystem::path& dir, const std::string& 
   const IdxArray images = read_idx(image_file, kImagesMagic);
   const IdxArray labels = read_idx(label_file, kLabelsMagic);
   if (images.dims[0] != labels.dims[0]) {
-    throw FormatError(label_file.string() + ": " + std::to_string(labels.dims[0]) +
-                      " labels for " + std::to_string(images.dims[0]) + " images in " +
-                      image_file.string());
+    throw FormatError(label_file.string() + ": " + std::to_string(labels.dims[0]) + " labels for " +
+                      std::to_string(images.dims[0]) + " images in " + image_file.string());
   }
   InMemoryDataset set;
   set.name = "fashion-mnist/" + prefix;
@@ -60,7 +59,9 @@ InMemoryDataset load_split(const std::filesystem::path& dir, const std::string& 
 
 }  // namespace
 
-std::filesystem::path default_fashion_mnist_dir() { return "/usr/share/datasets/fashion-mnist"; }
+std::filesystem::path default_fashion_mnist_dir() {
+  return "/usr/share/datasets/fashion-mnist";
+}
 
 TrainTestSplit load_fashion_mnist(const std::filesystem::path& dir, std::int64_t train_limit,
                                   std::int64_t test_limit) {

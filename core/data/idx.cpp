@@ -58,31 +58,35 @@ std::uint32_t big_endian_u32(const std::uint8_t* p) {
 IdxArray read_idx(const std::filesystem::path& file, std::uint32_t expected_magic) {
   const auto bytes = read_all(file);
   if (bytes.size() < 4) {
-    fail(file, bytes.size(), "file ends inside the 4-byte IDX magic (" +
-                                 std::to_string(bytes.size()) + " bytes in the file)");
+    fail(file, bytes.size(),
+         "file ends inside the 4-byte IDX magic (" + std::to_string(bytes.size()) +
+             " bytes in the file)");
   }
   IdxArray array;
   array.magic = big_endian_u32(bytes.data());
   if (bytes[0] != 0 || bytes[1] != 0) {
-    fail(file, 0, "magic " + hex(array.magic) + " is not an IDX magic (expected " +
-                      (expected_magic ? hex(expected_magic) + ", " + std::to_string(expected_magic)
-                                      : std::string("0x000008xx")) +
-                      ")");
+    fail(file, 0,
+         "magic " + hex(array.magic) + " is not an IDX magic (expected " +
+             (expected_magic ? hex(expected_magic) + ", " + std::to_string(expected_magic)
+                             : std::string("0x000008xx")) +
+             ")");
   }
   if (expected_magic && array.magic != expected_magic) {
-    fail(file, 0, "magic " + std::to_string(array.magic) + " (" + hex(array.magic) +
-                      "), expected " + std::to_string(expected_magic) + " (" +
-                      hex(expected_magic) + ")");
+    fail(file, 0,
+         "magic " + std::to_string(array.magic) + " (" + hex(array.magic) + "), expected " +
+             std::to_string(expected_magic) + " (" + hex(expected_magic) + ")");
   }
   if (bytes[2] != 0x08) {
-    fail(file, 2, "data type " + hex(bytes[2]) + " is not supported (expected 0x08, unsigned byte)");
+    fail(file, 2,
+         "data type " + hex(bytes[2]) + " is not supported (expected 0x08, unsigned byte)");
   }
   const std::size_t rank = bytes[3];
   if (rank == 0) fail(file, 3, "rank 0 (expected at least one dimension)");
   const std::size_t header = 4 + 4 * rank;
   if (bytes.size() < header) {
-    fail(file, bytes.size(), "file ends inside the header (expected " + std::to_string(rank) +
-                                 " dimensions, " + std::to_string(header) + " header bytes)");
+    fail(file, bytes.size(),
+         "file ends inside the header (expected " + std::to_string(rank) + " dimensions, " +
+             std::to_string(header) + " header bytes)");
   }
   std::uint64_t count = 1;
   for (std::size_t i = 0; i < rank; ++i) {
@@ -91,13 +95,14 @@ IdxArray read_idx(const std::filesystem::path& file, std::uint32_t expected_magi
   }
   const std::size_t available = bytes.size() - header;
   if (available < count) {
-    fail(file, bytes.size(), "truncated: expected " + std::to_string(count) +
-                                 " data bytes after the header, found " +
-                                 std::to_string(available));
+    fail(file, bytes.size(),
+         "truncated: expected " + std::to_string(count) + " data bytes after the header, found " +
+             std::to_string(available));
   }
   if (available > count) {
-    fail(file, header + count, std::to_string(available - count) +
-                                   " unexpected bytes after the data (expected end of file)");
+    fail(file, header + count,
+         std::to_string(available - count) +
+             " unexpected bytes after the data (expected end of file)");
   }
   array.values.assign(bytes.begin() + static_cast<std::ptrdiff_t>(header), bytes.end());
   return array;

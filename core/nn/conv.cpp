@@ -17,8 +17,7 @@ void require_image(const std::string& layer, const Shape& input) {
 }  // namespace
 
 Conv2d::Conv2d(Backend& backend, std::int64_t in_channels, std::int64_t out_channels,
-               std::int64_t kernel, std::int64_t stride, std::int64_t padding,
-               std::mt19937_64& rng)
+               std::int64_t kernel, std::int64_t stride, std::int64_t padding, std::mt19937_64& rng)
     : Layer(backend) {
   if (in_channels <= 0 || out_channels <= 0 || kernel <= 0 || stride <= 0 || padding < 0) {
     throw Error("Conv2d: channels, kernel and stride must be positive, padding non-negative");
@@ -38,8 +37,8 @@ Conv2d::Conv2d(Backend& backend, std::int64_t in_channels, std::int64_t out_chan
 
 std::string Conv2d::describe() const {
   return "Conv2d(" + std::to_string(g_.in_channels) + "->" + std::to_string(g_.out_channels) +
-         ", k" + std::to_string(g_.kernel) + (g_.padding ? ", pad " + std::to_string(g_.padding) : "") +
-         ")";
+         ", k" + std::to_string(g_.kernel) +
+         (g_.padding ? ", pad " + std::to_string(g_.padding) : "") + ")";
 }
 
 tensor::Conv2dGeometry Conv2d::geometry_for(const Shape& input) const {
@@ -82,14 +81,17 @@ MaxPool2d::MaxPool2d(Backend& backend, std::int64_t kernel, std::int64_t stride)
   g_.stride = stride;
 }
 
-std::string MaxPool2d::describe() const { return "MaxPool2d(" + std::to_string(g_.kernel) + ")"; }
+std::string MaxPool2d::describe() const {
+  return "MaxPool2d(" + std::to_string(g_.kernel) + ")";
+}
 
 Shape MaxPool2d::output_shape(const Shape& input) const {
   require_image(describe(), input);
   auto g = g_;
   g.in_h = input[2];
   g.in_w = input[3];
-  if (g.out_h() <= 0 || g.out_w() <= 0) throw Error(describe() + " cannot take input " + input.str());
+  if (g.out_h() <= 0 || g.out_w() <= 0)
+    throw Error(describe() + " cannot take input " + input.str());
   return {input[0], input[1], g.out_h(), g.out_w()};
 }
 

@@ -11,8 +11,8 @@ namespace tb::nn {
 // torch.nn.Conv2d with a square kernel; weights from U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
 class Conv2d final : public Layer {
  public:
-  Conv2d(Backend& backend, std::int64_t in_channels, std::int64_t out_channels,
-         std::int64_t kernel, std::int64_t stride, std::int64_t padding, std::mt19937_64& rng);
+  Conv2d(Backend& backend, std::int64_t in_channels, std::int64_t out_channels, std::int64_t kernel,
+         std::int64_t stride, std::int64_t padding, std::mt19937_64& rng);
 
   std::string describe() const override;
   Shape output_shape(const Shape& input) const override;
@@ -64,8 +64,8 @@ class BatchNorm2d final : public Layer {
  private:
   std::int64_t channels_;
   float momentum_, eps_;
-  Parameter gamma_;  // [C], starts at 1
-  Parameter beta_;   // [C], starts at 0
+  Parameter gamma_;                    // [C], starts at 1
+  Parameter beta_;                     // [C], starts at 0
   Tensor running_mean_, running_var_;  // [C]
   Tensor save_mean_, save_invstd_;     // [C], from the last training forward
   Tensor x_, y_, dx_;                  // input's shape

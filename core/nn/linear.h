@@ -28,7 +28,7 @@ class Linear final : public Layer {
   Parameter bias_;    // [out]
   Tensor x2d_;        // [N, in]: the input seen as a matrix, kept for backward
   Shape input_shape_;
-  Tensor y_;   // [N, out]
+  Tensor y_;     // [N, out]
   Tensor dx2d_;  // [N, in]
   Tensor dx_;    // dx2d_ seen in the input's shape
 };

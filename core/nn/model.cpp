@@ -57,7 +57,8 @@ std::unique_ptr<Model> build_model(Backend& backend, const ModelSpec& spec,
     model->add(std::move(layer));
   };
   if (spec.type == "cnn") {
-    if (shape.rank() != 4) throw Error("a cnn needs image samples [C, H, W], got " + sample_shape.str());
+    if (shape.rank() != 4)
+      throw Error("a cnn needs image samples [C, H, W], got " + sample_shape.str());
     for (const auto& block : spec.conv) {
       add(std::make_unique<Conv2d>(backend, shape[1], block.channels, block.kernel, 1,
                                    block.kernel / 2, rng));

@@ -14,7 +14,8 @@ namespace tb::nn {
 
 class Model {
  public:
-  Model(Backend& backend, const Shape& sample_shape) : backend_(backend), sample_shape_(sample_shape) {}
+  Model(Backend& backend, const Shape& sample_shape)
+      : backend_(backend), sample_shape_(sample_shape) {}
 
   void add(std::unique_ptr<Layer> layer);
   // x: [N, sample_shape...] -> logits [N, classes].

@@ -23,7 +23,7 @@ struct RunInfo {
 };
 
 struct StepReport {
-  std::int64_t step = 0;  // 1-based, counted over the whole run
+  std::int64_t step = 0;   // 1-based, counted over the whole run
   std::int64_t epoch = 0;  // 1-based
   double train_loss = 0.0;
   double samples_per_s = 0.0;  // over the recent steps

@@ -31,7 +31,8 @@ class ObjectReader {
     if (auto it = object_.find(key); it != object_.end()) read(*it, field_path(key));
   }
 
-  void string_in(const std::string& key, std::string& out, const std::vector<std::string>& allowed) {
+  void string_in(const std::string& key, std::string& out,
+                 const std::vector<std::string>& allowed) {
     field(key, [&](const json& v, const std::string& path) {
       if (!v.is_string()) fail(path, "expected one of " + join(allowed) + ", got " + describe(v));
       const auto value = v.get<std::string>();
@@ -51,7 +52,8 @@ class ObjectReader {
 
   void integer(const std::string& key, std::int64_t& out, std::int64_t min,
                std::int64_t max = std::numeric_limits<std::int64_t>::max()) {
-    field(key, [&](const json& v, const std::string& path) { out = to_integer(v, path, min, max); });
+    field(key,
+          [&](const json& v, const std::string& path) { out = to_integer(v, path, min, max); });
   }
 
   void number(const std::string& key, double& out, double min, double max, bool max_open = false) {
@@ -133,9 +135,9 @@ void read_conv_blocks(ObjectReader& model, std::vector<ConvBlockSettings>& block
       block.boolean("batch_norm", settings.batch_norm);
       block.finish();
       if (settings.kernel % 2 == 0) {
-        block.fail(path + "[" + std::to_string(i) + "].kernel",
-                   "expected an odd kernel size (same padding), got " +
-                       std::to_string(settings.kernel));
+        block.fail(
+            path + "[" + std::to_string(i) + "].kernel",
+            "expected an odd kernel size (same padding), got " + std::to_string(settings.kernel));
       }
       blocks.push_back(settings);
     }
@@ -152,7 +154,8 @@ Project Project::from_json(const json& doc, const std::string& source) {
   ObjectReader top(doc, "", source);
   top.string("name", p.name);
   top.field("seed", [&](const json& v, const std::string& path) {
-    p.seed = static_cast<std::uint64_t>(top.to_integer(v, path, 0, std::numeric_limits<std::int64_t>::max()));
+    p.seed = static_cast<std::uint64_t>(
+        top.to_integer(v, path, 0, std::numeric_limits<std::int64_t>::max()));
   });
   top.string_in("device", p.device, {"cpu", "cuda", "auto"});
   top.field("data", [&](const json& v, const std::string& path) {
@@ -211,7 +214,8 @@ Project Project::from_json(const json& doc, const std::string& source) {
   return p;
 }
 
-Project Project::load(const std::filesystem::path& file, const std::vector<std::string>& overrides) {
+Project Project::load(const std::filesystem::path& file,
+                      const std::vector<std::string>& overrides) {
   std::ifstream in(file);
   if (!in) throw ProjectError("", file.string() + ": cannot open the project file");
   std::stringstream text;
@@ -222,8 +226,8 @@ Project Project::load(const std::filesystem::path& file, const std::vector<std::
     try {
       doc = json::parse(text.str());
     } catch (const json::parse_error& e) {
-      throw ProjectError("", file.string() + ": not valid JSON at byte " +
-                                 std::to_string(e.byte) + ": " + e.what());
+      throw ProjectError("", file.string() + ": not valid JSON at byte " + std::to_string(e.byte) +
+                                 ": " + e.what());
     }
   }
   for (const auto& assignment : overrides) apply_override(doc, assignment);

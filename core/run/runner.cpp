@@ -72,20 +72,24 @@ class SessionSink {
     std::vector<store::SpanRow> rows;
     rows.reserve(spans.size());
     for (const auto& s : spans) {
-      rows.push_back({"engine", s.name, trace::category_name(s.category), s.start_ns, s.end_ns,
-                      s.step});
+      rows.push_back(
+          {"engine", s.name, trace::category_name(s.category), s.start_ns, s.end_ns, s.step});
     }
     store_->add_spans(id_, rows);
   }
 
   void finish(const RunResult& result) {
     if (!store_) return;
-    const nlohmann::json summary = {
-        {"status", result.status},         {"error", result.error},
-        {"test_accuracy", result.test_accuracy}, {"test_loss", result.test_loss},
-        {"train_loss", result.train_loss}, {"samples_per_s", result.samples_per_s},
-        {"epochs", result.epochs},         {"steps", result.steps},
-        {"wall_s", result.wall_s},         {"parameters", result.parameters}};
+    const nlohmann::json summary = {{"status", result.status},
+                                    {"error", result.error},
+                                    {"test_accuracy", result.test_accuracy},
+                                    {"test_loss", result.test_loss},
+                                    {"train_loss", result.train_loss},
+                                    {"samples_per_s", result.samples_per_s},
+                                    {"epochs", result.epochs},
+                                    {"steps", result.steps},
+                                    {"wall_s", result.wall_s},
+                                    {"parameters", result.parameters}};
     store_->finish_session(id_, result.status, summary.dump());
   }
 
@@ -141,8 +145,8 @@ RunResult Runner::run() {
       throw Error("device \"cuda\": this build has no CUDA backend yet (use \"cpu\" or \"auto\")");
     }
     auto backend = tensor::make_cpu_backend(static_cast<int>(project_.train.threads));
-    const auto split =
-        data::load_fashion_mnist(project_.data.path, project_.data.train_limit, project_.data.test_limit);
+    const auto split = data::load_fashion_mnist(project_.data.path, project_.data.train_limit,
+                                                project_.data.test_limit);
     auto model = nn::build_model(*backend, project_.model, split.train.sample_shape,
                                  split.train.classes, project_.seed);
     nn::SoftmaxCrossEntropy criterion(*backend);
@@ -163,12 +167,14 @@ RunResult Runner::run() {
     info.epochs = project_.train.epochs;
     info.steps_per_epoch = batches.batches_per_epoch();
     info.total_steps = info.epochs * info.steps_per_epoch;
-    if (project_.train.max_steps > 0) info.total_steps = std::min(info.total_steps, project_.train.max_steps);
+    if (project_.train.max_steps > 0)
+      info.total_steps = std::min(info.total_steps, project_.train.max_steps);
     result.parameters = info.parameters;
     observer.on_start(info);
 
     std::vector<std::int64_t> dims{0};
-    dims.insert(dims.end(), split.train.sample_shape.dims().begin(), split.train.sample_shape.dims().end());
+    dims.insert(dims.end(), split.train.sample_shape.dims().begin(),
+                split.train.sample_shape.dims().end());
     tensor::Tensor x, y;
     data::Batch batch;
     ThroughputWindow window;
@@ -228,10 +234,13 @@ RunResult Runner::run() {
         sink.metric("train_loss", step, report.elapsed_s, loss);
         sink.metric("samples_per_s", step, report.elapsed_s, report.samples_per_s);
         observer.on_step(report);
-        if (!std::isfinite(loss)) throw Error("training diverged: loss is " + std::to_string(loss) + " at step " + std::to_string(step) + " (try a lower optimizer.lr)");
+        if (!std::isfinite(loss))
+          throw Error("training diverged: loss is " + std::to_string(loss) + " at step " +
+                      std::to_string(step) + " (try a lower optimizer.lr)");
       }
       result.steps = step;
-      result.samples_per_s = train_seconds > 0 ? static_cast<double>(train_samples) / train_seconds : 0.0;
+      result.samples_per_s =
+          train_seconds > 0 ? static_cast<double>(train_samples) / train_seconds : 0.0;
       if (stopped) break;
       if (epoch_steps == 0) break;
       const bool partial = epoch_steps < batches.batches_per_epoch();
@@ -246,7 +255,8 @@ RunResult Runner::run() {
       report.train_loss = epoch_loss / static_cast<double>(epoch_steps);
       report.test_loss = eval.loss;
       report.test_accuracy = eval.accuracy;
-      report.samples_per_s = epoch_seconds > 0 ? static_cast<double>(epoch_samples) / epoch_seconds : 0.0;
+      report.samples_per_s =
+          epoch_seconds > 0 ? static_cast<double>(epoch_samples) / epoch_seconds : 0.0;
       report.elapsed_s = seconds_since(started);
       sink.metric("test_accuracy", step, report.elapsed_s, eval.accuracy);
       sink.metric("test_loss", step, report.elapsed_s, eval.loss);

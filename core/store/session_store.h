@@ -59,9 +59,9 @@ struct MetricPoint {
 };
 
 struct SpanRow {
-  std::string track;     // "engine", later one per thread/stream
-  std::string name;      // "step", "data", "forward", ...
-  std::string category;  // "data", "forward", "backward", "optimizer", "eval", "other"
+  std::string track;          // "engine", later one per thread/stream
+  std::string name;           // "step", "data", "forward", ...
+  std::string category;       // "data", "forward", "backward", "optimizer", "eval", "other"
   std::int64_t start_ns = 0;  // since the run started
   std::int64_t end_ns = 0;
   std::int64_t step = 0;

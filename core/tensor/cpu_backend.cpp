@@ -49,7 +49,9 @@ std::unique_ptr<Backend> make_cpu_backend(int threads) {
   return std::make_unique<CpuBackend>(threads);
 }
 
-CpuBackend::CpuBackend(int threads) { set_threads(threads); }
+CpuBackend::CpuBackend(int threads) {
+  set_threads(threads);
+}
 
 void CpuBackend::set_threads(int threads) {
   threads_ = std::max(1, threads);

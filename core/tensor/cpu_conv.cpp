@@ -23,9 +23,9 @@ void check_conv(const char* op, const Tensor& x, const Tensor& w, const Conv2dGe
   const Shape expect_w{g.out_channels, g.in_channels, g.kernel, g.kernel};
   if (x.shape().rank() != 4 || x.shape()[1] != g.in_channels || x.shape()[2] != g.in_h ||
       x.shape()[3] != g.in_w || w.shape() != expect_w) {
-    throw Error(std::string(op) + ": input " + x.shape().str() + " or weight " +
-                w.shape().str() + " does not match the layer (" + std::to_string(g.in_channels) +
-                "x" + std::to_string(g.in_h) + "x" + std::to_string(g.in_w) + " -> " +
+    throw Error(std::string(op) + ": input " + x.shape().str() + " or weight " + w.shape().str() +
+                " does not match the layer (" + std::to_string(g.in_channels) + "x" +
+                std::to_string(g.in_h) + "x" + std::to_string(g.in_w) + " -> " +
                 std::to_string(g.out_channels) + " channels, kernel " + std::to_string(g.kernel) +
                 ")");
   }
@@ -42,7 +42,8 @@ void im2col(const float* x, const Conv2dGeometry& g, float* cols) {
         // Output columns whose input column lies inside the image: [ow_lo, ow_hi).
         const auto shift = kj - g.padding;
         const auto ow_lo = std::clamp<std::int64_t>((-shift + g.stride - 1) / g.stride, 0, ow_n);
-        const auto ow_hi = std::clamp<std::int64_t>((g.in_w - shift + g.stride - 1) / g.stride, ow_lo, ow_n);
+        const auto ow_hi =
+            std::clamp<std::int64_t>((g.in_w - shift + g.stride - 1) / g.stride, ow_lo, ow_n);
         for (std::int64_t oh = 0; oh < oh_n; ++oh) {
           const auto ih = oh * g.stride - g.padding + ki;
           float* out = row + oh * ow_n;
@@ -128,7 +129,8 @@ void CpuBackend::conv2d_backward(const Tensor& x, const Tensor& w, const Tensor&
   const float* in = x.data();
   const float* grad_out = dy.data();
   float* grad_in = dx ? dx->data() : nullptr;
-  const int workers = static_cast<int>(std::min<std::int64_t>(threads_, std::max<std::int64_t>(1, batch)));
+  const int workers =
+      static_cast<int>(std::min<std::int64_t>(threads_, std::max<std::int64_t>(1, batch)));
   // Each thread sums its samples' weight and bias gradients privately; summed after.
   const auto cols_size = static_cast<std::size_t>(g.patch() * spatial);
   scratch_.resize(static_cast<std::size_t>(std::max(threads_, workers)));
@@ -219,7 +221,8 @@ void CpuBackend::maxpool2d_backward(const Tensor& dy, const Tensor& argmax, Tens
   for (std::int64_t p = 0; p < planes; ++p) {
     float* plane = grad_in + p * in_plane;
     std::fill_n(plane, in_plane, 0.0f);
-    for (std::int64_t o = 0; o < out_plane; ++o) plane[arg[p * out_plane + o]] += grad_out[p * out_plane + o];
+    for (std::int64_t o = 0; o < out_plane; ++o)
+      plane[arg[p * out_plane + o]] += grad_out[p * out_plane + o];
   }
 }
 
@@ -230,8 +233,8 @@ struct BnLayout {
 BnLayout bn_layout(const Tensor& x, const Tensor& gamma) {
   const auto& s = x.shape();
   if (s.rank() < 2 || s[1] != gamma.numel()) {
-    throw Error("batchnorm: input " + s.str() + " does not have " +
-                std::to_string(gamma.numel()) + " channels");
+    throw Error("batchnorm: input " + s.str() + " does not have " + std::to_string(gamma.numel()) +
+                " channels");
   }
   return {s[0], s[1], s.numel() / (s[0] * s[1])};
 }
@@ -239,8 +242,8 @@ BnLayout bn_layout(const Tensor& x, const Tensor& gamma) {
 
 void CpuBackend::batchnorm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                          Tensor& y, Tensor& save_mean, Tensor& save_invstd,
-                                         Tensor& running_mean, Tensor& running_var,
-                                         float momentum, float eps) {
+                                         Tensor& running_mean, Tensor& running_var, float momentum,
+                                         float eps) {
   const auto L = bn_layout(x, gamma);
   const auto count = L.batch * L.spatial;
   const float* in = x.data();
@@ -261,8 +264,10 @@ void CpuBackend::batchnorm_forward_train(const Tensor& x, const Tensor& gamma, c
     save_mean.data()[c] = static_cast<float>(mean);
     save_invstd.data()[c] = invstd;
     const double unbiased = count > 1 ? var * count / (count - 1) : var;
-    running_mean.data()[c] = (1 - momentum) * running_mean.data()[c] + momentum * static_cast<float>(mean);
-    running_var.data()[c] = (1 - momentum) * running_var.data()[c] + momentum * static_cast<float>(unbiased);
+    running_mean.data()[c] =
+        (1 - momentum) * running_mean.data()[c] + momentum * static_cast<float>(mean);
+    running_var.data()[c] =
+        (1 - momentum) * running_var.data()[c] + momentum * static_cast<float>(unbiased);
     const float scale = gamma.data()[c] * invstd;
     const float shift = beta.data()[c] - static_cast<float>(mean) * scale;
     for (std::int64_t n = 0; n < L.batch; ++n) {
@@ -290,8 +295,8 @@ void CpuBackend::batchnorm_forward_eval(const Tensor& x, const Tensor& gamma, co
 }
 
 void CpuBackend::batchnorm_backward(const Tensor& x, const Tensor& dy, const Tensor& gamma,
-                                    const Tensor& save_mean, const Tensor& save_invstd,
-                                    Tensor& dx, Tensor& dgamma, Tensor& dbeta) {
+                                    const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx,
+                                    Tensor& dgamma, Tensor& dbeta) {
   const auto L = bn_layout(x, gamma);
   const auto count = static_cast<float>(L.batch * L.spatial);
   const float* in = x.data();

@@ -62,7 +62,8 @@ Tensor Tensor::reshape(Shape shape) const {
 
 void Tensor::check_host(DType expected) const {
   if (!buffer_) throw Error("access to an undefined tensor");
-  if (buffer_->device() != Device::cpu) throw Error("host access to a device tensor " + shape_.str());
+  if (buffer_->device() != Device::cpu)
+    throw Error("host access to a device tensor " + shape_.str());
   if (dtype_ != expected) {
     throw Error(std::string("tensor is ") + dtype_name(dtype_) + ", accessed as " +
                 dtype_name(expected));

@@ -21,7 +21,7 @@ const char* category_name(Category category);
 struct Span {
   const char* name = "";  // a string literal: lives for the whole program
   Category category = Category::other;
-  std::uint32_t thread = 0;  // index of the recording thread, in order of first use
+  std::uint32_t thread = 0;   // index of the recording thread, in order of first use
   std::int64_t start_ns = 0;  // since the recorder's origin
   std::int64_t end_ns = 0;
   std::int64_t step = 0;
@@ -36,8 +36,8 @@ class Recorder {
 
   // Nanoseconds since this recorder was made (steady clock).
   std::int64_t now_ns() const {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(
-               std::chrono::steady_clock::now() - origin_)
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                                origin_)
         .count();
   }
   void record(const char* name, Category category, std::int64_t start_ns, std::int64_t end_ns,
@@ -59,7 +59,10 @@ class Recorder {
 class ScopedSpan {
  public:
   ScopedSpan(Recorder* recorder, const char* name, Category category, std::int64_t step)
-      : recorder_(recorder), name_(name), category_(category), step_(step),
+      : recorder_(recorder),
+        name_(name),
+        category_(category),
+        step_(step),
         start_(recorder ? recorder->now_ns() : 0) {}
   ~ScopedSpan() {
     if (recorder_) recorder_->record(name_, category_, start_, recorder_->now_ns(), step_);

@@ -35,7 +35,8 @@ Outcome trainbench(const std::string& args, const TempDir& dir) {
   Outcome outcome;
   FILE* pipe = popen(command.c_str(), "r");
   std::array<char, 4096> chunk{};
-  while (std::size_t n = std::fread(chunk.data(), 1, chunk.size(), pipe)) outcome.out.append(chunk.data(), n);
+  while (std::size_t n = std::fread(chunk.data(), 1, chunk.size(), pipe))
+    outcome.out.append(chunk.data(), n);
   const int status = pclose(pipe);
   outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   std::ifstream err(err_file);
@@ -50,15 +51,18 @@ std::string project_path(const char* name) {
 }
 
 TEST(Cli, RunsAFewHundredStepsOnFashionMnistAndStoresTheSession) {
-  if (tb::testing::system_fashion_mnist().empty()) GTEST_SKIP() << "dataset-fashion-mnist is not installed";
+  if (tb::testing::system_fashion_mnist().empty())
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed";
   TempDir dir;
   const auto db = (dir / "sessions.db").string();
-  const auto run = trainbench("run " + project_path("fashion_mlp.json") +
-                                  " --max-steps 300 --set data.test_limit=2000 --set train.threads=1 --json --db " + db,
-                              dir);
+  const auto run = trainbench(
+      "run " + project_path("fashion_mlp.json") +
+          " --max-steps 300 --set data.test_limit=2000 --set train.threads=1 --json --db " + db,
+      dir);
   ASSERT_EQ(run.exit_code, 0) << run.err;
   const auto result = json::parse(run.out);
-  for (const char* key : {"session_id", "test_accuracy", "train_loss", "samples_per_s", "epochs", "steps"}) {
+  for (const char* key :
+       {"session_id", "test_accuracy", "train_loss", "samples_per_s", "epochs", "steps"}) {
     EXPECT_TRUE(result.contains(key)) << key;
   }
   EXPECT_EQ(result["steps"], 300);
@@ -102,9 +106,11 @@ TEST(Cli, RunsAFewHundredStepsOnFashionMnistAndStoresTheSession) {
 TEST(Cli, FileWithoutDisplayRunsInTheTerminal) {
   TempDir dir;
   tb::testing::write_synthetic_fashion_mnist(dir / "data", 256, 64);
-  std::ofstream(dir / "tiny.json") << R"({"name": "tiny", "data": {"path": ")" << (dir / "data").string()
-                                    << R"("}, "model": {"hidden": [16]}, "train": {"epochs": 1, "threads": 1}})";
-  const auto run = trainbench((dir / "tiny.json").string() + " --db " + (dir / "s.db").string(), dir);
+  std::ofstream(dir / "tiny.json")
+      << R"({"name": "tiny", "data": {"path": ")" << (dir / "data").string()
+      << R"("}, "model": {"hidden": [16]}, "train": {"epochs": 1, "threads": 1}})";
+  const auto run =
+      trainbench((dir / "tiny.json").string() + " --db " + (dir / "s.db").string(), dir);
   EXPECT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.err.find("no display"), std::string::npos) << run.err;
   EXPECT_NE(run.out.find("test accuracy"), std::string::npos) << run.out;
@@ -124,7 +130,8 @@ TEST(Cli, BadInputIsOneLineAndANonZeroExit) {
   EXPECT_NE(bad_json.err.find("not valid JSON"), std::string::npos) << bad_json.err;
   EXPECT_EQ(std::count(bad_json.err.begin(), bad_json.err.end(), '\n'), 1) << bad_json.err;
 
-  auto unknown = trainbench("run " + project_path("fashion_mlp.json") + " --set optimizer.learning_rate=0.1" + db, dir);
+  auto unknown = trainbench(
+      "run " + project_path("fashion_mlp.json") + " --set optimizer.learning_rate=0.1" + db, dir);
   EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_NE(unknown.err.find("optimizer.learning_rate"), std::string::npos) << unknown.err;
   EXPECT_NE(unknown.err.find("unknown key"), std::string::npos) << unknown.err;

@@ -12,8 +12,8 @@ TempDir::TempDir(const std::string& prefix) {
   std::random_device device;
   std::mt19937_64 rng(device());
   for (int attempt = 0; attempt < 100; ++attempt) {
-    auto candidate = std::filesystem::temp_directory_path() /
-                     (prefix + "-" + std::to_string(rng() % 100000000));
+    auto candidate =
+        std::filesystem::temp_directory_path() / (prefix + "-" + std::to_string(rng() % 100000000));
     if (std::filesystem::create_directory(candidate)) {
       path_ = candidate;
       return;
@@ -37,7 +37,8 @@ void write_bytes(const std::filesystem::path& file, const std::vector<std::uint8
     return;
   }
   std::ofstream out(file, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()),
+            static_cast<std::streamsize>(bytes.size()));
   if (!out) throw std::runtime_error("cannot write " + file.string());
 }
 
@@ -91,7 +92,7 @@ void write_synthetic_fashion_mnist(const std::filesystem::path& dir, int train_c
 std::filesystem::path system_fashion_mnist() {
   const std::filesystem::path dir = "/usr/share/datasets/fashion-mnist";
   return std::filesystem::exists(dir / "train-images-idx3-ubyte.gz") ? dir
-                                                                      : std::filesystem::path{};
+                                                                     : std::filesystem::path{};
 }
 
 }  // namespace tb::testing

@@ -24,7 +24,8 @@ TEST(FashionMnist, LoadsSyntheticFilesNormalised) {
   EXPECT_EQ(split.train.classes, 10);
   EXPECT_EQ(split.train.class_names.size(), 10u);
   EXPECT_EQ(split.train.features.size(), 300u * 784u);
-  const auto [lo, hi] = std::minmax_element(split.train.features.begin(), split.train.features.end());
+  const auto [lo, hi] =
+      std::minmax_element(split.train.features.begin(), split.train.features.end());
   EXPECT_NEAR(*lo, (0.0f - 0.2860f) / 0.3530f, 1e-5);
   EXPECT_LE(*hi, (1.0f - 0.2860f) / 0.3530f + 1e-5);
   for (auto label : split.train.labels) EXPECT_TRUE(label >= 0 && label < 10);
@@ -37,7 +38,8 @@ TEST(FashionMnist, LimitsKeepTheFirstSamples) {
   const auto some = load_fashion_mnist(dir.path(), 50, 20);
   EXPECT_EQ(some.train.size(), 50);
   EXPECT_EQ(some.test.size(), 20);
-  EXPECT_TRUE(std::equal(some.train.labels.begin(), some.train.labels.end(), all.train.labels.begin()));
+  EXPECT_TRUE(
+      std::equal(some.train.labels.begin(), some.train.labels.end(), all.train.labels.begin()));
 }
 
 TEST(FashionMnist, MissingFolderSaysWhatToInstall) {
@@ -53,7 +55,8 @@ TEST(FashionMnist, MissingFolderSaysWhatToInstall) {
 TEST(FashionMnist, ImageAndLabelCountsMustAgree) {
   TempDir dir;
   tb::testing::write_synthetic_fashion_mnist(dir.path(), 30, 10);
-  tb::testing::write_idx(dir / "train-labels-idx1-ubyte.gz", {29}, std::vector<std::uint8_t>(29, 1));
+  tb::testing::write_idx(dir / "train-labels-idx1-ubyte.gz", {29},
+                         std::vector<std::uint8_t>(29, 1));
   try {
     load_fashion_mnist(dir.path());
     FAIL() << "expected an error";

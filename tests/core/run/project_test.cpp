@@ -148,7 +148,8 @@ TEST(Project, ShippedProjectsAreValid) {
     const auto p = Project::load(std::filesystem::path(TRAINBENCH_SOURCE_DIR) / "projects" / name);
     EXPECT_EQ(p.data.batch_size, 128) << name;
   }
-  const auto mlp = Project::load(std::filesystem::path(TRAINBENCH_SOURCE_DIR) / "projects/fashion_mlp.json");
+  const auto mlp =
+      Project::load(std::filesystem::path(TRAINBENCH_SOURCE_DIR) / "projects/fashion_mlp.json");
   EXPECT_EQ(mlp.model.hidden, (std::vector<std::int64_t>{256, 128}));
 }
 

@@ -15,10 +15,16 @@ using tb::testing::TempDir;
 
 class RecordingObserver : public RunObserver {
  public:
-  void on_start(const RunInfo& i) override { info = i; ++starts; }
+  void on_start(const RunInfo& i) override {
+    info = i;
+    ++starts;
+  }
   void on_step(const StepReport& s) override { steps.push_back(s); }
   void on_epoch(const EpochReport& e) override { epochs.push_back(e); }
-  void on_finish(const RunResult& r) override { result = r; ++finishes; }
+  void on_finish(const RunResult& r) override {
+    result = r;
+    ++finishes;
+  }
   RunInfo info;
   std::vector<StepReport> steps;
   std::vector<EpochReport> epochs;
@@ -79,7 +85,8 @@ TEST_F(RunnerTest, LearnsReportsAndStoresTheSession) {
   EXPECT_EQ(spans.size(), 48u * 5 + 3);
   for (const auto& s : spans) EXPECT_LE(s.start_ns, s.end_ns);
   const auto params = store.params(result.session);
-  EXPECT_NE(std::find(params.begin(), params.end(), std::make_pair(std::string("data.batch_size"), std::string("64"))),
+  EXPECT_NE(std::find(params.begin(), params.end(),
+                      std::make_pair(std::string("data.batch_size"), std::string("64"))),
             params.end());
 }
 
@@ -126,7 +133,8 @@ TEST_F(RunnerTest, BackgroundRunStopsWhenAsked) {
   EXPECT_LT(result.steps, 16 * 3);
   store::SessionStore store(db, store::SessionStore::Mode::read_only);
   EXPECT_EQ(store.session(result.session)->status, "stopped");
-  EXPECT_EQ(store.metrics(result.session, "train_loss").size(), static_cast<std::size_t>(result.steps));
+  EXPECT_EQ(store.metrics(result.session, "train_loss").size(),
+            static_cast<std::size_t>(result.steps));
 }
 
 TEST_F(RunnerTest, MissingDataFailsCleanlyAndIsStoredAsFailed) {
