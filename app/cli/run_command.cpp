@@ -39,20 +39,8 @@ int run_project(const RunCommand& command) {
   interrupted_runner = nullptr;
 
   if (command.json) {
-    nlohmann::json out = {
-        {"session_id",
-         result.session.valid() ? nlohmann::json(result.session.value) : nlohmann::json()},
-        {"status", result.status},
-        {"test_accuracy", result.test_accuracy},
-        {"test_loss", result.test_loss},
-        {"train_loss", result.train_loss},
-        {"samples_per_s", result.samples_per_s},
-        {"epochs", result.epochs},
-        {"steps", result.steps},
-        {"wall_s", result.wall_s},
-        {"parameters", result.parameters},
-        {"db", command.db_path.string()}};
-    if (!result.error.empty()) out["error"] = result.error;
+    nlohmann::json out = run::to_json(result);
+    out["db"] = command.db_path.string();
     std::cout << out.dump() << std::endl;
   } else {
     if (result.status == "failed") {

@@ -80,16 +80,7 @@ class SessionSink {
 
   void finish(const RunResult& result) {
     if (!store_) return;
-    const nlohmann::json summary = {{"status", result.status},
-                                    {"error", result.error},
-                                    {"test_accuracy", result.test_accuracy},
-                                    {"test_loss", result.test_loss},
-                                    {"train_loss", result.train_loss},
-                                    {"samples_per_s", result.samples_per_s},
-                                    {"epochs", result.epochs},
-                                    {"steps", result.steps},
-                                    {"wall_s", result.wall_s},
-                                    {"parameters", result.parameters}};
+    const auto summary = to_json(result);
     store_->finish_session(id_, result.status, summary.dump());
   }
 
@@ -309,6 +300,22 @@ BackgroundRun::~BackgroundRun() {
 RunResult BackgroundRun::wait() {
   if (thread_.joinable()) thread_.join();
   return result_;
+}
+
+nlohmann::json to_json(const RunResult& result) {
+  nlohmann::json out = {{"session_id", result.session.valid() ? nlohmann::json(result.session.value)
+                                                              : nlohmann::json()},
+                        {"status", result.status},
+                        {"test_accuracy", result.test_accuracy},
+                        {"test_loss", result.test_loss},
+                        {"train_loss", result.train_loss},
+                        {"samples_per_s", result.samples_per_s},
+                        {"epochs", result.epochs},
+                        {"steps", result.steps},
+                        {"wall_s", result.wall_s},
+                        {"parameters", result.parameters}};
+  if (!result.error.empty()) out["error"] = result.error;
+  return out;
 }
 
 std::string host_name() {

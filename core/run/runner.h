@@ -55,6 +55,9 @@ class BackgroundRun {
   std::thread thread_;
 };
 
+// The result as one JSON object: the session summary, and what `trainbench run --json` prints.
+nlohmann::json to_json(const RunResult& result);
+
 // The revision of the Trainbench build ("unknown" outside a git checkout) and the host name.
 std::string build_revision();
 std::string host_name();
