@@ -1,0 +1,118 @@
+// MainWindow: the workbench. The project editor on the left; Run / Stop and the run's status
+// across the top; the live chart and the stored sessions on the right.
+//
+// The chart shows one thing at a time: the run going now (fed by RunController's signals on this
+// thread) or a stored session picked in the list (read through this window's own read-only
+// connection; the engine writes through its own). The live run's points are also kept here, so
+// picking the running session again brings its whole curve back.
+#pragma once
+
+#include <QList>
+#include <QMainWindow>
+#include <QPointF>
+#include <QString>
+#include <QTimer>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+
+#include "app/gui/run_controller.h"
+#include "core/store/session_store.h"
+
+class QAction;
+class QLabel;
+class QProgressBar;
+class QPushButton;
+class QTableView;
+
+namespace tb::widgets {
+class MetricChart;
+class ProjectEditor;
+class SessionTableModel;
+}  // namespace tb::widgets
+
+namespace tb::app {
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+
+ public:
+  explicit MainWindow(std::filesystem::path dbPath, QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  // Opens a project file in the editor; false (and a message in the status bar) when unreadable.
+  bool openProject(const QString& path);
+
+  const std::filesystem::path& dbPath() const { return dbPath_; }
+  widgets::ProjectEditor* editor() const { return editor_; }
+  widgets::MetricChart* chart() const { return chart_; }
+  widgets::SessionTableModel* sessionModel() const { return sessionModel_; }
+  QTableView* sessionView() const { return sessionView_; }
+  QPushButton* runButton() const { return runButton_; }
+  QPushButton* stopButton() const { return stopButton_; }
+  QLabel* runStatus() const { return runStatus_; }
+  QProgressBar* progress() const { return progress_; }
+  RunController* controller() const { return controller_; }
+  // The session the chart shows (invalid: the live run, or nothing yet).
+  store::SessionId shownSession() const { return shownSession_; }
+
+ public slots:
+  void startRun();
+  void stopRun();
+  // Re-reads the session list from the database.
+  void refreshSessions();
+  // Shows a stored session's curves in the chart (the live run's when it is the running one).
+  void showSession(store::SessionId id);
+
+ protected:
+  void closeEvent(QCloseEvent* event) override;
+
+ private:
+  void buildUi();
+  void buildMenus();
+  void updateActions();
+  void updateTitle();
+  void updateRunStatus();
+  void onStarted(const run::RunInfo& info);
+  void onStep(const run::StepReport& report);
+  void onEpoch(const run::EpochReport& report);
+  void onFinished(const run::RunResult& result);
+  void openProjectDialog();
+  void saveProjectDialog();
+  void loadSessionProject();
+  void showLiveRun();
+  store::SessionStore* reader();
+  void setRunMessage(const QString& text, bool error = false);
+
+  std::filesystem::path dbPath_;
+  std::unique_ptr<store::SessionStore> reader_;  // GUI-thread connection, opened on first need
+
+  widgets::ProjectEditor* editor_ = nullptr;
+  widgets::MetricChart* chart_ = nullptr;
+  widgets::SessionTableModel* sessionModel_ = nullptr;
+  QTableView* sessionView_ = nullptr;
+  QPushButton* runButton_ = nullptr;
+  QPushButton* stopButton_ = nullptr;
+  QLabel* runStatus_ = nullptr;
+  QLabel* runInfo_ = nullptr;
+  QProgressBar* progress_ = nullptr;
+  QAction* runAction_ = nullptr;
+  QAction* stopAction_ = nullptr;
+  RunController* controller_ = nullptr;
+
+  // The live run: what it announced, its latest reports, and every point it sent.
+  std::optional<run::RunInfo> live_;
+  std::optional<run::StepReport> lastStep_;
+  std::optional<run::EpochReport> lastEpoch_;
+  QList<QPointF> liveLoss_;
+  QList<QPointF> liveAccuracy_;
+  QList<QPointF> liveTestLoss_;
+  bool chartShowsLive_ = false;
+  store::SessionId shownSession_;
+  // Labels are redrawn a few times a second, not once per step.
+  QTimer statusTimer_;
+  bool statusDirty_ = false;
+};
+
+}  // namespace tb::app
