@@ -36,9 +36,11 @@ Conv2d::Conv2d(Backend& backend, std::int64_t in_channels, std::int64_t out_chan
 }
 
 std::string Conv2d::describe() const {
-  return "Conv2d(" + std::to_string(g_.in_channels) + "->" + std::to_string(g_.out_channels) +
-         ", k" + std::to_string(g_.kernel) +
-         (g_.padding ? ", pad " + std::to_string(g_.padding) : "") + ")";
+  std::string text = "Conv2d(" + std::to_string(g_.in_channels) + "->" +
+                     std::to_string(g_.out_channels) + ", k" + std::to_string(g_.kernel);
+  if (g_.stride != 1) text += ", stride " + std::to_string(g_.stride);
+  if (g_.padding) text += ", pad " + std::to_string(g_.padding);
+  return text + ")";
 }
 
 tensor::Conv2dGeometry Conv2d::geometry_for(const Shape& input) const {

@@ -38,7 +38,8 @@ class Layer {
   virtual const Tensor& backward(const Tensor& dy) = 0;
   virtual std::vector<Parameter*> parameters() { return {}; }
 
-  // The first layer's input is data: skipping its gradient saves a whole matrix product.
+  // Set by Model: a layer with nothing trainable before it skips its input gradient (for the
+  // first Linear that saves its largest matrix product).
   void set_needs_input_grad(bool needed) { needs_input_grad_ = needed; }
   bool needs_input_grad() const { return needs_input_grad_; }
 

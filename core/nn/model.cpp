@@ -8,7 +8,11 @@
 namespace tb::nn {
 
 void Model::add(std::unique_ptr<Layer> layer) {
-  layer->set_needs_input_grad(!layers_.empty());
+  // An input gradient is only worth computing when some earlier layer has parameters to train:
+  // the Linear after a leading Flatten skips its largest matrix product.
+  bool trainable_before = false;
+  for (const auto& earlier : layers_) trainable_before |= !earlier->parameters().empty();
+  layer->set_needs_input_grad(trainable_before);
   for (Parameter* p : layer->parameters()) p->name = std::to_string(layers_.size()) + "." + p->name;
   layers_.push_back(std::move(layer));
 }

@@ -23,9 +23,15 @@ struct Conv2dGeometry {
   std::int64_t in_h = 0;
   std::int64_t in_w = 0;
 
-  std::int64_t out_h() const { return (in_h + 2 * padding - kernel) / stride + 1; }
-  std::int64_t out_w() const { return (in_w + 2 * padding - kernel) / stride + 1; }
+  // 0 when the kernel does not fit (integer division alone would round -1/2 up to 0, giving 1).
+  std::int64_t out_h() const { return out_size(in_h); }
+  std::int64_t out_w() const { return out_size(in_w); }
   std::int64_t patch() const { return in_channels * kernel * kernel; }
+
+ private:
+  std::int64_t out_size(std::int64_t in) const {
+    return in + 2 * padding < kernel ? 0 : (in + 2 * padding - kernel) / stride + 1;
+  }
 };
 
 // Geometry of a max pooling window (no padding; windows that would cross the edge are dropped).
@@ -36,8 +42,8 @@ struct Pool2dGeometry {
   std::int64_t in_h = 0;
   std::int64_t in_w = 0;
 
-  std::int64_t out_h() const { return (in_h - kernel) / stride + 1; }
-  std::int64_t out_w() const { return (in_w - kernel) / stride + 1; }
+  std::int64_t out_h() const { return in_h < kernel ? 0 : (in_h - kernel) / stride + 1; }
+  std::int64_t out_w() const { return in_w < kernel ? 0 : (in_w - kernel) / stride + 1; }
 };
 
 // One SGD update as PyTorch defines it (torch.optim.SGD):

@@ -103,6 +103,8 @@ void CpuBackend::gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans
   require(k == kb && C.rows() == m && C.cols() == n, "gemm",
           "shapes do not multiply: " + a.shape().str() + (trans_a ? "^T" : "") + " x " +
               b.shape().str() + (trans_b ? "^T" : "") + " -> " + c.shape().str());
+  // Eigen's thread count is one process-wide setting: claim it for this backend's product.
+  Eigen::setNbThreads(threads_);
   auto run = [&](const auto& op_a, const auto& op_b) {
     if (beta == 0.0f) {
       C.noalias() = alpha * (op_a * op_b);
