@@ -14,7 +14,6 @@ if(TRAINBENCH_BENCH)
 endif()
 if(TRAINBENCH_GUI)
   find_package(Qt6 6.4 REQUIRED COMPONENTS Widgets Charts Test)
-  set(CMAKE_AUTOMOC ON)
 endif()
 
 # CUDA: AUTO compiles gpu/ wherever the toolkit is found, so the CUDA code always builds in CI.

@@ -44,7 +44,10 @@ std::int64_t Model::parameter_count() {
 
 std::string Model::describe() const {
   std::string text;
-  for (const auto& layer : layers_) text += (text.empty() ? "" : " ") + layer->describe();
+  for (const auto& layer : layers_) {
+    if (!text.empty()) text += ' ';
+    text += layer->describe();
+  }
   return text;
 }
 
