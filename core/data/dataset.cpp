@@ -1,5 +1,9 @@
 #include "core/data/dataset.h"
 
+#include <zlib.h>
+
+#include <cstdio>
+
 #include "core/data/idx.h"
 #include "core/util/error.h"
 
@@ -32,6 +36,12 @@ InMemoryDataset load_split(const std::filesystem::path& dir, const std::string& 
   }
   InMemoryDataset set;
   set.name = "fashion-mnist/" + prefix;
+  uLong crc = crc32(0L, Z_NULL, 0);
+  crc = crc32_z(crc, images.values.data(), images.values.size());
+  crc = crc32_z(crc, labels.values.data(), labels.values.size());
+  char fingerprint[24];
+  std::snprintf(fingerprint, sizeof fingerprint, "crc32:%08lx", crc);
+  set.fingerprint = fingerprint;
   set.classes = 10;
   set.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                      "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};

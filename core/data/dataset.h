@@ -17,6 +17,9 @@ struct InMemoryDataset {
   std::vector<std::string> class_names;
   std::vector<float> features;       // size() * sample_shape.numel(), normalised
   std::vector<std::int32_t> labels;  // size(), each in [0, classes)
+  // "crc32:xxxxxxxx" of the source files' decoded bytes (images then labels, all samples, before
+  // any limit): stored with each session, so two runs can be checked to have seen the same data.
+  std::string fingerprint;
 
   std::int64_t size() const { return static_cast<std::int64_t>(labels.size()); }
   std::int64_t sample_numel() const { return sample_shape.numel(); }

@@ -1,6 +1,7 @@
 #include "core/run/runner.h"
 
 #include <unistd.h>
+#include <zlib.h>
 
 #include <chrono>
 #include <cmath>
@@ -61,6 +62,10 @@ class SessionSink {
 
   store::SessionId id() const { return id_; }
 
+  void params(const store::Params& params) {
+    if (store_) store_->add_params(id_, params);
+  }
+
   void metric(const char* key, std::int64_t step, double wall, double value) {
     if (metrics_) metrics_->add(key, step, wall, value);
   }
@@ -117,6 +122,18 @@ Evaluation evaluate(tensor::Backend& backend, nn::Model& model, nn::SoftmaxCross
   return {loss_sum / n, static_cast<double>(correct) / n};
 }
 
+// What the result may depend on besides the project and data: stored as params of the session.
+store::Params environment() {
+  return {{"env.compiler", __VERSION__},
+          {"env.eigen", std::to_string(EIGEN_WORLD_VERSION) + "." +
+                            std::to_string(EIGEN_MAJOR_VERSION) + "." +
+                            std::to_string(EIGEN_MINOR_VERSION)},
+          {"env.eigen_simd", Eigen::SimdInstructionSetsInUse()},
+          {"env.sqlite", store::sqlite_version()},
+          {"env.zlib", zlibVersion()},
+          {"env.trainbench", build_revision()}};
+}
+
 }  // namespace
 
 Runner::Runner(Project project, RunOptions options)
@@ -138,6 +155,11 @@ RunResult Runner::run() {
     auto backend = tensor::make_cpu_backend(static_cast<int>(project_.train.threads));
     const auto split = data::load_fashion_mnist(project_.data.path, project_.data.train_limit,
                                                 project_.data.test_limit);
+    sink.params({{"dataset.train.fingerprint", split.train.fingerprint},
+                 {"dataset.test.fingerprint", split.test.fingerprint},
+                 {"dataset.train.samples", std::to_string(split.train.size())},
+                 {"dataset.test.samples", std::to_string(split.test.size())}});
+    sink.params(environment());
     auto model = nn::build_model(*backend, project_.model, split.train.sample_shape,
                                  split.train.classes, project_.seed);
     nn::SoftmaxCrossEntropy criterion(*backend);

@@ -409,4 +409,8 @@ void MetricWriter::flush() {
   pending_.clear();
 }
 
+std::string sqlite_version() {
+  return sqlite3_libversion();
+}
+
 }  // namespace tb::store

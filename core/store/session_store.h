@@ -106,6 +106,9 @@ class SessionStore {
   sqlite3* db_ = nullptr;
 };
 
+// The SQLite library's version ("3.40.1"), stored with each session.
+std::string sqlite_version();
+
 // Collects metric points and writes them in batches, one transaction per flush.
 class MetricWriter {
  public:

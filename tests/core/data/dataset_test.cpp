@@ -42,6 +42,19 @@ TEST(FashionMnist, LimitsKeepTheFirstSamples) {
       std::equal(some.train.labels.begin(), some.train.labels.end(), all.train.labels.begin()));
 }
 
+TEST(FashionMnist, FingerprintFollowsTheBytesNotTheLimit) {
+  TempDir a, b, c;
+  tb::testing::write_synthetic_fashion_mnist(a.path(), 100, 20, 5);
+  tb::testing::write_synthetic_fashion_mnist(b.path(), 100, 20, 5);
+  tb::testing::write_synthetic_fashion_mnist(c.path(), 100, 20, 6);
+  const auto first = load_fashion_mnist(a.path());
+  EXPECT_EQ(first.train.fingerprint.rfind("crc32:", 0), 0u) << first.train.fingerprint;
+  EXPECT_EQ(first.train.fingerprint, load_fashion_mnist(b.path()).train.fingerprint);
+  EXPECT_EQ(first.train.fingerprint, load_fashion_mnist(a.path(), 10, 5).train.fingerprint);
+  EXPECT_NE(first.train.fingerprint, load_fashion_mnist(c.path()).train.fingerprint);
+  EXPECT_NE(first.train.fingerprint, first.test.fingerprint);
+}
+
 TEST(FashionMnist, MissingFolderSaysWhatToInstall) {
   try {
     load_fashion_mnist("/nonexistent-folder");

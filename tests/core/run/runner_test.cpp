@@ -85,6 +85,17 @@ TEST_F(RunnerTest, LearnsReportsAndStoresTheSession) {
   EXPECT_EQ(spans.size(), 48u * 5 + 3);
   for (const auto& s : spans) EXPECT_LE(s.start_ns, s.end_ns);
   const auto params = store.params(result.session);
+  auto param = [&](const std::string& key) {
+    for (const auto& [k, v] : params) {
+      if (k == key) return v;
+    }
+    return std::string("<missing>");
+  };
+  EXPECT_EQ(param("dataset.train.fingerprint").rfind("crc32:", 0), 0u);
+  EXPECT_NE(param("dataset.train.fingerprint"), param("dataset.test.fingerprint"));
+  EXPECT_EQ(param("dataset.train.samples"), "1024");
+  EXPECT_NE(param("env.eigen"), "<missing>");
+  EXPECT_NE(param("env.sqlite"), "<missing>");
   EXPECT_NE(std::find(params.begin(), params.end(),
                       std::make_pair(std::string("data.batch_size"), std::string("64"))),
             params.end());
