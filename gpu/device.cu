@@ -25,7 +25,11 @@ std::string unavailable_reason() {
   const cudaError_t status = cudaGetDeviceCount(&count);
   cudaGetLastError();
   if (status == cudaSuccess && count > 0) return "";
-  if (status == cudaSuccess) return "no CUDA device";
+  if (status == cudaSuccess || status == cudaErrorNoDevice) return "no CUDA device";
+  if (status == cudaErrorInsufficientDriver) {
+    return "no usable NVIDIA driver (none installed, or older than the CUDA " + runtime_version() +
+           " runtime)";
+  }
   return cudaGetErrorString(status);
 }
 
