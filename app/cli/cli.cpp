@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <string>
 
 #include <CLI/CLI.hpp>
@@ -60,6 +61,32 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
   show_cmd->add_flag("--json", json, "Print one JSON object on stdout");
   add_db(show_cmd);
 
+  OptimPathCommand path;
+  auto* path_cmd = app.add_subcommand("optim-path",
+                                      "Run an optimizer on a 2-D test function and print its path");
+  path_cmd->add_option("--optimizer", path.optimizer, "sgd, adam, adamw, rmsprop or lion")
+      ->required();
+  path_cmd->add_option("--fn", path.function, "rosenbrock, beale, quadratic or saddle")->required();
+  path_cmd->add_option("--steps", path.steps, "Number of steps")
+      ->required()
+      ->check(CLI::NonNegativeNumber);
+  path_cmd->add_option("--start", path.start, "Start point X,Y (default: the function's)");
+  path_cmd->add_option("--betas", path.betas, "Adam/Lion betas A,B");
+  std::map<std::string, double> numbers;
+  for (const char* name : {"lr", "momentum", "dampening", "eps", "weight-decay", "alpha",
+                           "lookahead-k", "lookahead-alpha"}) {
+    path_cmd->add_option_function<double>(
+        std::string("--") + name, [&numbers, name](double v) { numbers[name] = v; },
+        std::string("Optimizer setting ") + name);
+  }
+  std::map<std::string, bool> flags;
+  for (const char* name : {"nesterov", "centered", "amsgrad"}) {
+    path_cmd->add_flag_callback(
+        std::string("--") + name, [&flags, name] { flags[name] = true; },
+        std::string("Optimizer setting ") + name);
+  }
+  path_cmd->add_flag("--json", path.json, "Print {\"path\": [[x, y, f], ...]} on stdout");
+
   auto* devices_cmd = app.add_subcommand("devices", "List the devices a project can run on");
   devices_cmd->add_flag("--json", json, "Print one JSON object on stdout");
 
@@ -85,6 +112,18 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
       outcome.exit_code = list_sessions(db_path, json);
     } else if (*show_cmd) {
       outcome.exit_code = show_session(db_path, show_id, json);
+    } else if (*path_cmd) {
+      for (const auto& [name, value] : numbers) {
+        if (name == "lookahead-k") {
+          path.settings["lookahead"]["k"] = static_cast<std::int64_t>(value);
+        } else if (name == "lookahead-alpha") {
+          path.settings["lookahead"]["alpha"] = value;
+        } else {
+          path.settings[name == "weight-decay" ? "weight_decay" : name] = value;
+        }
+      }
+      for (const auto& [name, value] : flags) path.settings[name] = value;
+      outcome.exit_code = optimizer_path(path);
     } else if (*devices_cmd) {
       outcome.exit_code = list_devices(json);
     } else if (*gui_cmd) {

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 namespace tb::app {
 
 struct RunCommand {
@@ -17,6 +19,17 @@ struct RunCommand {
 };
 
 int run_project(const RunCommand& command);
+
+struct OptimPathCommand {
+  std::string optimizer;    // sgd | adam | adamw | rmsprop | lion
+  nlohmann::json settings;  // optimizer settings given on the command line (lr, momentum, ...)
+  std::string betas;        // "A,B"
+  std::string function;     // rosenbrock | beale | quadratic | saddle
+  std::string start;        // "X,Y"; empty: the function's default start
+  std::int64_t steps = 100;
+  bool json = false;
+};
+int optimizer_path(const OptimPathCommand& command);
 int list_sessions(const std::filesystem::path& db_path, bool json);
 int show_session(const std::filesystem::path& db_path, std::int64_t id, bool json);
 // The CPU and every CUDA device this build can use.

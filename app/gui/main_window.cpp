@@ -18,12 +18,14 @@
 #include <QPushButton>
 #include <QSplitter>
 #include <QStatusBar>
+#include <QTabWidget>
 #include <QTableView>
 #include <QVBoxLayout>
 
 #include <utility>
 
 #include "widgets/metric_chart.h"
+#include "widgets/optimizer_playground.h"
 #include "widgets/project_editor.h"
 #include "widgets/session_table_model.h"
 
@@ -175,13 +177,24 @@ void MainWindow::buildUi() {
   split->setSizes({430, 900});
   split->setChildrenCollapsible(false);
 
-  auto* central = new QWidget;
-  auto* layout = new QVBoxLayout(central);
+  auto* trainPage = new QWidget;
+  auto* layout = new QVBoxLayout(trainPage);
   layout->setContentsMargins(8, 8, 8, 4);
   layout->addLayout(runBar);
   layout->addWidget(runInfo_);
   layout->addWidget(split, 1);
-  setCentralWidget(central);
+
+  // The playground gets a whole tab, not a corner of the training view: its side-by-side panels
+  // need the width, and it is used before a run (choosing an optimizer), not during one.
+  playground_ = new widgets::OptimizerPlayground;
+  playground_->layout()->setContentsMargins(8, 8, 8, 4);
+  tabs_ = new QTabWidget;
+  tabs_->setDocumentMode(true);
+  tabs_->addTab(trainPage, tr("Train"));
+  tabs_->addTab(playground_, tr("Optimizer playground"));
+  tabs_->setTabToolTip(0, tr("Edit, run and compare training sessions (Ctrl+1)"));
+  tabs_->setTabToolTip(1, tr("Optimizers' paths on 2-D test functions, side by side (Ctrl+2)"));
+  setCentralWidget(tabs_);
 
   auto* dbLabel = new QLabel(tr("Sessions: %1").arg(QString::fromStdString(dbPath_.string())));
   dbLabel->setTextInteractionFlags(Qt::TextSelectableByMouse);
@@ -201,6 +214,14 @@ void MainWindow::buildMenus() {
   QMenu* project = menuBar()->addMenu(tr("&Project"));
   project->addAction(tr("Fill in &defaults"), editor_, &widgets::ProjectEditor::fillDefaults);
 
+  QMenu* view = menuBar()->addMenu(tr("&View"));
+  QAction* training = view->addAction(tr("&Training"), this, &MainWindow::showTraining);
+  training->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_1));
+  QAction* playground =
+      view->addAction(tr("Optimizer &playground"), this, &MainWindow::showPlayground);
+  playground->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_2));
+  playground->setStatusTip(tr("Compare optimizers' paths on 2-D test functions"));
+
   QMenu* runMenu = menuBar()->addMenu(tr("&Run"));
   runAction_ = runMenu->addAction(tr("&Run"), this, &MainWindow::startRun);
   runAction_->setShortcut(Qt::Key_F5);
@@ -210,6 +231,14 @@ void MainWindow::buildMenus() {
   QAction* refresh =
       runMenu->addAction(tr("Re&fresh sessions"), this, &MainWindow::refreshSessions);
   refresh->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
+}
+
+void MainWindow::showTraining() {
+  tabs_->setCurrentIndex(0);
+}
+
+void MainWindow::showPlayground() {
+  tabs_->setCurrentWidget(playground_);
 }
 
 bool MainWindow::openProject(const QString& path) {
@@ -316,6 +345,7 @@ void MainWindow::startRun() {
     return;
   }
   setRunMessage(tr("Starting %1 …").arg(QString::fromStdString(project->name)));
+  showTraining();  // F5 from the playground: the run's progress is on the training tab
   runInfo_->clear();
   statusTimer_.start();
   updateActions();

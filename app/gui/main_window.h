@@ -1,5 +1,6 @@
-// MainWindow: the workbench. The project editor on the left; Run / Stop and the run's status
-// across the top; the live chart and the stored sessions on the right.
+// MainWindow: the workbench. Two tabs: "Train" (the project editor on the left; Run / Stop and the
+// run's status across the top; the live chart and the stored sessions on the right) and
+// "Optimizer playground" (optimizers' paths on 2-D test functions, View > Optimizer playground).
 //
 // The chart shows one thing at a time: the run going now (fed by RunController's signals on this
 // thread) or a stored session picked in the list (read through this window's own read-only
@@ -24,10 +25,12 @@ class QAction;
 class QLabel;
 class QProgressBar;
 class QPushButton;
+class QTabWidget;
 class QTableView;
 
 namespace tb::widgets {
 class MetricChart;
+class OptimizerPlayground;
 class ProjectEditor;
 class SessionTableModel;
 }  // namespace tb::widgets
@@ -54,6 +57,8 @@ class MainWindow : public QMainWindow {
   QLabel* runStatus() const { return runStatus_; }
   QProgressBar* progress() const { return progress_; }
   RunController* controller() const { return controller_; }
+  QTabWidget* tabs() const { return tabs_; }
+  widgets::OptimizerPlayground* playground() const { return playground_; }
   // The session the chart shows (invalid: the live run, or nothing yet).
   store::SessionId shownSession() const { return shownSession_; }
 
@@ -64,6 +69,9 @@ class MainWindow : public QMainWindow {
   void refreshSessions();
   // Shows a stored session's curves in the chart (the live run's when it is the running one).
   void showSession(store::SessionId id);
+  // Brings the training tab or the optimizer playground tab to the front.
+  void showTraining();
+  void showPlayground();
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -100,6 +108,8 @@ class MainWindow : public QMainWindow {
   QAction* runAction_ = nullptr;
   QAction* stopAction_ = nullptr;
   RunController* controller_ = nullptr;
+  QTabWidget* tabs_ = nullptr;
+  widgets::OptimizerPlayground* playground_ = nullptr;
 
   // The live run: what it announced, its latest reports, and every point it sent.
   std::optional<run::RunInfo> live_;

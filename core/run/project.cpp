@@ -1,5 +1,7 @@
 #include "core/run/project.h"
 
+#include "core/run/json_reader.h"
+
 #include <algorithm>
 #include <fstream>
 #include <limits>
@@ -9,117 +11,8 @@
 namespace tb::run {
 namespace {
 
+using detail::ObjectReader;
 using nlohmann::json;
-
-std::string join(const std::vector<std::string>& items) {
-  std::string text;
-  for (const auto& item : items) text += (text.empty() ? "" : ", ") + item;
-  return text;
-}
-
-// Reads one JSON object of the project, field by field, and rejects keys nobody asked for.
-class ObjectReader {
- public:
-  ObjectReader(const json& object, std::string path, const std::string& source)
-      : object_(object), path_(std::move(path)), source_(source) {
-    if (!object_.is_object()) fail(path_, "expected an object, got " + describe(object_));
-  }
-
-  template <typename Fn>
-  void field(const std::string& key, Fn&& read) {
-    known_.push_back(key);
-    if (auto it = object_.find(key); it != object_.end()) read(*it, field_path(key));
-  }
-
-  void string_in(const std::string& key, std::string& out,
-                 const std::vector<std::string>& allowed) {
-    field(key, [&](const json& v, const std::string& path) {
-      if (!v.is_string()) fail(path, "expected one of " + join(allowed) + ", got " + describe(v));
-      const auto value = v.get<std::string>();
-      if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), value) == allowed.end()) {
-        fail(path, "'" + value + "' is not allowed (allowed: " + join(allowed) + ")");
-      }
-      out = value;
-    });
-  }
-
-  void string(const std::string& key, std::string& out) {
-    field(key, [&](const json& v, const std::string& path) {
-      if (!v.is_string()) fail(path, "expected a string, got " + describe(v));
-      out = v.get<std::string>();
-    });
-  }
-
-  void integer(const std::string& key, std::int64_t& out, std::int64_t min,
-               std::int64_t max = std::numeric_limits<std::int64_t>::max()) {
-    field(key,
-          [&](const json& v, const std::string& path) { out = to_integer(v, path, min, max); });
-  }
-
-  void number(const std::string& key, double& out, double min, double max, bool max_open = false) {
-    field(key, [&](const json& v, const std::string& path) {
-      if (!v.is_number()) fail(path, "expected a number, got " + describe(v));
-      const double value = v.get<double>();
-      if (!(value >= min) || value > max || (max_open && value >= max)) {
-        std::ostringstream range;
-        range << "expected a number in [" << min << ", " << max << (max_open ? ")" : "]")
-              << ", got " << value;
-        fail(path, range.str());
-      }
-      out = value;
-    });
-  }
-
-  void boolean(const std::string& key, bool& out) {
-    field(key, [&](const json& v, const std::string& path) {
-      if (!v.is_boolean()) fail(path, "expected true or false, got " + describe(v));
-      out = v.get<bool>();
-    });
-  }
-
-  // Unknown keys are errors: a typo must not silently fall back to a default.
-  void finish() {
-    for (const auto& [key, value] : object_.items()) {
-      if (std::find(known_.begin(), known_.end(), key) == known_.end()) {
-        fail(field_path(key), "unknown key (allowed here: " + join(known_) + ")");
-      }
-    }
-  }
-
-  std::int64_t to_integer(const json& v, const std::string& path, std::int64_t min,
-                          std::int64_t max) const {
-    if (!v.is_number_integer()) fail(path, "expected an integer, got " + describe(v));
-    const auto value = v.get<std::int64_t>();
-    if (value < min || value > max) {
-      fail(path, "expected an integer " +
-                     (max == std::numeric_limits<std::int64_t>::max()
-                          ? ">= " + std::to_string(min)
-                          : "in [" + std::to_string(min) + ", " + std::to_string(max) + "]") +
-                     ", got " + std::to_string(value));
-    }
-    return value;
-  }
-
-  [[noreturn]] void fail(const std::string& path, const std::string& what) const {
-    throw ProjectError(path, source_ + ": " + path + ": " + what);
-  }
-
-  std::string field_path(const std::string& key) const {
-    return path_.empty() ? key : path_ + "." + key;
-  }
-
-  static std::string describe(const json& v) {
-    auto text = v.dump();
-    if (text.size() > 40) text = text.substr(0, 37) + "...";
-    return std::string(v.type_name()) + " " + text;
-  }
-
- private:
-  const json& object_;
-  std::string path_;
-  const std::string& source_;
-  std::vector<std::string> known_;
-};
 
 void read_conv_blocks(ObjectReader& model, std::vector<ConvBlockSettings>& blocks,
                       const std::string& source) {
@@ -190,17 +83,10 @@ Project Project::from_json(const json& doc, const std::string& source) {
     }
   });
   top.field("optimizer", [&](const json& v, const std::string& path) {
-    ObjectReader opt(v, path, source);
-    opt.string_in("type", p.optimizer.type, {"sgd"});
-    opt.number("lr", p.optimizer.lr, 0.0, 1e3);
-    opt.number("momentum", p.optimizer.momentum, 0.0, 1.0, true);
-    opt.number("dampening", p.optimizer.dampening, 0.0, 1.0);
-    opt.number("weight_decay", p.optimizer.weight_decay, 0.0, 1.0);
-    opt.boolean("nesterov", p.optimizer.nesterov);
-    opt.finish();
-    if (p.optimizer.nesterov && (p.optimizer.momentum <= 0.0 || p.optimizer.dampening != 0.0)) {
-      opt.fail(path + ".nesterov", "Nesterov momentum needs momentum > 0 and dampening 0");
-    }
+    p.optimizer = detail::read_optimizer(v, path, source);
+  });
+  top.field("schedule", [&](const json& v, const std::string& path) {
+    p.schedule = detail::read_schedule(v, path, source);
   });
   top.field("train", [&](const json& v, const std::string& path) {
     ObjectReader train(v, path, source);
@@ -208,6 +94,7 @@ Project Project::from_json(const json& doc, const std::string& source) {
     train.integer("max_steps", p.train.max_steps, 0);
     train.integer("threads", p.train.threads, 1, 256);
     train.integer("eval_batch_size", p.train.eval_batch_size, 1, 1 << 20);
+    train.number("clip_grad_norm", p.train.clip_grad_norm, 0.0, 1e9);
     train.finish();
   });
   top.finish();
@@ -256,18 +143,14 @@ json Project::to_json() const {
         {"train_limit", data.train_limit},
         {"test_limit", data.test_limit}}},
       {"model", model_json},
-      {"optimizer",
-       {{"type", optimizer.type},
-        {"lr", optimizer.lr},
-        {"momentum", optimizer.momentum},
-        {"dampening", optimizer.dampening},
-        {"weight_decay", optimizer.weight_decay},
-        {"nesterov", optimizer.nesterov}}},
+      {"optimizer", detail::optimizer_to_json(optimizer)},
+      {"schedule", detail::schedule_to_json(schedule)},
       {"train",
        {{"epochs", train.epochs},
         {"max_steps", train.max_steps},
         {"threads", train.threads},
-        {"eval_batch_size", train.eval_batch_size}}},
+        {"eval_batch_size", train.eval_batch_size},
+        {"clip_grad_norm", train.clip_grad_norm}}},
   };
 }
 

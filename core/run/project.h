@@ -15,6 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/nn/model_spec.h"
+#include "core/optim/optimizer.h"
+#include "core/optim/schedule.h"
 #include "core/util/error.h"
 
 namespace tb::run {
@@ -43,20 +45,16 @@ struct DataSettings {
 using ConvBlockSettings = nn::ConvBlockSpec;
 using ModelSettings = nn::ModelSpec;
 
-struct OptimizerSettings {
-  std::string type = "sgd";  // the optimizers issue adds more
-  double lr = 0.05;
-  double momentum = 0.9;
-  double dampening = 0.0;
-  double weight_decay = 0.0;
-  bool nesterov = false;
-};
+// The optimizer and schedule sections: see optim::OptimizerSpec and optim::ScheduleSpec.
+using OptimizerSettings = optim::OptimizerSpec;
+using ScheduleSettings = optim::ScheduleSpec;
 
 struct TrainSettings {
   std::int64_t epochs = 10;
   std::int64_t max_steps = 0;  // stop after this many steps (0: run every epoch)
   std::int64_t threads = 2;    // CPU threads for the backend
   std::int64_t eval_batch_size = 1000;
+  double clip_grad_norm = 0.0;  // clip gradients to this global L2 norm (0: no clipping)
 };
 
 struct Project {
@@ -66,6 +64,7 @@ struct Project {
   DataSettings data;
   ModelSettings model;
   OptimizerSettings optimizer;
+  ScheduleSettings schedule;
   TrainSettings train;
 
   // Validates doc; `source` (a file name) prefixes error messages.

@@ -13,6 +13,7 @@
 #include "core/nn/loss.h"
 #include "core/nn/model.h"
 #include "core/optim/optimizer.h"
+#include "core/optim/schedule.h"
 #include "core/store/session_store.h"
 #include "core/trace/recorder.h"
 
@@ -163,10 +164,9 @@ RunResult Runner::run() {
     auto model = nn::build_model(*backend, project_.model, split.train.sample_shape,
                                  split.train.classes, project_.seed);
     nn::SoftmaxCrossEntropy criterion(*backend);
-    auto optimizer = optim::make_sgd(
-        *backend, model->parameters(),
-        {project_.optimizer.lr, project_.optimizer.momentum, project_.optimizer.dampening,
-         project_.optimizer.weight_decay, project_.optimizer.nesterov});
+    const auto parameters = model->parameters();
+    auto optimizer = optim::make_optimizer(*backend, parameters, project_.optimizer);
+    optim::validate(project_.schedule);
     data::BatchIterator batches(split.train, project_.data.batch_size, project_.data.shuffle,
                                 project_.seed);
 
@@ -215,6 +215,7 @@ RunResult Runner::run() {
         backend->upload(y, batch.labels.data(), batch.labels.size() * sizeof(std::int32_t));
         recorder.record("data", trace::Category::data, step_start, recorder.now_ns(), step);
         float loss = 0.0f;
+        double grad_norm = 0.0;
         {
           trace::ScopedSpan span(&recorder, "forward", trace::Category::forward, step);
           loss = criterion.forward(model->forward(x, true), y);
@@ -225,6 +226,10 @@ RunResult Runner::run() {
         }
         {
           trace::ScopedSpan span(&recorder, "optimizer", trace::Category::optimizer, step);
+          optimizer->set_lr_factor(optim::lr_factor(project_.schedule, step - 1, info.total_steps));
+          if (project_.train.clip_grad_norm > 0.0) {
+            grad_norm = optim::clip_grad_norm(*backend, parameters, project_.train.clip_grad_norm);
+          }
           optimizer->step();
         }
         backend->synchronize();
@@ -246,6 +251,10 @@ RunResult Runner::run() {
         report.elapsed_s = seconds_since(started);
         sink.metric("train_loss", step, report.elapsed_s, loss);
         sink.metric("samples_per_s", step, report.elapsed_s, report.samples_per_s);
+        sink.metric("lr", step, report.elapsed_s, optimizer->lr());
+        if (project_.train.clip_grad_norm > 0.0) {
+          sink.metric("grad_norm", step, report.elapsed_s, grad_norm);
+        }
         observer.on_step(report);
         if (!std::isfinite(loss))
           throw Error("training diverged: loss is " + std::to_string(loss) + " at step " +

@@ -60,6 +60,62 @@ struct SgdStep {
   bool first_step = true;
 };
 
+// One Adam or AdamW update as PyTorch defines them (torch.optim.Adam / AdamW), t the 1-based step:
+//   adam:  g = grad + weight_decay * p                (L2 in the gradient)
+//   adamw: g = grad; p = p - lr * weight_decay * p   (decoupled, before the Adam step)
+//   m = beta1 * m + (1 - beta1) * g
+//   v = beta2 * v + (1 - beta2) * g^2
+//   amsgrad: vmax = max(vmax, v), and v_hat = vmax; else v_hat = v
+//   p = p - lr * (m / bias_correction1) / (sqrt(v_hat / bias_correction2) + eps)
+// The caller passes bias_correction1 = 1 - beta1^t and bias_correction2 = 1 - beta2^t (computed
+// once per step in double, not per element). The decoupled decay and the Adam step are subtracted
+// from p together, so p is rounded once per step, not twice.
+struct AdamStep {
+  float lr = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;
+  bool decoupled = false;  // adamw
+  bool amsgrad = false;
+  float bias_correction1 = 1.0f;
+  float bias_correction2 = 1.0f;
+};
+
+// One RMSProp update as PyTorch defines it (torch.optim.RMSprop):
+//   g = grad + weight_decay * p
+//   v = alpha * v + (1 - alpha) * g^2
+//   centered: ga = alpha * ga + (1 - alpha) * g; avg = sqrt(max(v - ga^2, 0)) + eps
+//   else:     avg = sqrt(v) + eps                 (eps after the square root)
+//   momentum > 0: buf = momentum * buf + g / avg; p = p - lr * buf
+//   else:         p = p - lr * g / avg
+// (The clamp at 0 only matters where rounding makes v - ga^2 negative; PyTorch gives NaN there.)
+struct RmspropStep {
+  float lr = 1e-2f;
+  float alpha = 0.99f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;
+  float momentum = 0.0f;
+  bool centered = false;
+};
+
+// One Lion update (Chen et al. 2023, "Symbolic Discovery of Optimization Algorithms"):
+//   c = beta1 * m + (1 - beta1) * grad
+//   p = p - lr * (weight_decay * p + sign(c))     (decoupled decay; sign(0) = 0)
+//   m = beta2 * m + (1 - beta2) * grad
+struct LionStep {
+  float lr = 1e-4f;
+  float beta1 = 0.9f;
+  float beta2 = 0.99f;
+  float weight_decay = 0.0f;
+};
+
+// Lookahead's slow-weight update (Zhang et al. 2019), every k inner steps:
+//   slow = slow + alpha * (fast - slow); fast = slow
+struct LerpStep {
+  float alpha = 0.5f;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -144,6 +200,18 @@ class Backend {
   // ---- optimizer updates (one fused pass over parameter, gradient and state) ----
   virtual void sgd_step(Tensor& param, const Tensor& grad, Tensor& velocity,
                         const SgdStep& step) = 0;
+  // Buffers an option does not use (max_exp_avg_sq without amsgrad, grad_avg when not centered,
+  // momentum_buf without momentum) may be undefined tensors.
+  virtual void adam_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq,
+                         Tensor& max_exp_avg_sq, const AdamStep& step) = 0;
+  virtual void rmsprop_step(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor& grad_avg,
+                            Tensor& momentum_buf, const RmspropStep& step) = 0;
+  virtual void lion_step(Tensor& param, const Tensor& grad, Tensor& exp_avg,
+                         const LionStep& step) = 0;
+  // Lookahead: slow += alpha * (fast - slow); fast = slow, both in one pass.
+  virtual void lerp_(Tensor& slow, Tensor& fast, const LerpStep& step) = 0;
+  // t = t * factor (gradient clipping).
+  virtual void scale(Tensor& t, float factor) = 0;
   // Sum of squares of every element (gradient norms, tests).
   virtual double sum_squares(const Tensor& t) = 0;
 };

@@ -9,6 +9,9 @@
 
 namespace tb::tensor {
 
+// Loops shorter than this run on one thread: forking costs more than it saves.
+inline constexpr std::int64_t kParallelGrain = 1 << 15;
+
 class CpuBackend final : public Backend {
  public:
   explicit CpuBackend(int threads);
@@ -61,6 +64,13 @@ class CpuBackend final : public Backend {
   std::int64_t count_correct(const Tensor& logits, const Tensor& labels) override;
 
   void sgd_step(Tensor& param, const Tensor& grad, Tensor& velocity, const SgdStep& step) override;
+  void adam_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq,
+                 Tensor& max_exp_avg_sq, const AdamStep& step) override;
+  void rmsprop_step(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor& grad_avg,
+                    Tensor& momentum_buf, const RmspropStep& step) override;
+  void lion_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, const LionStep& step) override;
+  void lerp_(Tensor& slow, Tensor& fast, const LerpStep& step) override;
+  void scale(Tensor& t, float factor) override;
   double sum_squares(const Tensor& t) override;
 
  private:

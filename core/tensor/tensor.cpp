@@ -11,6 +11,9 @@ std::size_t dtype_size(DType dtype) {
     case DType::f32:
     case DType::i32:
       return 4;
+    case DType::f16:
+    case DType::bf16:
+      return 2;
   }
   return 0;
 }
@@ -21,6 +24,10 @@ const char* dtype_name(DType dtype) {
       return "f32";
     case DType::i32:
       return "i32";
+    case DType::f16:
+      return "f16";
+    case DType::bf16:
+      return "bf16";
   }
   return "?";
 }
@@ -60,13 +67,25 @@ Tensor Tensor::reshape(Shape shape) const {
   return Tensor(buffer_, std::move(shape), dtype_);
 }
 
-void Tensor::check_host(DType expected) const {
+void Tensor::check_on_host() const {
   if (!buffer_) throw Error("access to an undefined tensor");
   if (buffer_->device() != Device::cpu)
     throw Error("host access to a device tensor " + shape_.str());
+}
+
+void Tensor::check_host(DType expected) const {
+  check_on_host();
   if (dtype_ != expected) {
     throw Error(std::string("tensor is ") + dtype_name(dtype_) + ", accessed as " +
                 dtype_name(expected));
+  }
+}
+
+void Tensor::check_host_u16() const {
+  check_on_host();
+  if (dtype_ != DType::f16 && dtype_ != DType::bf16) {
+    throw Error(std::string("tensor is ") + dtype_name(dtype_) +
+                ", accessed as 16-bit floats (f16 or bf16)");
   }
 }
 
@@ -85,6 +104,15 @@ std::int32_t* Tensor::data_i32() {
 const std::int32_t* Tensor::data_i32() const {
   check_host(DType::i32);
   return static_cast<const std::int32_t*>(buffer_->data());
+}
+
+std::uint16_t* Tensor::data_u16() {
+  check_host_u16();
+  return static_cast<std::uint16_t*>(buffer_->data());
+}
+const std::uint16_t* Tensor::data_u16() const {
+  check_host_u16();
+  return static_cast<const std::uint16_t*>(buffer_->data());
 }
 
 MatrixMap Tensor::matrix() {

@@ -17,7 +17,10 @@
 
 namespace tb::tensor {
 
-enum class DType : std::uint8_t { f32, i32 };
+// f16 (IEEE binary16) and bf16 (bfloat16) are 16-bit storage formats for mixed precision; their
+// elements are raw bits (std::uint16_t), converted with the functions in core/tensor/half.h.
+// New dtypes go at the end, so that existing ones keep their numbers.
+enum class DType : std::uint8_t { f32, i32, f16, bf16 };
 enum class Device : std::uint8_t { cpu, cuda };
 
 std::size_t dtype_size(DType dtype);
@@ -78,6 +81,9 @@ class Tensor {
   const float* data() const;
   std::int32_t* data_i32();
   const std::int32_t* data_i32() const;
+  // The raw bits of an f16 or bf16 tensor (either; the dtype says how to read them).
+  std::uint16_t* data_u16();
+  const std::uint16_t* data_u16() const;
   void* raw() { return buffer_ ? buffer_->data() : nullptr; }
   const void* raw() const { return buffer_ ? buffer_->data() : nullptr; }
 
@@ -86,7 +92,9 @@ class Tensor {
   ConstMatrixMap matrix() const;
 
  private:
+  void check_on_host() const;
   void check_host(DType expected) const;
+  void check_host_u16() const;
 
   std::shared_ptr<Buffer> buffer_;
   Shape shape_;

@@ -148,11 +148,46 @@ TEST(Cli, BadInputIsOneLineAndANonZeroExit) {
 
 TEST(Cli, EverySubcommandHasHelp) {
   TempDir dir;
-  for (const char* command : {"", "run", "sessions", "show", "gui", "devices"}) {
+  for (const char* command : {"", "run", "sessions", "show", "gui", "devices", "optim-path"}) {
     const auto help = trainbench(std::string(command) + " --help", dir);
     EXPECT_EQ(help.exit_code, 0) << command;
     EXPECT_NE(help.out.find("--"), std::string::npos) << command;
   }
+}
+
+TEST(Cli, OptimPathPrintsTheStartThenOnePointPerStep) {
+  TempDir dir;
+  const auto out = trainbench(
+      "optim-path --optimizer adam --lr 0.1 --betas 0.9,0.99 --fn rosenbrock --start -1,1 "
+      "--steps 25 --json",
+      dir);
+  ASSERT_EQ(out.exit_code, 0) << out.err;
+  const auto result = json::parse(out.out);
+  const auto& path = result["path"];
+  ASSERT_EQ(path.size(), 26u);
+  EXPECT_EQ(path[0], json({-1.0, 1.0, 4.0}));  // f(-1, 1) = 4
+  for (const auto& point : path) ASSERT_EQ(point.size(), 3u);
+  EXPECT_EQ(result["optimizer"]["betas"], json({0.9, 0.99}));
+  EXPECT_DOUBLE_EQ(result["optimizer"]["lr"].get<double>(), 0.1);
+
+  const auto lookahead = trainbench(
+      "optim-path --optimizer sgd --momentum 0.5 --nesterov --lookahead-k 3 --lookahead-alpha 0.5 "
+      "--fn quadratic --steps 9 --json",
+      dir);
+  ASSERT_EQ(lookahead.exit_code, 0) << lookahead.err;
+  EXPECT_EQ(json::parse(lookahead.out)["optimizer"]["lookahead"]["k"], 3);
+
+  const auto bad =
+      trainbench("optim-path --optimizer sgd --nesterov --momentum 0 --fn saddle --steps 3", dir);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("optimizer.nesterov"), std::string::npos) << bad.err;
+  const auto bad_betas =
+      trainbench("optim-path --optimizer adam --betas 0.9,1.5 --fn beale --steps 3", dir);
+  EXPECT_EQ(bad_betas.exit_code, 2);
+  EXPECT_NE(bad_betas.err.find("optimizer.betas[1]"), std::string::npos) << bad_betas.err;
+  const auto bad_fn = trainbench("optim-path --optimizer adam --fn himmelblau --steps 3", dir);
+  EXPECT_EQ(bad_fn.exit_code, 2);
+  EXPECT_NE(bad_fn.err.find("rosenbrock"), std::string::npos) << bad_fn.err;
 }
 
 TEST(Cli, DevicesListsTheCpu) {

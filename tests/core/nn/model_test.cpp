@@ -254,7 +254,10 @@ TEST(Model, SgdStepsReduceTheLossOnASeparableProblem) {
   Tensor x = from_vec(*backend, {n, 2}, vx);
   Tensor labels = labels_tensor(*backend, vy);
   SoftmaxCrossEntropy loss(*backend);
-  auto sgd = optim::make_sgd(*backend, model->parameters(), {.lr = 0.5, .momentum = 0.9});
+  optim::OptimizerSpec spec;
+  spec.lr = 0.5;
+  spec.momentum = 0.9;
+  auto sgd = optim::make_optimizer(*backend, model->parameters(), spec);
 
   const float initial = loss.forward(model->forward(x, true), labels);
   float last = initial;
