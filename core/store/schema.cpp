@@ -61,6 +61,26 @@ CREATE UNIQUE INDEX params_by_session ON params(session_id, key);
 CREATE INDEX metrics_by_session_key_step ON metrics(session_id, key, step);
 CREATE INDEX spans_by_session_start ON spans(session_id, start_ns);
 )sql"},
+    {3, "checkpoints (model parameters and optimizer state)",
+     R"sql(
+CREATE TABLE checkpoints (
+  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  step INTEGER NOT NULL,
+  optimizer_step INTEGER NOT NULL,
+  created TEXT NOT NULL,
+  PRIMARY KEY (session_id, step)
+);
+-- One row per tensor: values are float32 in the machine's byte order (little-endian on every
+-- platform Trainbench builds for), named "model/<param>" or "optimizer/<param>.<buffer>".
+CREATE TABLE checkpoint_tensors (
+  session_id INTEGER NOT NULL,
+  step INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (session_id, step, name),
+  FOREIGN KEY (session_id, step) REFERENCES checkpoints(session_id, step) ON DELETE CASCADE
+);
+)sql"},
 };
 static_assert(std::size(kMigrations) == SessionStore::kSchemaVersion,
               "every schema version needs its migration step");

@@ -12,13 +12,16 @@
 #include <utility>
 
 #include "core/store/schema.h"
+#include "core/store/statement.h"
 
 namespace tb::store {
 namespace {
 
 namespace fs = std::filesystem;
 using detail::exec;
+using detail::Statement;
 using detail::throw_sqlite;
+using detail::Transaction;
 
 // Long enough to wait out another connection's batch commit or a checkpoint, short enough that a
 // truly stuck writer surfaces as an error instead of a hung GUI.
@@ -26,93 +29,6 @@ constexpr int kBusyTimeoutMs = 5000;
 
 // SQLite's own clock, so every timestamp has the same format: ISO 8601, UTC, whole seconds.
 constexpr const char* kNowSql = "strftime('%Y-%m-%dT%H:%M:%SZ', 'now')";
-
-// A prepared statement, finalized when it goes. Failures become StoreError naming the database
-// path and `what` the statement was doing.
-class Statement {
- public:
-  Statement(sqlite3* db, const fs::path& path, std::string_view sql, std::string what)
-      : db_(db), path_(path), what_(std::move(what)) {
-    if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) !=
-        SQLITE_OK) {
-      throw_sqlite(db_, path_, what_);
-    }
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  void bind_int(int index, std::int64_t value) { check(sqlite3_bind_int64(stmt_, index, value)); }
-  void bind_real(int index, double value) { check(sqlite3_bind_double(stmt_, index, value)); }
-  void bind_text(int index, std::string_view value) {
-    // SQLITE_TRANSIENT copies: a caller may bind a temporary that dies before step().
-    check(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT,
-                              SQLITE_UTF8));
-  }
-
-  // True while there is a row to read; false when done.
-  bool step() {
-    const int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    throw_sqlite(db_, path_, what_);
-  }
-  // Runs a statement that returns no rows and makes it ready for the next set of bindings.
-  void run() {
-    step();
-    reset();
-  }
-  void reset() { sqlite3_reset(stmt_); }
-
-  bool column_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
-  std::int64_t column_int(int column) const { return sqlite3_column_int64(stmt_, column); }
-  // NULL reads as NaN: SQLite stores a bound NaN as NULL.
-  double column_real(int column) const {
-    if (column_null(column)) return std::numeric_limits<double>::quiet_NaN();
-    return sqlite3_column_double(stmt_, column);
-  }
-  std::string column_text(int column) const {
-    const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
-    if (text == nullptr) return {};
-    return std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, column)));
-  }
-
- private:
-  void check(int rc) const {
-    if (rc != SQLITE_OK) throw_sqlite(db_, path_, what_);
-  }
-
-  sqlite3* db_;
-  const fs::path& path_;
-  std::string what_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-// BEGIN IMMEDIATE ... COMMIT, rolled back if commit() is not reached. IMMEDIATE takes the write
-// lock at BEGIN, where busy_timeout applies; a deferred transaction that upgrades from read to
-// write later may get SQLITE_BUSY at once, without waiting.
-class Transaction {
- public:
-  Transaction(sqlite3* db, const fs::path& path, const std::string& what)
-      : db_(db), path_(path), what_(what) {
-    exec(db_, path_, "BEGIN IMMEDIATE", what_ + " (starting the transaction)");
-  }
-  ~Transaction() {
-    if (!done_) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
-  }
-  Transaction(const Transaction&) = delete;
-  Transaction& operator=(const Transaction&) = delete;
-  void commit() {
-    exec(db_, path_, "COMMIT", what_ + " (committing)");
-    done_ = true;
-  }
-
- private:
-  sqlite3* db_;
-  const fs::path& path_;
-  std::string what_;
-  bool done_ = false;
-};
 
 struct CloseDb {
   void operator()(sqlite3* db) const { sqlite3_close_v2(db); }

@@ -69,10 +69,24 @@ struct SpanRow {
 
 using Params = std::vector<std::pair<std::string, std::string>>;
 
+// A named float32 tensor of a checkpoint: "model/1.weight", "optimizer/1.weight.exp_avg".
+struct CheckpointTensor {
+  std::string name;
+  std::vector<float> values;
+};
+
+// What a run needs to continue where it was: the model's parameters and the optimizer's state
+// at a training step.
+struct Checkpoint {
+  std::int64_t step = 0;            // training steps done when it was taken
+  std::int64_t optimizer_step = 0;  // the optimizer's own step count (bias corrections, ...)
+  std::vector<CheckpointTensor> tensors;
+};
+
 class SessionStore {
  public:
   enum class Mode { read_write, read_only };
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // $XDG_DATA_HOME/trainbench/sessions.db, else ~/.local/share/trainbench/sessions.db.
   static std::filesystem::path default_path();
@@ -100,6 +114,12 @@ class SessionStore {
   std::vector<std::string> metric_keys(SessionId id) const;
   std::vector<MetricPoint> metrics(SessionId id, const std::string& key) const;  // by step
   std::vector<SpanRow> spans(SessionId id) const;                                // by start
+
+  // Stores a checkpoint in one transaction, replacing one of the same step.
+  void save_checkpoint(SessionId id, const Checkpoint& checkpoint);
+  std::vector<std::int64_t> checkpoint_steps(SessionId id) const;  // ascending
+  // The checkpoint at step (the latest when step < 0); nullopt when there is none.
+  std::optional<Checkpoint> checkpoint(SessionId id, std::int64_t step = -1) const;
 
  private:
   std::filesystem::path path_;

@@ -111,7 +111,7 @@ TEST(SchemaMigration, UpgradesAVersion1DatabaseKeepingItsRows) {
   ASSERT_EQ(raw_query(path, "SELECT version FROM schema_version"), std::vector<std::string>{"1"});
   {
     SessionStore store(path);
-    EXPECT_EQ(store.schema_version(), 2);
+    EXPECT_EQ(store.schema_version(), SessionStore::kSchemaVersion);
 
     const SessionId old_id(3);
     const auto old = store.session(old_id);
@@ -137,7 +137,8 @@ TEST(SchemaMigration, UpgradesAVersion1DatabaseKeepingItsRows) {
     EXPECT_EQ(store.list_sessions().size(), 2u);
   }
   // One version row, and the indexes the queries rely on.
-  EXPECT_EQ(raw_query(path, "SELECT version FROM schema_version"), std::vector<std::string>{"2"});
+  EXPECT_EQ(raw_query(path, "SELECT version FROM schema_version"),
+            std::vector<std::string>{std::to_string(SessionStore::kSchemaVersion)});
   EXPECT_EQ(raw_query(path,
                       "SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT "
                       "LIKE 'sqlite_%' ORDER BY name"),
@@ -145,7 +146,7 @@ TEST(SchemaMigration, UpgradesAVersion1DatabaseKeepingItsRows) {
                                       "spans_by_session_start"}));
   // Opening again finds nothing to migrate.
   SessionStore again(path);
-  EXPECT_EQ(again.schema_version(), 2);
+  EXPECT_EQ(again.schema_version(), SessionStore::kSchemaVersion);
   EXPECT_EQ(again.list_sessions().size(), 2u);
 }
 
@@ -177,8 +178,10 @@ TEST(SchemaMigration, RefusesANewerSchemaAndChangesNothing) {
   const std::string before = file_bytes(path);
   ASSERT_FALSE(before.empty());
 
-  expect_refused(path, SessionStore::Mode::read_write, {"version 99", "version 2"});
-  expect_refused(path, SessionStore::Mode::read_only, {"version 99", "version 2"});
+  expect_refused(path, SessionStore::Mode::read_write,
+                 {"version 99", "version " + std::to_string(SessionStore::kSchemaVersion)});
+  expect_refused(path, SessionStore::Mode::read_only,
+                 {"version 99", "version " + std::to_string(SessionStore::kSchemaVersion)});
   EXPECT_EQ(file_bytes(path), before);
   EXPECT_EQ(raw_query(path, "SELECT version FROM schema_version"), std::vector<std::string>{"99"});
 }
@@ -242,7 +245,7 @@ TEST(SchemaMigration, ReadOnlyNeverMigratesOrWrites) {
     id = store.create_session({"run", "{}", "rev", "host", 1});
   }
   SessionStore reader(path, SessionStore::Mode::read_only);
-  EXPECT_EQ(reader.schema_version(), 2);
+  EXPECT_EQ(reader.schema_version(), SessionStore::kSchemaVersion);
   EXPECT_EQ(reader.list_sessions().size(), 1u);
   EXPECT_THROW(reader.create_session({"x", "{}", "rev", "host", 1}), StoreError);
   EXPECT_THROW(reader.add_metrics(id, {{"loss", 0, 0.0, 1.0}}), StoreError);
@@ -257,7 +260,7 @@ TEST(SchemaMigration, AnEmptyFileBecomesASessionDatabase) {
   testing::write_bytes(path, {}, /*gzip=*/false);
   expect_refused(path, SessionStore::Mode::read_only, {"empty"});
   SessionStore store(path);
-  EXPECT_EQ(store.schema_version(), 2);
+  EXPECT_EQ(store.schema_version(), SessionStore::kSchemaVersion);
   EXPECT_EQ(raw_query(path, "PRAGMA journal_mode"), std::vector<std::string>{"wal"});
 }
 
