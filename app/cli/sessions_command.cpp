@@ -87,6 +87,7 @@ int show_session(const std::filesystem::path& db_path, std::int64_t id, bool as_
   json params = json::object();
   for (const auto& [key, value] : store->params(session->id)) params[key] = value;
   const auto span_count = store->spans(session->id).size();
+  const auto checkpoints = store->checkpoint_steps(session->id);
 
   if (as_json) {
     json out = session_json(*session);
@@ -94,6 +95,7 @@ int show_session(const std::filesystem::path& db_path, std::int64_t id, bool as_
     out["params"] = params;
     out["metrics"] = metrics;
     out["spans"] = span_count;
+    out["checkpoint_steps"] = checkpoints;
     std::cout << out.dump() << std::endl;
     return kExitOk;
   }
@@ -116,6 +118,9 @@ int show_session(const std::filesystem::path& db_path, std::int64_t id, bool as_
                 m["last"].get<double>(), m["min"].get<double>(), m["max"].get<double>());
   }
   std::printf("trace: %zu spans\n", span_count);
+  std::printf("checkpoints: %zu", checkpoints.size());
+  for (auto step : checkpoints) std::printf(" %lld", static_cast<long long>(step));
+  std::printf("\n");
   return kExitOk;
 }
 

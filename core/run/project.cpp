@@ -95,6 +95,7 @@ Project Project::from_json(const json& doc, const std::string& source) {
     train.integer("threads", p.train.threads, 1, 256);
     train.integer("eval_batch_size", p.train.eval_batch_size, 1, 1 << 20);
     train.number("clip_grad_norm", p.train.clip_grad_norm, 0.0, 1e9);
+    train.string_in("checkpoint", p.train.checkpoint, {"none", "end", "epoch"});
     train.finish();
   });
   top.finish();
@@ -150,7 +151,8 @@ json Project::to_json() const {
         {"max_steps", train.max_steps},
         {"threads", train.threads},
         {"eval_batch_size", train.eval_batch_size},
-        {"clip_grad_norm", train.clip_grad_norm}}},
+        {"clip_grad_norm", train.clip_grad_norm},
+        {"checkpoint", train.checkpoint}}},
   };
 }
 

@@ -55,6 +55,9 @@ struct TrainSettings {
   std::int64_t threads = 2;    // CPU threads for the backend
   std::int64_t eval_batch_size = 1000;
   double clip_grad_norm = 0.0;  // clip gradients to this global L2 norm (0: no clipping)
+  // When the session stores a checkpoint (model parameters and optimizer state):
+  // "none", "end" (when the run ends, completed or stopped) or "epoch" (after every epoch too).
+  std::string checkpoint = "none";
 };
 
 struct Project {

@@ -63,6 +63,26 @@ class SessionSink {
 
   store::SessionId id() const { return id_; }
 
+  // Model parameters and optimizer state at `step`, as one checkpoint of the session.
+  void checkpoint(std::int64_t step, tensor::Backend& backend,
+                  const std::vector<nn::Parameter*>& parameters,
+                  const optim::Optimizer& optimizer) {
+    if (!store_) return;
+    store::Checkpoint checkpoint;
+    checkpoint.step = step;
+    for (const auto* p : parameters) {
+      std::vector<float> values(static_cast<std::size_t>(p->value.numel()));
+      backend.download(p->value, values.data(), values.size() * sizeof(float));
+      checkpoint.tensors.push_back({"model/" + p->name, std::move(values)});
+    }
+    auto state = optimizer.state();
+    checkpoint.optimizer_step = state.step;
+    for (auto& [name, values] : state.tensors) {
+      checkpoint.tensors.push_back({"optimizer/" + name, std::move(values)});
+    }
+    store_->save_checkpoint(id_, checkpoint);
+  }
+
   void params(const store::Params& params) {
     if (store_) store_->add_params(id_, params);
   }
@@ -195,6 +215,7 @@ RunResult Runner::run() {
     std::int64_t train_samples = 0;
     std::int64_t step = 0;
     bool stopped = false;
+    std::int64_t checkpointed_step = 0;
     for (std::int64_t epoch = 1; epoch <= project_.train.epochs && !stopped; ++epoch) {
       batches.start_epoch(epoch - 1);
       double epoch_loss = 0.0, epoch_seconds = 0.0;
@@ -284,12 +305,19 @@ RunResult Runner::run() {
       sink.metric("test_loss", step, report.elapsed_s, eval.loss);
       sink.metric("epoch_train_loss", step, report.elapsed_s, report.train_loss);
       sink.flush(recorder);
+      if (project_.train.checkpoint == "epoch") {
+        sink.checkpoint(step, *backend, parameters, *optimizer);
+        checkpointed_step = step;
+      }
       result.test_accuracy = eval.accuracy;
       result.test_loss = eval.loss;
       result.train_loss = report.train_loss;
       if (!partial) result.epochs = epoch;
       observer.on_epoch(report);
       if (partial) break;  // max_steps ended the run inside this epoch
+    }
+    if (project_.train.checkpoint != "none" && step > 0 && step != checkpointed_step) {
+      sink.checkpoint(step, *backend, parameters, *optimizer);
     }
     result.status = stopped ? "stopped" : "completed";
   } catch (const std::exception& e) {

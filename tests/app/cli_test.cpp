@@ -96,6 +96,7 @@ TEST(Cli, RunsAFewHundredStepsOnFashionMnistAndStoresTheSession) {
   EXPECT_EQ(session["params"]["optimizer.type"], "sgd");
   EXPECT_EQ(session["metrics"]["train_loss"]["count"], 300);
   EXPECT_EQ(session["project"]["model"]["hidden"], json({256, 128}));
+  EXPECT_EQ(session["checkpoint_steps"], json::array());  // train.checkpoint defaults to "none"
 
   const auto table = trainbench("sessions --db " + db, dir);
   EXPECT_NE(table.out.find("fashion_mlp"), std::string::npos) << table.out;

@@ -101,6 +101,36 @@ TEST_F(RunnerTest, LearnsReportsAndStoresTheSession) {
             params.end());
 }
 
+TEST_F(RunnerTest, CheckpointsHoldTheModelAndTheOptimizerState) {
+  const auto db = dir_ / "s.db";
+  project_.train.checkpoint = "epoch";
+  const auto result = Runner(project_, {db, nullptr, ""}).run();
+  ASSERT_EQ(result.status, "completed") << result.error;
+  store::SessionStore store(db, store::SessionStore::Mode::read_only);
+  EXPECT_EQ(store.checkpoint_steps(result.session), (std::vector<std::int64_t>{16, 32, 48}));
+  const auto last = store.checkpoint(result.session);
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->step, 48);
+  EXPECT_EQ(last->optimizer_step, 48);
+  std::vector<std::string> names;
+  std::size_t model_values = 0;
+  for (const auto& t : last->tensors) {
+    names.push_back(t.name);
+    if (t.name.rfind("model/", 0) == 0) model_values += t.values.size();
+    for (float v : t.values) ASSERT_TRUE(std::isfinite(v)) << t.name;
+  }
+  EXPECT_EQ(model_values, static_cast<std::size_t>(result.parameters));
+  EXPECT_NE(std::find(names.begin(), names.end(), "model/1.weight"), names.end());
+  // SGD with momentum keeps one velocity buffer per parameter.
+  EXPECT_NE(std::find(names.begin(), names.end(), "optimizer/1.weight.momentum_buffer"),
+            names.end())
+      << ::testing::PrintToString(names);
+
+  project_.train.checkpoint = "none";
+  const auto plain = Runner(project_, {db, nullptr, ""}).run();
+  EXPECT_TRUE(store.checkpoint_steps(plain.session).empty());
+}
+
 TEST_F(RunnerTest, SameSeedSameResult) {
   project_.train.epochs = 1;
   const auto a = Runner(project_, {}).run();
