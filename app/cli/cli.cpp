@@ -40,9 +40,15 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
 
   RunCommand run;
   auto* run_cmd = app.add_subcommand("run", "Train a project and store it as a session");
-  run_cmd->add_option("file", run.project_file, "Project file (JSON)")
-      ->required()
-      ->check(CLI::ExistingFile);
+  auto* run_file = run_cmd->add_option("file", run.project_file, "Project file (JSON)")
+                       ->check(CLI::ExistingFile);
+  auto* resume = run_cmd->add_option(
+      "--resume", run.resume,
+      "Continue session ID from its latest checkpoint, as a new session (its project, plus --set)");
+  resume->excludes(run_file);
+  run_cmd->callback([&] {
+    if (!*run_file && !*resume) throw CLI::RequiredError("FILE or --resume");
+  });
   run_cmd->add_option("--set", run.overrides, "Override a setting: dotted.key=value (repeatable)")
       ->allow_extra_args(false);
   run_cmd->add_flag("--json", run.json, "Print one JSON object with the result on stdout");

@@ -16,6 +16,7 @@ struct RunCommand {
   std::filesystem::path db_path;
   bool json = false;
   std::int64_t max_steps = 0;  // 0: as the project says
+  std::int64_t resume = 0;     // continue this session from its latest checkpoint (0: no)
 };
 
 int run_project(const RunCommand& command);

@@ -11,6 +11,8 @@
 #include "app/cli/commands.h"
 #include "app/cli/progress.h"
 #include "core/run/runner.h"
+#include "core/store/session_store.h"
+#include "core/util/error.h"
 
 namespace tb::app {
 namespace {
@@ -21,17 +23,45 @@ extern "C" void on_interrupt(int) {
   if (auto* runner = interrupted_runner.load()) runner->request_stop();
 }
 
+run::Project resumed_project(const std::filesystem::path& db_path, store::SessionId id,
+                             const std::vector<std::string>& overrides) {
+  const std::string name = "session " + std::to_string(id.value);
+  if (!std::filesystem::exists(db_path))
+    throw Error("--resume: no session database at " + db_path.string());
+  store::SessionStore store(db_path, store::SessionStore::Mode::read_only);
+  const auto session = store.session(id);
+  if (!session) throw Error("--resume: no " + name + " in " + db_path.string());
+  auto doc = nlohmann::json::parse(session->project_json, nullptr, false);
+  if (doc.is_discarded())
+    throw Error("--resume: the project stored with " + name + " is not valid JSON");
+  // The stored limit is what interrupted the first run: resuming goes on to the project's epochs
+  // unless --max-steps or --set says otherwise.
+  run::apply_override(doc, "train.max_steps=0");
+  for (const auto& assignment : overrides) run::apply_override(doc, assignment);
+  return run::Project::from_json(doc, name);
+}
+
 }  // namespace
 
 int run_project(const RunCommand& command) {
   std::vector<std::string> overrides = command.overrides;
   if (command.max_steps > 0)
     overrides.push_back("train.max_steps=" + std::to_string(command.max_steps));
-  const auto project = run::Project::load(command.project_file, overrides);
+  run::RunOptions options{command.db_path, nullptr, command.project_file.string(), {}};
+  run::Project project;
+  if (command.resume > 0) {
+    // The project is the one the session ran, with any --set applied on top (say, more epochs).
+    options.resume_from = store::SessionId{command.resume};
+    options.source = "session " + std::to_string(command.resume);
+    project = resumed_project(command.db_path, options.resume_from, overrides);
+  } else {
+    project = run::Project::load(command.project_file, overrides);
+  }
 
   const bool quiet = command.json && !isatty(fileno(stderr));
   ProgressPrinter progress(stderr, quiet);
-  run::Runner runner(project, {command.db_path, &progress, command.project_file.string()});
+  options.observer = &progress;
+  run::Runner runner(project, options);
   interrupted_runner = &runner;
   auto previous = std::signal(SIGINT, on_interrupt);
   const run::RunResult result = runner.run();

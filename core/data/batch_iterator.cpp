@@ -37,6 +37,11 @@ std::int64_t BatchIterator::batches_per_epoch() const {
   return drop_last_ ? n / batch_size_ : (n + batch_size_ - 1) / batch_size_;
 }
 
+void BatchIterator::skip(std::int64_t batches) {
+  position_ =
+      std::min(dataset_.size(), position_ + std::max<std::int64_t>(0, batches) * batch_size_);
+}
+
 bool BatchIterator::next(Batch& batch) {
   const auto remaining = dataset_.size() - position_;
   if (remaining <= 0 || (drop_last_ && remaining < batch_size_)) return false;

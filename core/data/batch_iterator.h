@@ -26,6 +26,8 @@ class BatchIterator {
   void start_epoch(std::int64_t epoch);
   // Fills the next batch; false at the end of the epoch.
   bool next(Batch& batch);
+  // Passes over the next `batches` batches without reading them (resuming inside an epoch).
+  void skip(std::int64_t batches);
   std::int64_t batches_per_epoch() const;
   const std::vector<std::int64_t>& order() const { return order_; }
 

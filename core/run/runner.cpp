@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <deque>
+#include <map>
 #include <memory>
 
 #include "core/data/batch_iterator.h"
@@ -81,6 +82,43 @@ class SessionSink {
       checkpoint.tensors.push_back({"optimizer/" + name, std::move(values)});
     }
     store_->save_checkpoint(id_, checkpoint);
+  }
+
+  // Restores parameters and optimizer state from the latest checkpoint of session `from`;
+  // returns the step it was taken at. Throws tb::Error when there is none or it does not fit.
+  std::int64_t restore(store::SessionId from, tensor::Backend& backend,
+                       const std::vector<nn::Parameter*>& parameters, optim::Optimizer& optimizer) {
+    const std::string source = "session " + std::to_string(from.value);
+    if (!store_) throw Error("resuming " + source + " needs its session database");
+    const auto checkpoint = store_->checkpoint(from);
+    if (!checkpoint) {
+      throw Error(source +
+                  " has no checkpoint to resume from (run it with train.checkpoint \"end\" "
+                  "or \"epoch\")");
+    }
+    std::map<std::string, const std::vector<float>*> model;
+    optim::OptimizerState state;
+    state.step = checkpoint->optimizer_step;
+    for (const auto& t : checkpoint->tensors) {
+      if (t.name.rfind("model/", 0) == 0) model[t.name.substr(6)] = &t.values;
+      if (t.name.rfind("optimizer/", 0) == 0)
+        state.tensors.emplace_back(t.name.substr(10), t.values);
+    }
+    for (auto* p : parameters) {
+      auto it = model.find(p->name);
+      if (it == model.end() || static_cast<std::int64_t>(it->second->size()) != p->value.numel()) {
+        throw Error("the checkpoint of " + source + " does not fit this model: parameter " +
+                    p->name + " " + p->value.shape().str() +
+                    (it == model.end()
+                         ? " is missing"
+                         : " holds " + std::to_string(it->second->size()) + " values"));
+      }
+      backend.upload(p->value, it->second->data(), it->second->size() * sizeof(float));
+    }
+    optimizer.load_state(state);
+    store_->add_params(id_, {{"resumed_from", std::to_string(from.value)},
+                             {"resumed_at_step", std::to_string(checkpoint->step)}});
+    return checkpoint->step;
   }
 
   void params(const store::Params& params) {
@@ -214,10 +252,17 @@ RunResult Runner::run() {
     double train_seconds = 0.0;
     std::int64_t train_samples = 0;
     std::int64_t step = 0;
+    if (options_.resume_from.valid()) {
+      step = sink.restore(options_.resume_from, *backend, parameters, *optimizer);
+    }
+    // Resuming inside an epoch: that epoch's batches before the checkpoint are passed over.
+    const std::int64_t first_epoch = step / info.steps_per_epoch + 1;
+    const std::int64_t batches_done = step % info.steps_per_epoch;
     bool stopped = false;
     std::int64_t checkpointed_step = 0;
-    for (std::int64_t epoch = 1; epoch <= project_.train.epochs && !stopped; ++epoch) {
+    for (std::int64_t epoch = first_epoch; epoch <= project_.train.epochs && !stopped; ++epoch) {
       batches.start_epoch(epoch - 1);
+      if (epoch == first_epoch) batches.skip(batches_done);
       double epoch_loss = 0.0, epoch_seconds = 0.0;
       std::int64_t epoch_steps = 0, epoch_samples = 0;
       for (;;) {
@@ -286,7 +331,8 @@ RunResult Runner::run() {
           train_seconds > 0 ? static_cast<double>(train_samples) / train_seconds : 0.0;
       if (stopped) break;
       if (epoch_steps == 0) break;
-      const bool partial = epoch_steps < batches.batches_per_epoch();
+      const std::int64_t skipped = epoch == first_epoch ? batches_done : 0;
+      const bool partial = skipped + epoch_steps < batches.batches_per_epoch();
       Evaluation eval;
       {
         trace::ScopedSpan span(&recorder, "evaluate", trace::Category::eval, step);

@@ -22,6 +22,11 @@ struct RunOptions {
   RunObserver* observer = nullptr;
   // Where the project came from (a file name), stored with the session; informative only.
   std::string source;
+  // Continue from the latest checkpoint of this session (in the same database): the model's
+  // parameters, the optimizer's state and the position in the data are restored, and training
+  // goes on, as a new session, to the project's epochs. Bit-for-bit the run that was not
+  // interrupted, except for dropout masks, which are drawn anew.
+  store::SessionId resume_from;
 };
 
 class Runner {

@@ -191,6 +191,35 @@ TEST(Cli, OptimPathPrintsTheStartThenOnePointPerStep) {
   EXPECT_NE(bad_fn.err.find("rosenbrock"), std::string::npos) << bad_fn.err;
 }
 
+TEST(Cli, ResumeContinuesAStoppedSessionFromItsCheckpoint) {
+  TempDir dir;
+  tb::testing::write_synthetic_fashion_mnist(dir / "data", 512, 64);
+  std::ofstream(dir / "tiny.json")
+      << R"({"name": "tiny", "data": {"path": ")" << (dir / "data").string()
+      << R"(", "batch_size": 64}, "model": {"hidden": [16]},
+                                          "train": {"epochs": 2, "threads": 1, "checkpoint": "end"}})";
+  const auto db = " --db " + (dir / "s.db").string();
+  const auto first =
+      trainbench("run " + (dir / "tiny.json").string() + " --max-steps 5 --json" + db, dir);
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  EXPECT_EQ(json::parse(first.out)["steps"], 5);
+  const auto resumed = trainbench("run --resume 1 --json" + db, dir);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  const auto result = json::parse(resumed.out);
+  EXPECT_EQ(result["session_id"], 2);
+  EXPECT_EQ(result["steps"], 16);  // 2 epochs of 8 steps, 11 of them in this session
+  EXPECT_EQ(result["epochs"], 2);
+  const auto shown = json::parse(trainbench("show 2 --json" + db, dir).out);
+  EXPECT_EQ(shown["params"]["resumed_from"], "1");
+  EXPECT_EQ(shown["params"]["resumed_at_step"], "5");
+
+  const auto missing = trainbench("run --resume 9" + db, dir);
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("no session 9"), std::string::npos) << missing.err;
+  const auto neither = trainbench("run" + db, dir);
+  EXPECT_EQ(neither.exit_code, 2);
+}
+
 TEST(Cli, DevicesListsTheCpu) {
   TempDir dir;
   const auto devices = trainbench("devices --json", dir);

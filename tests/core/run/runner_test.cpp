@@ -50,7 +50,7 @@ class RunnerTest : public ::testing::Test {
 TEST_F(RunnerTest, LearnsReportsAndStoresTheSession) {
   RecordingObserver observer;
   const auto db = dir_ / "s.db";
-  Runner runner(project_, {db, &observer, "synthetic.json"});
+  Runner runner(project_, {db, &observer, "synthetic.json", {}});
   const auto result = runner.run();
   ASSERT_EQ(result.status, "completed") << result.error;
   EXPECT_EQ(observer.starts, 1);
@@ -104,7 +104,7 @@ TEST_F(RunnerTest, LearnsReportsAndStoresTheSession) {
 TEST_F(RunnerTest, CheckpointsHoldTheModelAndTheOptimizerState) {
   const auto db = dir_ / "s.db";
   project_.train.checkpoint = "epoch";
-  const auto result = Runner(project_, {db, nullptr, ""}).run();
+  const auto result = Runner(project_, {db, nullptr, "", {}}).run();
   ASSERT_EQ(result.status, "completed") << result.error;
   store::SessionStore store(db, store::SessionStore::Mode::read_only);
   EXPECT_EQ(store.checkpoint_steps(result.session), (std::vector<std::int64_t>{16, 32, 48}));
@@ -127,8 +127,63 @@ TEST_F(RunnerTest, CheckpointsHoldTheModelAndTheOptimizerState) {
       << ::testing::PrintToString(names);
 
   project_.train.checkpoint = "none";
-  const auto plain = Runner(project_, {db, nullptr, ""}).run();
+  const auto plain = Runner(project_, {db, nullptr, "", {}}).run();
   EXPECT_TRUE(store.checkpoint_steps(plain.session).empty());
+}
+
+TEST_F(RunnerTest, ResumingFromACheckpointGivesTheUninterruptedRun) {
+  const auto db = dir_ / "s.db";
+  project_.optimizer.type = "adam";
+  project_.optimizer.lr = 1e-3;
+  const auto straight = Runner(project_, {db, nullptr, "", {}}).run();
+  ASSERT_EQ(straight.status, "completed") << straight.error;
+
+  // Interrupted inside the second epoch (step 21 of 16 per epoch), then resumed to the end.
+  auto first_part = project_;
+  first_part.train.max_steps = 21;
+  first_part.train.checkpoint = "end";
+  const auto part = Runner(first_part, {db, nullptr, "", {}}).run();
+  ASSERT_EQ(part.steps, 21);
+  RecordingObserver observer;
+  RunOptions options{db, &observer, "", {}};
+  options.resume_from = part.session;
+  const auto resumed = Runner(project_, options).run();
+  ASSERT_EQ(resumed.status, "completed") << resumed.error;
+  EXPECT_EQ(resumed.steps, straight.steps);
+  EXPECT_EQ(resumed.epochs, 3);
+  EXPECT_EQ(observer.steps.size(), 48u - 21u);
+  EXPECT_EQ(observer.steps.front().step, 22);
+  // Same data order, same weights, same optimizer state: the same numbers, bit for bit.
+  EXPECT_EQ(resumed.test_accuracy, straight.test_accuracy);
+  EXPECT_EQ(resumed.test_loss, straight.test_loss);
+  EXPECT_EQ(observer.epochs.back().train_loss, resumed.train_loss);
+
+  store::SessionStore store(db, store::SessionStore::Mode::read_only);
+  const auto params = store.params(resumed.session);
+  EXPECT_NE(
+      std::find(params.begin(), params.end(),
+                std::make_pair(std::string("resumed_from"), std::to_string(part.session.value))),
+      params.end());
+}
+
+TEST_F(RunnerTest, ResumingNeedsAFittingCheckpoint) {
+  const auto db = dir_ / "s.db";
+  project_.train.epochs = 1;
+  const auto without = Runner(project_, {db, nullptr, "", {}}).run();
+  RunOptions options{db, nullptr, "", {}};
+  options.resume_from = without.session;
+  auto result = Runner(project_, options).run();
+  EXPECT_EQ(result.status, "failed");
+  EXPECT_NE(result.error.find("no checkpoint"), std::string::npos) << result.error;
+
+  project_.train.checkpoint = "end";
+  const auto with = Runner(project_, {db, nullptr, "", {}}).run();
+  auto wider = project_;
+  wider.model.hidden = {64};
+  options.resume_from = with.session;
+  result = Runner(wider, options).run();
+  EXPECT_EQ(result.status, "failed");
+  EXPECT_NE(result.error.find("does not fit this model"), std::string::npos) << result.error;
 }
 
 TEST_F(RunnerTest, SameSeedSameResult) {
@@ -145,7 +200,7 @@ TEST_F(RunnerTest, SameSeedSameResult) {
 TEST_F(RunnerTest, MaxStepsEndsInsideAnEpochAndStillEvaluates) {
   project_.train.max_steps = 10;
   RecordingObserver observer;
-  const auto result = Runner(project_, {{}, &observer, ""}).run();
+  const auto result = Runner(project_, {{}, &observer, "", {}}).run();
   EXPECT_EQ(result.status, "completed");
   EXPECT_EQ(result.steps, 10);
   EXPECT_EQ(result.epochs, 0);
@@ -165,7 +220,7 @@ TEST_F(RunnerTest, BackgroundRunStopsWhenAsked) {
     BackgroundRun* run = nullptr;
   } observer;
   const auto db = dir_ / "s.db";
-  BackgroundRun run(project_, {db, &observer, ""});
+  BackgroundRun run(project_, {db, &observer, "", {}});
   observer.run = &run;
   const auto result = run.wait();
   EXPECT_TRUE(run.finished());
@@ -182,7 +237,7 @@ TEST_F(RunnerTest, MissingDataFailsCleanlyAndIsStoredAsFailed) {
   project_.data.path = (dir_ / "nowhere").string();
   RecordingObserver observer;
   const auto db = dir_ / "s.db";
-  const auto result = Runner(project_, {db, &observer, ""}).run();
+  const auto result = Runner(project_, {db, &observer, "", {}}).run();
   EXPECT_EQ(result.status, "failed");
   EXPECT_NE(result.error.find("nowhere"), std::string::npos) << result.error;
   EXPECT_EQ(observer.finishes, 1);
