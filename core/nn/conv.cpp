@@ -61,10 +61,11 @@ Shape Conv2d::output_shape(const Shape& input) const {
 
 const Tensor& Conv2d::forward(const Tensor& x, bool /*training*/) {
   g_ = geometry_for(x.shape());
-  x_ = x;
-  backend_.ensure(y_, output_shape(x.shape()));
-  backend_.conv2d_forward(x, weight_.value, bias_.value, y_, g_);
-  return y_;
+  x_ = x;  // in 16-bit, the previous layer's 16-bit output, shared
+  const Tensor& x32 = widen(x, &Workspace::in);
+  Tensor& y = f32_output(y_, output_shape(x.shape()));
+  backend_.conv2d_forward(x32, weight_.compute(), bias_.compute(), y, g_);
+  return narrow(y, y16_);
 }
 
 const Tensor& Conv2d::backward(const Tensor& dy) {
@@ -73,7 +74,8 @@ const Tensor& Conv2d::backward(const Tensor& dy) {
     backend_.ensure(dx_, x_.shape());
     dx = &dx_;
   }
-  backend_.conv2d_backward(x_, weight_.value, dy, dx, weight_.grad, bias_.grad, g_);
+  backend_.conv2d_backward(widen(x_, &Workspace::in), weight_.compute(), dy, dx, weight_.grad,
+                           bias_.grad, g_);
   return needs_input_grad_ ? dx_ : none_;
 }
 
@@ -103,10 +105,11 @@ const Tensor& MaxPool2d::forward(const Tensor& x, bool /*training*/) {
   g_.channels = x.shape()[1];
   g_.in_h = x.shape()[2];
   g_.in_w = x.shape()[3];
-  backend_.ensure(y_, out);
+  const Tensor& x32 = widen(x, &Workspace::in);
+  Tensor& y = f32_output(y_, out);
   backend_.ensure(argmax_, out, tensor::DType::i32);
-  backend_.maxpool2d_forward(x, y_, argmax_, g_);
-  return y_;
+  backend_.maxpool2d_forward(x32, y, argmax_, g_);
+  return narrow(y, y16_);
 }
 
 const Tensor& MaxPool2d::backward(const Tensor& dy) {
@@ -142,22 +145,24 @@ Shape BatchNorm2d::output_shape(const Shape& input) const {
 
 const Tensor& BatchNorm2d::forward(const Tensor& x, bool training) {
   output_shape(x.shape());
-  x_ = x;
-  backend_.ensure(y_, x.shape());
+  x_ = x;  // in 16-bit, the previous layer's 16-bit output, shared
+  const Tensor& x32 = widen(x, &Workspace::in);
+  Tensor& y = f32_output(y_, x.shape());
+  // Statistics and the normalisation run in fp32 (as under torch.autocast); only y is narrowed.
   if (training) {
-    backend_.batchnorm_forward_train(x, gamma_.value, beta_.value, y_, save_mean_, save_invstd_,
-                                     running_mean_, running_var_, momentum_, eps_);
+    backend_.batchnorm_forward_train(x32, gamma_.compute(), beta_.compute(), y, save_mean_,
+                                     save_invstd_, running_mean_, running_var_, momentum_, eps_);
   } else {
-    backend_.batchnorm_forward_eval(x, gamma_.value, beta_.value, running_mean_, running_var_, eps_,
-                                    y_);
+    backend_.batchnorm_forward_eval(x32, gamma_.compute(), beta_.compute(), running_mean_,
+                                    running_var_, eps_, y);
   }
-  return y_;
+  return narrow(y, y16_);
 }
 
 const Tensor& BatchNorm2d::backward(const Tensor& dy) {
   backend_.ensure(dx_, x_.shape());
-  backend_.batchnorm_backward(x_, dy, gamma_.value, save_mean_, save_invstd_, dx_, gamma_.grad,
-                              beta_.grad);
+  backend_.batchnorm_backward(widen(x_, &Workspace::in), dy, gamma_.compute(), save_mean_,
+                              save_invstd_, dx_, gamma_.grad, beta_.grad);
   return needs_input_grad_ ? dx_ : none_;
 }
 

@@ -18,6 +18,7 @@ class Conv2d final : public Layer {
   Shape output_shape(const Shape& input) const override;
   const Tensor& forward(const Tensor& x, bool training) override;
   const Tensor& backward(const Tensor& dy) override;
+  std::size_t held_bytes() const override { return y_.storage_bytes() + y16_.storage_bytes(); }
   std::vector<Parameter*> parameters() override { return {&weight_, &bias_}; }
 
  private:
@@ -27,7 +28,8 @@ class Conv2d final : public Layer {
   Parameter weight_;  // [OC, C, K, K]
   Parameter bias_;    // [OC]
   Tensor x_;          // [N, C, H, W], kept for backward
-  Tensor y_;          // [N, OC, OH, OW]
+  Tensor y_;          // [N, OC, OH, OW], fp32 only
+  Tensor y16_;        // [N, OC, OH, OW] in the storage dtype, 16-bit only
   Tensor dx_;         // [N, C, H, W]
 };
 
@@ -39,11 +41,15 @@ class MaxPool2d final : public Layer {
   Shape output_shape(const Shape& input) const override;
   const Tensor& forward(const Tensor& x, bool training) override;
   const Tensor& backward(const Tensor& dy) override;
+  std::size_t held_bytes() const override {
+    return y_.storage_bytes() + y16_.storage_bytes() + argmax_.storage_bytes();
+  }
 
  private:
   tensor::Pool2dGeometry g_;
   Shape input_shape_;
-  Tensor y_;       // [N, C, OH, OW]
+  Tensor y_;       // [N, C, OH, OW], fp32 only
+  Tensor y16_;     // [N, C, OH, OW] in the storage dtype, 16-bit only
   Tensor argmax_;  // i32 [N, C, OH, OW]: where in its input plane each max came from
   Tensor dx_;      // [N, C, H, W]
 };
@@ -57,6 +63,7 @@ class BatchNorm2d final : public Layer {
   Shape output_shape(const Shape& input) const override;
   const Tensor& forward(const Tensor& x, bool training) override;
   const Tensor& backward(const Tensor& dy) override;
+  std::size_t held_bytes() const override { return y_.storage_bytes() + y16_.storage_bytes(); }
   std::vector<Parameter*> parameters() override { return {&gamma_, &beta_}; }
   const Tensor& running_mean() const { return running_mean_; }
   const Tensor& running_var() const { return running_var_; }
@@ -68,7 +75,8 @@ class BatchNorm2d final : public Layer {
   Parameter beta_;                     // [C], starts at 0
   Tensor running_mean_, running_var_;  // [C]
   Tensor save_mean_, save_invstd_;     // [C], from the last training forward
-  Tensor x_, y_, dx_;                  // input's shape
+  Tensor x_, y_, dx_;                  // input's shape (x_ any dtype; y_ fp32 only)
+  Tensor y16_;                         // input's shape in the storage dtype, 16-bit only
 };
 
 }  // namespace tb::nn

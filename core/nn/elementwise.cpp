@@ -7,15 +7,16 @@
 namespace tb::nn {
 
 const Tensor& ReLU::forward(const Tensor& x, bool /*training*/) {
-  backend_.ensure(y_, x.shape());
-  backend_.relu_forward(x, y_);
-  return y_;
+  const Tensor& x32 = widen(x, &Workspace::in);
+  Tensor& y = f32_output(y_, x.shape());
+  backend_.relu_forward(x32, y);
+  return narrow(y, y16_);
 }
 
 const Tensor& ReLU::backward(const Tensor& dy) {
   if (!needs_input_grad_) return none_;
   backend_.ensure(dx_, dy.shape());
-  backend_.relu_backward(y_, dy, dx_);
+  backend_.relu_backward(widen(low_precision() ? y16_ : y_, &Workspace::in), dy, dx_);
   return dx_;
 }
 
@@ -36,10 +37,11 @@ const Tensor& Dropout::forward(const Tensor& x, bool training) {
     passthrough_ = x;
     return passthrough_;
   }
-  backend_.ensure(y_, x.shape());
+  const Tensor& x32 = widen(x, &Workspace::in);
+  Tensor& y = f32_output(y_, x.shape());
   backend_.ensure(mask_, x.shape());
-  backend_.dropout_forward(x, y_, mask_, p_, seed_ + 0x9E3779B97F4A7C15ull * ++calls_);
-  return y_;
+  backend_.dropout_forward(x32, y, mask_, p_, seed_ + 0x9E3779B97F4A7C15ull * ++calls_);
+  return narrow(y, y16_);
 }
 
 const Tensor& Dropout::backward(const Tensor& dy) {

@@ -14,10 +14,12 @@ class ReLU final : public Layer {
   Shape output_shape(const Shape& input) const override { return input; }
   const Tensor& forward(const Tensor& x, bool training) override;
   const Tensor& backward(const Tensor& dy) override;
+  std::size_t held_bytes() const override { return y_.storage_bytes() + y16_.storage_bytes(); }
 
  private:
-  Tensor y_;   // input's shape
-  Tensor dx_;  // input's shape
+  Tensor y_;    // input's shape, fp32 only; also what backward needs
+  Tensor y16_;  // input's shape in the storage dtype, 16-bit only; also what backward needs
+  Tensor dx_;   // input's shape
 };
 
 // Inverted dropout (scales kept activations by 1/(1-p) in training; identity in evaluation).
@@ -28,13 +30,19 @@ class Dropout final : public Layer {
   Shape output_shape(const Shape& input) const override { return input; }
   const Tensor& forward(const Tensor& x, bool training) override;
   const Tensor& backward(const Tensor& dy) override;
+  std::size_t held_bytes() const override {
+    return y_.storage_bytes() + y16_.storage_bytes() + mask_.storage_bytes();
+  }
 
  private:
   float p_;
   std::uint64_t seed_;
   std::uint64_t calls_ = 0;  // a new mask every training forward, reproducible from the seed
   bool last_training_ = false;
-  Tensor y_, mask_, dx_;  // input's shape
+  // Input's shape. The mask stays f32 in 16-bit runs too: its value 1/(1-p) is not exact in
+  // f16/bf16, and rounding it would change the dropout scale (a u8 keep-mask would be smaller).
+  Tensor y_, mask_, dx_;
+  Tensor y16_;  // input's shape in the storage dtype, 16-bit only
   Tensor passthrough_;
 };
 

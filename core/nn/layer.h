@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/tensor/backend.h"
@@ -18,9 +19,26 @@ using tensor::Shape;
 using tensor::Tensor;
 
 struct Parameter {
+  Parameter() = default;
+  Parameter(std::string name_, Tensor value_, Tensor grad_)
+      : name(std::move(name_)), value(std::move(value_)), grad(std::move(grad_)) {}
+
   std::string name;  // "0.weight", as PyTorch's state_dict names them
-  Tensor value;
-  Tensor grad;  // same shape as value; written by backward()
+  Tensor value;      // the fp32 master weights, which the optimizer updates
+  Tensor grad;       // same shape as value; written by backward()
+  // Mixed precision: the master rounded to the storage dtype (kept in f32 for the CPU's fp32
+  // arithmetic), refreshed by Model before each forward. Undefined in fp32, where layers use value.
+  Tensor working;
+  const Tensor& compute() const { return working.defined() ? working : value; }
+};
+
+// Mixed-precision scratch shared by every layer of one model: f32 buffers sized for the largest
+// layer, into which a 16-bit activation is widened for an op and out of which an op's f32 result
+// is narrowed again. Nothing in them outlives one layer call, so they are workspace (like a GEMM
+// library's), not activation memory.
+struct Workspace {
+  Tensor in;   // f32, capacity for the largest input widened for an op
+  Tensor out;  // f32, capacity for the largest output computed before narrowing
 };
 
 class Layer {
@@ -43,10 +61,57 @@ class Layer {
   void set_needs_input_grad(bool needed) { needs_input_grad_ = needed; }
   bool needs_input_grad() const { return needs_input_grad_; }
 
+  // Set by Model: the dtype activations are stored in (f32, f16 or bf16) and, for 16-bit, the
+  // shared workspace. In 16-bit, forward() takes and returns `storage` tensors and keeps only
+  // 16-bit tensors for backward; gradients stay f32 tensors (rounded to `storage` by Model).
+  void set_storage(tensor::DType storage, Workspace* workspace) {
+    storage_ = storage;
+    workspace_ = workspace;
+  }
+  // Bytes of the activation tensors this layer owns and keeps from forward until backward
+  // (outputs and saved tensors; not views of other layers' tensors, not gradients).
+  virtual std::size_t held_bytes() const { return 0; }
+
  protected:
+  bool low_precision() const { return storage_ != tensor::DType::f32; }
+  // x as f32: x itself when it is f32, else widened into the workspace slot (valid until the next
+  // call that uses the slot).
+  const Tensor& widen(const Tensor& x, Tensor Workspace::*slot) {
+    if (x.dtype() == tensor::DType::f32) return x;
+    widened_ = scratch(slot, x.shape());
+    backend_.convert(x, widened_);
+    return widened_;
+  }
+  // Where to compute an f32 output: the layer's own y in fp32, the workspace's out in 16-bit.
+  Tensor& f32_output(Tensor& own, const Shape& shape) {
+    if (!low_precision()) {
+      backend_.ensure(own, shape);
+      return own;
+    }
+    computed_ = scratch(&Workspace::out, shape);
+    return computed_;
+  }
+  // Hands an f32 result on: itself in fp32; narrowed into y16 (storage dtype) in 16-bit.
+  const Tensor& narrow(const Tensor& y32, Tensor& y16) {
+    if (!low_precision()) return y32;
+    backend_.ensure(y16, y32.shape(), storage_);
+    backend_.convert(y32, y16);
+    return y16;
+  }
+  // A view of a workspace slot in `shape`, growing the slot when it is too small.
+  Tensor scratch(Tensor Workspace::*slot, const Shape& shape) {
+    Tensor& buffer = workspace_->*slot;
+    if (!buffer.defined() || buffer.numel() < shape.numel())
+      buffer = backend_.empty({shape.numel()});
+    return buffer.prefix_view(shape);
+  }
+
   Backend& backend_;
   bool needs_input_grad_ = true;
-  Tensor none_;  // returned by backward() when no input gradient is needed
+  tensor::DType storage_ = tensor::DType::f32;
+  Workspace* workspace_ = nullptr;
+  Tensor widened_, computed_;  // views into the workspace, for the current call only
+  Tensor none_;                // returned by backward() when no input gradient is needed
 };
 
 }  // namespace tb::nn

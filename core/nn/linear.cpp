@@ -34,20 +34,23 @@ Shape Linear::output_shape(const Shape& input) const {
 const Tensor& Linear::forward(const Tensor& x, bool /*training*/) {
   const Shape out_shape = output_shape(x.shape());
   input_shape_ = x.shape();
+  // Kept for backward as it came: in 16-bit, a view of the previous layer's 16-bit output.
   x2d_ = x.reshape({x.shape()[0], in_});
-  backend_.ensure(y_, out_shape);
-  backend_.gemm(x2d_, false, weight_.value, true, y_);
-  backend_.add_row_bias(y_, bias_.value);
-  return y_;
+  const Tensor& x32 = widen(x2d_, &Workspace::in);
+  Tensor& y = f32_output(y_, out_shape);
+  backend_.gemm(x32, false, weight_.compute(), true, y);
+  backend_.add_row_bias(y, bias_.compute());
+  return narrow(y, y16_);
 }
 
 const Tensor& Linear::backward(const Tensor& dy) {
   // dW [out, in] = dy^T [out, N] x [N, in]; db = column sums of dy; dx [N, in] = dy [N, out] W.
-  backend_.gemm(dy, true, x2d_, false, weight_.grad);
+  const Tensor& x32 = widen(x2d_, &Workspace::in);
+  backend_.gemm(dy, true, x32, false, weight_.grad);
   backend_.sum_rows(dy, bias_.grad);
   if (!needs_input_grad_) return none_;
   backend_.ensure(dx2d_, {input_shape_[0], in_});
-  backend_.gemm(dy, false, weight_.value, false, dx2d_);
+  backend_.gemm(dy, false, weight_.compute(), false, dx2d_);
   dx_ = dx2d_.reshape(input_shape_);
   return dx_;
 }

@@ -13,19 +13,86 @@ void Model::add(std::unique_ptr<Layer> layer) {
   bool trainable_before = false;
   for (const auto& earlier : layers_) trainable_before |= !earlier->parameters().empty();
   layer->set_needs_input_grad(trainable_before);
-  for (Parameter* p : layer->parameters()) p->name = std::to_string(layers_.size()) + "." + p->name;
+  layer->set_storage(storage_, &workspace_);
+  for (Parameter* p : layer->parameters()) {
+    p->name = std::to_string(layers_.size()) + "." + p->name;
+    if (low_precision()) p->working = backend_.empty(p->value.shape());  // same shape as value
+  }
   layers_.push_back(std::move(layer));
 }
 
-const Tensor& Model::forward(const Tensor& x, bool training) {
-  const Tensor* h = &x;
-  for (auto& layer : layers_) h = &layer->forward(*h, training);
-  return *h;
+void Model::set_storage(tensor::DType storage) {
+  if (storage != tensor::DType::f32 && storage != tensor::DType::f16 &&
+      storage != tensor::DType::bf16) {
+    throw Error(std::string("Model: activations cannot be stored as ") +
+                tensor::dtype_name(storage));
+  }
+  storage_ = storage;
+  for (auto& layer : layers_) layer->set_storage(storage_, &workspace_);
+  for (Parameter* p : parameters()) {
+    if (low_precision()) {
+      p->working = backend_.empty(p->value.shape());  // same shape as the master
+    } else {
+      p->working = Tensor();
+    }
+  }
 }
 
-void Model::backward(const Tensor& dlogits) {
+void Model::refresh_working_weights() {
+  // The optimizer changed the masters since the last forward: round them afresh (never the
+  // working copy again, so rounding errors do not accumulate).
+  for (Parameter* p : parameters()) {
+    backend_.copy(p->value, p->working);
+    backend_.round_to(p->working, storage_);
+  }
+}
+
+const Tensor& Model::forward(const Tensor& x, bool training) {
+  if (!low_precision()) {
+    input_bytes_ = x.bytes();
+    const Tensor* h = &x;
+    for (auto& layer : layers_) h = &layer->forward(*h, training);
+    return *h;
+  }
+  refresh_working_weights();
+  backend_.ensure(x16_, x.shape(), storage_);
+  backend_.convert(x, x16_);
+  const Tensor* h = &x16_;
+  for (auto& layer : layers_) h = &layer->forward(*h, training);
+  // The loss and metrics take f32: widen the (already rounded) logits.
+  backend_.ensure(logits_, h->shape());
+  backend_.convert(*h, logits_);
+  return logits_;
+}
+
+void Model::backward(const Tensor& dlogits, float loss_scale) {
   const Tensor* g = &dlogits;
-  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) g = &(*it)->backward(*g);
+  if (loss_scale != 1.0f || low_precision()) {
+    backend_.ensure(dlogits_, dlogits.shape());
+    backend_.copy(dlogits, dlogits_);
+    if (loss_scale != 1.0f) backend_.scale(dlogits_, loss_scale);
+    backend_.round_to(dlogits_, storage_);
+    g = &dlogits_;
+  }
+  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
+    g = &(*it)->backward(*g);
+    // A GPU path stores activation gradients in the storage dtype: round them the same way, so
+    // that fp16 overflows (inf) and underflows (0) happen here as they would there. The tensor
+    // belongs to the layer (or is a view of the one after it), so rounding it in place is safe
+    // and idempotent.
+    if (low_precision() && g->defined()) backend_.round_to(const_cast<Tensor&>(*g), storage_);
+  }
+}
+
+std::size_t Model::activation_bytes() const {
+  std::size_t bytes =
+      low_precision() ? x16_.storage_bytes() + logits_.storage_bytes() : input_bytes_;
+  for (const auto& layer : layers_) bytes += layer->held_bytes();
+  return bytes;
+}
+
+std::size_t Model::workspace_bytes() const {
+  return workspace_.in.storage_bytes() + workspace_.out.storage_bytes();
 }
 
 std::vector<Parameter*> Model::parameters() {

@@ -18,10 +18,26 @@ class Model {
       : backend_(backend), sample_shape_(sample_shape) {}
 
   void add(std::unique_ptr<Layer> layer);
-  // x: [N, sample_shape...] -> logits [N, classes].
+  // The dtype activations are stored in: f32 (fp32 training, the default) or f16 / bf16 (mixed
+  // precision: fp32 master weights that the optimizer updates, a working copy rounded to the
+  // storage dtype that forward and backward use, 16-bit activations between layers and for
+  // backward, fp32 arithmetic and accumulation, activation gradients rounded to the storage dtype).
+  void set_storage(tensor::DType storage);
+  tensor::DType storage() const { return storage_; }
+
+  // x: f32 [N, sample_shape...] -> f32 logits [N, classes] (in 16-bit: the narrowed logits
+  // widened).
   const Tensor& forward(const Tensor& x, bool training);
-  // dlogits -> parameter gradients (the input's gradient is not computed).
-  void backward(const Tensor& dlogits);
+  // dlogits -> parameter gradients (the input's gradient is not computed). dlogits is multiplied
+  // by loss_scale first (fp16 loss scaling: the gradients come out scaled by it).
+  void backward(const Tensor& dlogits, float loss_scale = 1.0f);
+
+  // Bytes of the activations the last forward left held for backward: the input as the model keeps
+  // it, every layer's outputs and saved tensors (each buffer once), the f32 logits in 16-bit.
+  std::size_t activation_bytes() const;
+  // Bytes of the shared 16-bit workspace (0 in fp32): scratch, not held between forward and
+  // backward, reported separately so the total memory is visible too.
+  std::size_t workspace_bytes() const;
 
   std::vector<Parameter*> parameters();
   std::int64_t parameter_count();
@@ -30,9 +46,18 @@ class Model {
   const Shape& sample_shape() const { return sample_shape_; }
 
  private:
+  bool low_precision() const { return storage_ != tensor::DType::f32; }
+  void refresh_working_weights();
+
   Backend& backend_;
   Shape sample_shape_;  // one sample, without the batch dimension: [1, 28, 28]
   std::vector<std::unique_ptr<Layer>> layers_;
+  tensor::DType storage_ = tensor::DType::f32;
+  Workspace workspace_;          // 16-bit only, shared by the layers
+  std::size_t input_bytes_ = 0;  // fp32: the caller's input, which the first layer keeps a view of
+  Tensor x16_;      // [N, sample_shape...] in the storage dtype: the input, 16-bit only
+  Tensor logits_;   // [N, classes] f32: the last layer's 16-bit output widened, 16-bit only
+  Tensor dlogits_;  // [N, classes] f32: dlogits scaled and rounded, when either applies
 };
 
 // Builds an "mlp" (Flatten, then Linear+ReLU per hidden size, then Linear to the classes) or a

@@ -52,6 +52,12 @@ struct RunResult {
   std::int64_t steps = 0;
   double wall_s = 0.0;
   std::int64_t parameters = 0;
+  std::string precision = "fp32";
+  // Bytes the model held from a training forward until its backward (first step's batch), and the
+  // shared 16-bit workspace besides (0 in fp32); see nn::Model::activation_bytes().
+  std::int64_t activation_bytes = 0;
+  std::int64_t activation_workspace_bytes = 0;
+  std::int64_t skipped_steps = 0;  // optimizer steps skipped by loss scaling (fp16)
 };
 
 class RunObserver {

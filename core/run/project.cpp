@@ -51,6 +51,20 @@ Project Project::from_json(const json& doc, const std::string& source) {
         top.to_integer(v, path, 0, std::numeric_limits<std::int64_t>::max()));
   });
   top.string_in("device", p.device, {"cpu", "cuda", "auto"});
+  top.string_in("precision", p.precision, {"fp32", "fp16", "bf16"});
+  top.field("amp", [&](const json& v, const std::string& path) {
+    ObjectReader amp(v, path, source);
+    constexpr double float_max = std::numeric_limits<float>::max();
+    amp.number("init_scale", p.amp.init_scale, 0.0, float_max);
+    amp.number("growth_factor", p.amp.growth_factor, 1.0, float_max);
+    amp.number("backoff_factor", p.amp.backoff_factor, 0.0, 1.0, true);
+    amp.integer("growth_interval", p.amp.growth_interval, 1);
+    amp.finish();
+    // The open ends the range checks above cannot say (> 0, > 1): the scaler's own rules.
+    if (!(p.amp.init_scale > 0.0)) amp.fail(path + ".init_scale", "expected a number > 0");
+    if (!(p.amp.growth_factor > 1.0)) amp.fail(path + ".growth_factor", "expected a number > 1");
+    if (!(p.amp.backoff_factor > 0.0)) amp.fail(path + ".backoff_factor", "expected a number > 0");
+  });
   top.field("data", [&](const json& v, const std::string& path) {
     ObjectReader data(v, path, source);
     data.string_in("dataset", p.data.dataset, {"fashion-mnist"});
@@ -136,6 +150,12 @@ json Project::to_json() const {
       {"name", name},
       {"seed", seed},
       {"device", device},
+      {"precision", precision},
+      {"amp",
+       {{"init_scale", amp.init_scale},
+        {"growth_factor", amp.growth_factor},
+        {"backoff_factor", amp.backoff_factor},
+        {"growth_interval", amp.growth_interval}}},
       {"data",
        {{"dataset", data.dataset},
         {"path", data.path},

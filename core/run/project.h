@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/amp/loss_scaler.h"
 #include "core/nn/model_spec.h"
 #include "core/optim/optimizer.h"
 #include "core/optim/schedule.h"
@@ -64,6 +65,10 @@ struct Project {
   std::string name = "untitled";
   std::uint64_t seed = 42;
   std::string device = "cpu";  // "cpu" | "cuda" | "auto"
+  // "fp32" | "fp16" | "bf16": the storage of weights and activations (see amp/precision.h).
+  std::string precision = "fp32";
+  // Dynamic loss scaling, used when the precision needs it (fp16); GradScaler's defaults.
+  amp::LossScalerOptions amp;
   DataSettings data;
   ModelSettings model;
   OptimizerSettings optimizer;

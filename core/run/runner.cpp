@@ -8,6 +8,11 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
+#include <span>
+
+#include "core/amp/loss_scaler.h"
+#include "core/amp/precision.h"
 
 #include "core/data/batch_iterator.h"
 #include "core/data/dataset.h"
@@ -221,6 +226,15 @@ RunResult Runner::run() {
     sink.params(environment());
     auto model = nn::build_model(*backend, project_.model, split.train.sample_shape,
                                  split.train.classes, project_.seed);
+    const auto precision = amp::parse_precision(project_.precision);
+    model->set_storage(amp::storage_dtype(precision));
+    result.precision = amp::precision_name(precision);
+    // Only fp16 scales the loss; bf16 has float's exponent range (see amp/precision.h).
+    std::optional<amp::LossScaler> scaler;
+    if (amp::needs_loss_scaling(precision)) {
+      scaler.emplace(project_.amp);
+      sink.metric("loss_scale", 0, seconds_since(started), scaler->scale());
+    }
     nn::SoftmaxCrossEntropy criterion(*backend);
     const auto parameters = model->parameters();
     auto optimizer = optim::make_optimizer(*backend, parameters, project_.optimizer);
@@ -286,17 +300,39 @@ RunResult Runner::run() {
           trace::ScopedSpan span(&recorder, "forward", trace::Category::forward, step);
           loss = criterion.forward(model->forward(x, true), y);
         }
+        if (step == 1) {
+          // Everything held for backward is allocated and alive now, at its training batch size.
+          result.activation_bytes = static_cast<std::int64_t>(model->activation_bytes());
+          result.activation_workspace_bytes = static_cast<std::int64_t>(model->workspace_bytes());
+          sink.metric("activation_bytes", step, seconds_since(started),
+                      static_cast<double>(result.activation_bytes));
+          sink.params({{"memory.activation_bytes", std::to_string(result.activation_bytes)},
+                       {"memory.activation_workspace_bytes",
+                        std::to_string(result.activation_workspace_bytes)}});
+        }
         {
           trace::ScopedSpan span(&recorder, "backward", trace::Category::backward, step);
-          model->backward(criterion.backward());
+          model->backward(criterion.backward(), scaler ? scaler->scale() : 1.0f);
         }
         {
           trace::ScopedSpan span(&recorder, "optimizer", trace::Category::optimizer, step);
           optimizer->set_lr_factor(optim::lr_factor(project_.schedule, step - 1, info.total_steps));
-          if (project_.train.clip_grad_norm > 0.0) {
+          bool apply = true;
+          if (scaler) {
+            // GradScaler.unscale_ + step + update: unscale every gradient, skip on inf/NaN.
+            bool found_inf = false;
+            for (nn::Parameter* p : parameters) {
+              found_inf |= amp::unscale_and_check(
+                  std::span<float>(p->grad.data(), static_cast<std::size_t>(p->grad.numel())),
+                  scaler->inv_scale());
+            }
+            apply = scaler->update(found_inf);
+            result.skipped_steps = scaler->skipped_steps();
+          }
+          if (apply && project_.train.clip_grad_norm > 0.0) {
             grad_norm = optim::clip_grad_norm(*backend, parameters, project_.train.clip_grad_norm);
           }
-          optimizer->step();
+          if (apply) optimizer->step();
         }
         backend->synchronize();
         const auto step_end = recorder.now_ns();
@@ -320,6 +356,15 @@ RunResult Runner::run() {
         sink.metric("lr", step, report.elapsed_s, optimizer->lr());
         if (project_.train.clip_grad_norm > 0.0) {
           sink.metric("grad_norm", step, report.elapsed_s, grad_norm);
+        }
+        if (scaler) {
+          for (const auto& event : scaler->take_events()) {
+            sink.metric("loss_scale", event.step, report.elapsed_s, event.scale);
+            if (event.skipped) {
+              sink.metric("skipped_steps", event.step, report.elapsed_s,
+                          static_cast<double>(event.skipped_total));
+            }
+          }
         }
         observer.on_step(report);
         if (!std::isfinite(loss))
@@ -418,7 +463,11 @@ nlohmann::json to_json(const RunResult& result) {
                         {"epochs", result.epochs},
                         {"steps", result.steps},
                         {"wall_s", result.wall_s},
-                        {"parameters", result.parameters}};
+                        {"parameters", result.parameters},
+                        {"precision", result.precision},
+                        {"activation_bytes", result.activation_bytes},
+                        {"activation_workspace_bytes", result.activation_workspace_bytes},
+                        {"skipped_steps", result.skipped_steps}};
   if (!result.error.empty()) out["error"] = result.error;
   return out;
 }

@@ -4,7 +4,8 @@
 // BackgroundRun); request_stop() may be called from any thread and takes effect after the current
 // step. With a database path set, the run is stored as a session: settings, metrics each step
 // (train_loss, samples_per_s) and each epoch (test_accuracy, test_loss, epoch_train_loss), the
-// step-phase spans, and the final status and summary.
+// activation memory once (activation_bytes), fp16 loss scaling's loss_scale at each change and
+// skipped_steps at each skipped step, the step-phase spans, and the final status and summary.
 #pragma once
 
 #include <atomic>

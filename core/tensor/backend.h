@@ -137,6 +137,12 @@ class Backend {
   virtual void download(const Tensor& src, void* host, std::size_t bytes) = 0;
   virtual void fill(Tensor& t, float value) = 0;
   virtual void copy(const Tensor& src, Tensor& dst) = 0;
+  // dst = src converted between f32 and f16/bf16 (either way; round to nearest even when
+  // narrowing), or a plain copy when the dtypes match. Same number of elements.
+  virtual void convert(const Tensor& src, Tensor& dst) = 0;
+  // Rounds an f32 tensor in place to the nearest value `storage` (f16 or bf16) can hold, keeping
+  // it in f32: mixed precision on a backend whose arithmetic is fp32. No-op for f32.
+  virtual void round_to(Tensor& t, DType storage) = 0;
 
   // ---- dense algebra ----
   // c = alpha * op(a) * op(b) + beta * c, each tensor seen as a shape[0] x inner() matrix.

@@ -98,6 +98,37 @@ void CpuBackend::copy(const Tensor& src, Tensor& dst) {
   std::memcpy(dst.raw(), src.raw(), src.bytes());
 }
 
+void CpuBackend::convert(const Tensor& src, Tensor& dst) {
+  require_same_numel("convert", src, dst);
+  const auto n = static_cast<std::size_t>(src.numel());
+  const DType from = src.dtype(), to = dst.dtype();
+  if (from == to) {
+    std::memcpy(dst.raw(), src.raw(), src.bytes());
+  } else if (from == DType::f32 && to == DType::bf16) {
+    float_to_bf16(src.data(), dst.data_u16(), n);
+  } else if (from == DType::f32 && to == DType::f16) {
+    float_to_f16(src.data(), dst.data_u16(), n);
+  } else if (from == DType::bf16 && to == DType::f32) {
+    bf16_to_float(src.data_u16(), dst.data(), n);
+  } else if (from == DType::f16 && to == DType::f32) {
+    f16_to_float(src.data_u16(), dst.data(), n);
+  } else {
+    require(false, "convert",
+            std::string("no conversion from ") + dtype_name(from) + " to " + dtype_name(to));
+  }
+}
+
+void CpuBackend::round_to(Tensor& t, DType storage) {
+  const std::span<float> values(t.data(), static_cast<std::size_t>(t.numel()));
+  if (storage == DType::bf16) {
+    round_to_bf16(values);
+  } else if (storage == DType::f16) {
+    round_to_f16(values);
+  } else {
+    require(storage == DType::f32, "round_to", "storage must be f32, f16 or bf16");
+  }
+}
+
 void CpuBackend::gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c,
                       float alpha, float beta) {
   auto A = a.matrix();

@@ -71,6 +71,8 @@ class CpuBackend final : public Backend {
   void lion_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, const LionStep& step) override;
   void lerp_(Tensor& slow, Tensor& fast, const LerpStep& step) override;
   void scale(Tensor& t, float factor) override;
+  void convert(const Tensor& src, Tensor& dst) override;
+  void round_to(Tensor& t, DType storage) override;
   double sum_squares(const Tensor& t) override;
 
  private:

@@ -67,6 +67,10 @@ Tensor Tensor::reshape(Shape shape) const {
   return Tensor(buffer_, std::move(shape), dtype_);
 }
 
+Tensor Tensor::prefix_view(Shape shape) const {
+  return Tensor(buffer_, std::move(shape), dtype_);  // the constructor checks that it fits
+}
+
 void Tensor::check_on_host() const {
   if (!buffer_) throw Error("access to an undefined tensor");
   if (buffer_->device() != Device::cpu)

@@ -75,6 +75,13 @@ class Tensor {
 
   // A view with another shape of the same number of elements, sharing storage.
   Tensor reshape(Shape shape) const;
+  // A view of the first shape.numel() elements of this tensor's storage, in another shape: how a
+  // workspace sized for the largest layer serves smaller ones without reallocating.
+  Tensor prefix_view(Shape shape) const;
+  // Bytes of storage actually allocated (a view counts its whole buffer; 0 when undefined).
+  std::size_t storage_bytes() const { return buffer_ ? buffer_->bytes() : 0; }
+  // Whether two tensors share one storage (one is a view of the other).
+  bool same_storage(const Tensor& other) const { return buffer_ && buffer_ == other.buffer_; }
 
   // Host access (CPU tensors only; throws tb::Error otherwise or on a dtype mismatch).
   float* data();

@@ -28,6 +28,37 @@ TEST(Project, EmptyDocumentGetsEveryDefault) {
   EXPECT_EQ(p.optimizer.type, "sgd");
   EXPECT_EQ(p.device, "cpu");
   EXPECT_EQ(p.train.threads, 2);
+  EXPECT_EQ(p.precision, "fp32");
+  EXPECT_EQ(p.amp.init_scale, 65536.0);
+  EXPECT_EQ(p.amp.growth_interval, 2000);
+}
+
+TEST(Project, PrecisionAndLossScalingAreValidatedAndRoundTrip) {
+  auto e = field_error({{"precision", "fp8"}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "precision");
+  EXPECT_NE(e.find("allowed: fp32, fp16, bf16"), std::string::npos) << e;
+  e = field_error({{"precision", 16}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "precision");
+  e = field_error({{"amp", {{"backoff_factor", 1.0}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "amp.backoff_factor");
+  e = field_error({{"amp", {{"init_scale", 0}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "amp.init_scale");
+  e = field_error({{"amp", {{"growth_factor", 1}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "amp.growth_factor");
+  e = field_error({{"amp", {{"growth_interval", 0}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "amp.growth_interval");
+  e = field_error({{"amp", {{"scale", 2}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "amp.scale");
+
+  const auto p = Project::from_json(
+      json::parse(R"({"precision": "fp16", "amp": {"init_scale": 1024, "growth_interval": 10}})"));
+  EXPECT_EQ(p.precision, "fp16");
+  EXPECT_EQ(p.amp.init_scale, 1024.0);
+  EXPECT_EQ(p.amp.growth_interval, 10);
+  EXPECT_EQ(p.amp.backoff_factor, 0.5);
+  const json doc = p.to_json();
+  EXPECT_EQ(doc["precision"], "fp16");
+  EXPECT_EQ(Project::from_json(doc).to_json(), doc);
 }
 
 TEST(Project, ToJsonRoundTripsAndIsComplete) {
@@ -144,13 +175,20 @@ TEST(Project, LoadReportsMissingFileAndBadJsonWithOffset) {
 }
 
 TEST(Project, ShippedProjectsAreValid) {
-  for (const char* name : {"fashion_mlp.json", "fashion_cnn.json"}) {
+  for (const char* name : {"fashion_mlp.json", "fashion_cnn.json", "fashion_mlp_bf16.json"}) {
     const auto p = Project::load(std::filesystem::path(TRAINBENCH_SOURCE_DIR) / "projects" / name);
     EXPECT_EQ(p.data.batch_size, 128) << name;
   }
   const auto mlp =
       Project::load(std::filesystem::path(TRAINBENCH_SOURCE_DIR) / "projects/fashion_mlp.json");
   EXPECT_EQ(mlp.model.hidden, (std::vector<std::int64_t>{256, 128}));
+  // The bf16 project is the fp32 one but for its name and precision.
+  auto bf16 = Project::load(std::filesystem::path(TRAINBENCH_SOURCE_DIR) /
+                            "projects/fashion_mlp_bf16.json");
+  EXPECT_EQ(bf16.precision, "bf16");
+  bf16.precision = mlp.precision;
+  bf16.name = mlp.name;
+  EXPECT_EQ(bf16.to_json(), mlp.to_json());
 }
 
 TEST(Project, FlattenGivesDottedKeys) {
