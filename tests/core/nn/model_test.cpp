@@ -14,10 +14,13 @@
 #include "core/optim/optimizer.h"
 #include "core/util/error.h"
 #include "tests/core/nn/gradcheck.h"
+#include "tests/core/nn/model_specs.h"
 
 namespace tb::nn {
 namespace {
 
+using test_specs::mlp;
+using test_specs::tiny_cnn;
 using test_util::from_vec;
 using test_util::labels_tensor;
 using test_util::max_rel_error;
@@ -26,22 +29,6 @@ using test_util::pick_coords;
 using test_util::random_floats;
 using test_util::random_labels;
 using test_util::to_vec;
-
-ModelSpec mlp(std::vector<std::int64_t> hidden) {
-  ModelSpec s;
-  s.type = "mlp";
-  s.hidden = std::move(hidden);
-  return s;
-}
-
-// The tiny cnn of the brief: one conv block (4 channels, batch norm, 2x2 pool), hidden [16].
-ModelSpec tiny_cnn() {
-  ModelSpec s;
-  s.type = "cnn";
-  s.hidden = {16};
-  s.conv = {ConvBlockSpec{.channels = 4, .kernel = 3, .pool = 2, .batch_norm = true}};
-  return s;
-}
 
 TEST(Model, MlpStructureAndParameterCount) {
   auto backend = tensor::make_cpu_backend(1);

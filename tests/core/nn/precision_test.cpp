@@ -13,32 +13,20 @@
 #include "core/nn/loss.h"
 #include "core/nn/model.h"
 #include "core/tensor/half.h"
+#include "tests/core/nn/model_specs.h"
 #include "tests/core/tensor/test_util.h"
 
 namespace tb::nn {
 namespace {
 
 using tensor::DType;
+using test_specs::mlp;
+using test_specs::tiny_cnn;
 using test_util::from_vec;
 using test_util::labels_tensor;
 using test_util::random_floats;
 using test_util::random_labels;
 using test_util::to_vec;
-
-ModelSpec mlp(std::vector<std::int64_t> hidden) {
-  ModelSpec s;
-  s.type = "mlp";
-  s.hidden = std::move(hidden);
-  return s;
-}
-
-ModelSpec tiny_cnn() {
-  ModelSpec s;
-  s.type = "cnn";
-  s.hidden = {16};
-  s.conv = {ConvBlockSpec{.channels = 4, .kernel = 3, .pool = 2, .batch_norm = true}};
-  return s;
-}
 
 std::vector<float> rounded(std::vector<float> v, DType storage) {
   if (storage == DType::bf16) tensor::round_to_bf16(std::span<float>(v));
