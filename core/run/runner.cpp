@@ -251,6 +251,10 @@ RunResult Runner::run() {
     info.test_samples = split.test.size();
     info.epochs = project_.train.epochs;
     info.steps_per_epoch = batches.batches_per_epoch();
+    if (info.steps_per_epoch == 0) {
+      throw Error(split.train.name +
+                  ": no training samples (check data.path and data.train_limit)");
+    }
     info.total_steps = info.epochs * info.steps_per_epoch;
     if (project_.train.max_steps > 0)
       info.total_steps = std::min(info.total_steps, project_.train.max_steps);
@@ -273,6 +277,7 @@ RunResult Runner::run() {
     const std::int64_t first_epoch = step / info.steps_per_epoch + 1;
     const std::int64_t batches_done = step % info.steps_per_epoch;
     bool stopped = false;
+    bool memory_recorded = false;
     std::int64_t checkpointed_step = 0;
     for (std::int64_t epoch = first_epoch; epoch <= project_.train.epochs && !stopped; ++epoch) {
       batches.start_epoch(epoch - 1);
@@ -300,8 +305,10 @@ RunResult Runner::run() {
           trace::ScopedSpan span(&recorder, "forward", trace::Category::forward, step);
           loss = criterion.forward(model->forward(x, true), y);
         }
-        if (step == 1) {
-          // Everything held for backward is allocated and alive now, at its training batch size.
+        if (!memory_recorded) {
+          // Everything held for backward is allocated and alive now, at its training batch size
+          // (the first step of this session, which is not step 1 when it resumes).
+          memory_recorded = true;
           result.activation_bytes = static_cast<std::int64_t>(model->activation_bytes());
           result.activation_workspace_bytes = static_cast<std::int64_t>(model->workspace_bytes());
           sink.metric("activation_bytes", step, seconds_since(started),

@@ -157,6 +157,8 @@ TEST_F(RunnerTest, ResumingFromACheckpointGivesTheUninterruptedRun) {
   EXPECT_EQ(resumed.test_accuracy, straight.test_accuracy);
   EXPECT_EQ(resumed.test_loss, straight.test_loss);
   EXPECT_EQ(observer.epochs.back().train_loss, resumed.train_loss);
+  EXPECT_GT(resumed.activation_bytes, 0);
+  EXPECT_EQ(resumed.activation_bytes, straight.activation_bytes);
 
   store::SessionStore store(db, store::SessionStore::Mode::read_only);
   const auto params = store.params(resumed.session);
