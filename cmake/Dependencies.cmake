@@ -5,12 +5,18 @@ find_package(nlohmann_json 3.10 REQUIRED)
 find_package(SQLite3 REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS CXX)
+# xxHash (XXH3): stable content hashes of samples for deduplication (core/ds/content_hash).
+# Used header-only (XXH_INLINE_ALL), so binaries carried to the GPU machine need no libxxhash.
+find_path(XXHASH_INCLUDE_DIR xxhash.h REQUIRED)
 
 if(TRAINBENCH_TESTS)
   find_package(GTest REQUIRED)
 endif()
 if(TRAINBENCH_BENCH)
   find_package(benchmark REQUIRED)
+  # Peers the data-structure benchmarks measure against (core/ds/ does not use them).
+  find_package(absl REQUIRED)
+  find_package(nanoflann REQUIRED)
 endif()
 if(TRAINBENCH_GUI)
   find_package(Qt6 6.4 REQUIRED COMPONENTS Widgets Charts Test)

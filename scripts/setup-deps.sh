@@ -7,7 +7,8 @@ set -euo pipefail
 packages=(
   cmake ninja-build g++ git pkg-config
   libeigen3-dev nlohmann-json3-dev libsqlite3-dev zlib1g-dev libcli11-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libabsl-dev libnanoflann-dev
+  libxxhash-dev
   qt6-base-dev qt6-charts-dev libgl-dev
   dataset-fashion-mnist
 )
