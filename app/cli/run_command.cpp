@@ -82,9 +82,12 @@ int run_project(const RunCommand& command) {
           result.status.c_str(), static_cast<long long>(result.steps),
           static_cast<long long>(result.epochs), result.wall_s, result.test_accuracy,
           result.train_loss, result.samples_per_s);
-      std::printf("precision %s: activations held for backward %.1f KiB (workspace %.1f KiB)",
-                  result.precision.c_str(), static_cast<double>(result.activation_bytes) / 1024.0,
-                  static_cast<double>(result.activation_workspace_bytes) / 1024.0);
+      std::printf(
+          "precision %s: activations held for backward %.1f KiB (workspace %.1f KiB), weights "
+          "%.1f KiB",
+          result.precision.c_str(), static_cast<double>(result.activation_bytes) / 1024.0,
+          static_cast<double>(result.activation_workspace_bytes) / 1024.0,
+          static_cast<double>(result.weight_bytes) / 1024.0);
       if (result.precision == "fp16") {
         std::printf(", %lld steps skipped by loss scaling",
                     static_cast<long long>(result.skipped_steps));

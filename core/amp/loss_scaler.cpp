@@ -1,6 +1,5 @@
 #include "core/amp/loss_scaler.h"
 
-#include <bit>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -17,12 +16,6 @@ template <typename T>
   std::ostringstream message;
   message << "amp." << field << " must be " << requirement << " (got " << got << ")";
   throw Error(message.str());
-}
-
-// Inf and NaN both have an all-ones exponent. Tested on the bits so that it stays right (and
-// vectorises to an OR-reduction) whatever floating-point flags the build uses.
-inline std::uint32_t non_finite_bit(float v) {
-  return (std::bit_cast<std::uint32_t>(v) & 0x7F800000u) == 0x7F800000u ? 1u : 0u;
 }
 
 }  // namespace
@@ -71,21 +64,6 @@ std::vector<ScaleEvent> LossScaler::take_events() {
   std::vector<ScaleEvent> out;
   out.swap(events_);
   return out;
-}
-
-bool unscale_and_check(std::span<float> grad, float inv_scale) {
-  std::uint32_t found = 0;
-  for (float& g : grad) {
-    g *= inv_scale;
-    found |= non_finite_bit(g);
-  }
-  return found != 0;
-}
-
-bool has_non_finite(std::span<const float> values) {
-  std::uint32_t found = 0;
-  for (float v : values) found |= non_finite_bit(v);
-  return found != 0;
 }
 
 }  // namespace tb::amp

@@ -1,7 +1,8 @@
 // Dynamic loss scaling for fp16 training, with the semantics of PyTorch's torch.amp.GradScaler.
 //
 // The loss is multiplied by scale() before backward so that small gradients stay above fp16's
-// underflow; the gradients are then unscaled (multiplied by 1 / scale) and checked. A step whose
+// underflow; the gradients are then unscaled (multiplied by 1 / scale) and checked, by the
+// backend's unscale_and_check_finite, where the gradients live. A step whose
 // gradients hold an inf or NaN is skipped and the scale backs off; after growth_interval clean
 // steps in a row the scale grows. One update() call per optimizer step:
 //
@@ -14,7 +15,6 @@
 #pragma once
 
 #include <cstdint>
-#include <span>
 #include <vector>
 
 namespace tb::amp {
@@ -74,14 +74,5 @@ class LossScaler {
   std::int64_t consecutive_skips_ = 0;
   std::vector<ScaleEvent> events_;
 };
-
-// Multiplies every gradient by inv_scale in place and returns whether any result is inf or NaN
-// (found_inf). The check is on the unscaled values, so it also catches a finite gradient that
-// unscaling overflows (possible once the scale has dropped below 1). Host memory; the backend op
-// for device tensors is separate.
-bool unscale_and_check(std::span<float> grad, float inv_scale);
-
-// Whether any value is inf or NaN.
-bool has_non_finite(std::span<const float> values);
 
 }  // namespace tb::amp

@@ -64,7 +64,8 @@ const Tensor& Conv2d::forward(const Tensor& x, bool /*training*/) {
   x_ = x;  // in 16-bit, the previous layer's 16-bit output, shared
   const Tensor& x32 = widen(x, &Workspace::in);
   Tensor& y = f32_output(y_, output_shape(x.shape()));
-  backend_.conv2d_forward(x32, weight_.compute(), bias_.compute(), y, g_);
+  backend_.conv2d_forward(x32, param_f32(weight_, &Workspace::weight),
+                          param_f32(bias_, &Workspace::bias), y, g_);
   return narrow(y, y16_);
 }
 
@@ -74,8 +75,8 @@ const Tensor& Conv2d::backward(const Tensor& dy) {
     backend_.ensure(dx_, x_.shape());
     dx = &dx_;
   }
-  backend_.conv2d_backward(widen(x_, &Workspace::in), weight_.compute(), dy, dx, weight_.grad,
-                           bias_.grad, g_);
+  backend_.conv2d_backward(widen(x_, &Workspace::in), param_f32(weight_, &Workspace::weight), dy,
+                           dx, weight_.grad, bias_.grad, g_);
   return needs_input_grad_ ? dx_ : none_;
 }
 
@@ -150,19 +151,21 @@ const Tensor& BatchNorm2d::forward(const Tensor& x, bool training) {
   Tensor& y = f32_output(y_, x.shape());
   // Statistics and the normalisation run in fp32 (as under torch.autocast); only y is narrowed.
   if (training) {
-    backend_.batchnorm_forward_train(x32, gamma_.compute(), beta_.compute(), y, save_mean_,
+    backend_.batchnorm_forward_train(x32, param_f32(gamma_, &Workspace::weight),
+                                     param_f32(beta_, &Workspace::bias), y, save_mean_,
                                      save_invstd_, running_mean_, running_var_, momentum_, eps_);
   } else {
-    backend_.batchnorm_forward_eval(x32, gamma_.compute(), beta_.compute(), running_mean_,
-                                    running_var_, eps_, y);
+    backend_.batchnorm_forward_eval(x32, param_f32(gamma_, &Workspace::weight),
+                                    param_f32(beta_, &Workspace::bias), running_mean_, running_var_,
+                                    eps_, y);
   }
   return narrow(y, y16_);
 }
 
 const Tensor& BatchNorm2d::backward(const Tensor& dy) {
   backend_.ensure(dx_, x_.shape());
-  backend_.batchnorm_backward(widen(x_, &Workspace::in), dy, gamma_.compute(), save_mean_,
-                              save_invstd_, dx_, gamma_.grad, beta_.grad);
+  backend_.batchnorm_backward(widen(x_, &Workspace::in), dy, param_f32(gamma_, &Workspace::weight),
+                              save_mean_, save_invstd_, dx_, gamma_.grad, beta_.grad);
   return needs_input_grad_ ? dx_ : none_;
 }
 

@@ -39,8 +39,8 @@ const Tensor& Dropout::forward(const Tensor& x, bool training) {
   }
   const Tensor& x32 = widen(x, &Workspace::in);
   Tensor& y = f32_output(y_, x.shape());
-  backend_.ensure(mask_, x.shape());
-  backend_.dropout_forward(x32, y, mask_, p_, seed_ + 0x9E3779B97F4A7C15ull * ++calls_);
+  mask_seed_ = seed_ + 0x9E3779B97F4A7C15ull * ++calls_;
+  backend_.dropout_forward(x32, y, p_, mask_seed_);
   return narrow(y, y16_);
 }
 
@@ -51,7 +51,7 @@ const Tensor& Dropout::backward(const Tensor& dy) {
     return passthrough_;
   }
   backend_.ensure(dx_, dy.shape());
-  backend_.mul(dy, mask_, dx_);
+  backend_.dropout_backward(dy, dx_, p_, mask_seed_);
   return dx_;
 }
 

@@ -30,19 +30,18 @@ class Dropout final : public Layer {
   Shape output_shape(const Shape& input) const override { return input; }
   const Tensor& forward(const Tensor& x, bool training) override;
   const Tensor& backward(const Tensor& dy) override;
-  std::size_t held_bytes() const override {
-    return y_.storage_bytes() + y16_.storage_bytes() + mask_.storage_bytes();
-  }
+  void set_training_steps_done(std::uint64_t steps) override { calls_ = steps; }
+  // The output only: the mask is drawn again in backward from its seed, never stored.
+  std::size_t held_bytes() const override { return y_.storage_bytes() + y16_.storage_bytes(); }
 
  private:
   float p_;
   std::uint64_t seed_;
-  std::uint64_t calls_ = 0;  // a new mask every training forward, reproducible from the seed
+  std::uint64_t calls_ = 0;      // a new mask every training forward, reproducible from the seed
+  std::uint64_t mask_seed_ = 0;  // the last training forward's mask, for backward
   bool last_training_ = false;
-  // Input's shape. The mask stays f32 in 16-bit runs too: its value 1/(1-p) is not exact in
-  // f16/bf16, and rounding it would change the dropout scale (a u8 keep-mask would be smaller).
-  Tensor y_, mask_, dx_;
-  Tensor y16_;  // input's shape in the storage dtype, 16-bit only
+  Tensor y_, dx_;  // input's shape
+  Tensor y16_;     // input's shape in the storage dtype, 16-bit only
   Tensor passthrough_;
 };
 

@@ -26,19 +26,21 @@ struct Parameter {
   std::string name;  // "0.weight", as PyTorch's state_dict names them
   Tensor value;      // the fp32 master weights, which the optimizer updates
   Tensor grad;       // same shape as value; written by backward()
-  // Mixed precision: the master rounded to the storage dtype (kept in f32 for the CPU's fp32
-  // arithmetic), refreshed by Model before each forward. Undefined in fp32, where layers use value.
+  // Mixed precision: the master rounded to the storage dtype and stored in it (f16 or bf16), which
+  // forward and backward use; refreshed by Model before each forward. Undefined in fp32, where
+  // layers use value.
   Tensor working;
-  const Tensor& compute() const { return working.defined() ? working : value; }
 };
 
 // Mixed-precision scratch shared by every layer of one model: f32 buffers sized for the largest
-// layer, into which a 16-bit activation is widened for an op and out of which an op's f32 result
-// is narrowed again. Nothing in them outlives one layer call, so they are workspace (like a GEMM
-// library's), not activation memory.
+// layer, into which a 16-bit activation or working weight is widened for an op (the CPU's
+// arithmetic is fp32) and out of which an op's f32 result is narrowed again. Nothing in them
+// outlives one layer call, so they are workspace (like a GEMM library's), not activation memory.
 struct Workspace {
-  Tensor in;   // f32, capacity for the largest input widened for an op
-  Tensor out;  // f32, capacity for the largest output computed before narrowing
+  Tensor in;      // f32, capacity for the largest input widened for an op
+  Tensor out;     // f32, capacity for the largest output computed before narrowing
+  Tensor weight;  // f32, capacity for the largest weight (or BatchNorm gamma) widened
+  Tensor bias;    // f32, capacity for the largest bias (or BatchNorm beta) widened
 };
 
 class Layer {
@@ -68,6 +70,8 @@ class Layer {
     storage_ = storage;
     workspace_ = workspace;
   }
+  // See Model::set_training_steps_done.
+  virtual void set_training_steps_done(std::uint64_t /*steps*/) {}
   // Bytes of the activation tensors this layer owns and keeps from forward until backward
   // (outputs and saved tensors; not views of other layers' tensors, not gradients).
   virtual std::size_t held_bytes() const { return 0; }
@@ -81,6 +85,14 @@ class Layer {
     widened_ = scratch(slot, x.shape());
     backend_.convert(x, widened_);
     return widened_;
+  }
+  // A parameter as f32 for an op: its master in fp32; in 16-bit its working copy widened into the
+  // workspace slot (valid until the next call that uses the slot).
+  Tensor param_f32(const Parameter& p, Tensor Workspace::*slot) {
+    if (!p.working.defined()) return p.value;
+    Tensor wide = scratch(slot, p.working.shape());
+    backend_.convert(p.working, wide);
+    return wide;
   }
   // Where to compute an f32 output: the layer's own y in fp32, the workspace's out in 16-bit.
   Tensor& f32_output(Tensor& own, const Shape& shape) {

@@ -38,8 +38,8 @@ const Tensor& Linear::forward(const Tensor& x, bool /*training*/) {
   x2d_ = x.reshape({x.shape()[0], in_});
   const Tensor& x32 = widen(x2d_, &Workspace::in);
   Tensor& y = f32_output(y_, out_shape);
-  backend_.gemm(x32, false, weight_.compute(), true, y);
-  backend_.add_row_bias(y, bias_.compute());
+  backend_.gemm(x32, false, param_f32(weight_, &Workspace::weight), true, y);
+  backend_.add_row_bias(y, param_f32(bias_, &Workspace::bias));
   return narrow(y, y16_);
 }
 
@@ -50,7 +50,7 @@ const Tensor& Linear::backward(const Tensor& dy) {
   backend_.sum_rows(dy, bias_.grad);
   if (!needs_input_grad_) return none_;
   backend_.ensure(dx2d_, {input_shape_[0], in_});
-  backend_.gemm(dy, false, weight_.compute(), false, dx2d_);
+  backend_.gemm(dy, false, param_f32(weight_, &Workspace::weight), false, dx2d_);
   dx_ = dx2d_.reshape(input_shape_);
   return dx_;
 }

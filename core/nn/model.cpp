@@ -16,7 +16,7 @@ void Model::add(std::unique_ptr<Layer> layer) {
   layer->set_storage(storage_, &workspace_);
   for (Parameter* p : layer->parameters()) {
     p->name = std::to_string(layers_.size()) + "." + p->name;
-    if (low_precision()) p->working = backend_.empty(p->value.shape());  // same shape as value
+    if (low_precision()) p->working = backend_.empty(p->value.shape(), storage_);
   }
   layers_.push_back(std::move(layer));
 }
@@ -31,7 +31,7 @@ void Model::set_storage(tensor::DType storage) {
   for (auto& layer : layers_) layer->set_storage(storage_, &workspace_);
   for (Parameter* p : parameters()) {
     if (low_precision()) {
-      p->working = backend_.empty(p->value.shape());  // same shape as the master
+      p->working = backend_.empty(p->value.shape(), storage_);  // the master's shape
     } else {
       p->working = Tensor();
     }
@@ -41,10 +41,7 @@ void Model::set_storage(tensor::DType storage) {
 void Model::refresh_working_weights() {
   // The optimizer changed the masters since the last forward: round them afresh (never the
   // working copy again, so rounding errors do not accumulate).
-  for (Parameter* p : parameters()) {
-    backend_.copy(p->value, p->working);
-    backend_.round_to(p->working, storage_);
-  }
+  for (Parameter* p : parameters()) backend_.convert(p->value, p->working);
 }
 
 const Tensor& Model::forward(const Tensor& x, bool training) {
@@ -92,7 +89,19 @@ std::size_t Model::activation_bytes() const {
 }
 
 std::size_t Model::workspace_bytes() const {
-  return workspace_.in.storage_bytes() + workspace_.out.storage_bytes();
+  return workspace_.in.storage_bytes() + workspace_.out.storage_bytes() +
+         workspace_.weight.storage_bytes() + workspace_.bias.storage_bytes();
+}
+
+std::size_t Model::weight_bytes() {
+  std::size_t bytes = 0;
+  for (const Parameter* p : parameters())
+    bytes += p->value.storage_bytes() + p->working.storage_bytes();
+  return bytes;
+}
+
+void Model::set_training_steps_done(std::uint64_t steps) {
+  for (auto& layer : layers_) layer->set_training_steps_done(steps);
 }
 
 std::vector<Parameter*> Model::parameters() {

@@ -38,6 +38,12 @@ class Model {
   // Bytes of the shared 16-bit workspace (0 in fp32): scratch, not held between forward and
   // backward, reported separately so the total memory is visible too.
   std::size_t workspace_bytes() const;
+  // Bytes of the weights: the fp32 masters, plus in 16-bit their working copies (2 bytes each).
+  std::size_t weight_bytes();
+
+  // A resumed session: `steps` training forwards already happened, so layers whose randomness
+  // advances per step (Dropout) continue the uninterrupted run's sequence.
+  void set_training_steps_done(std::uint64_t steps);
 
   std::vector<Parameter*> parameters();
   std::int64_t parameter_count();

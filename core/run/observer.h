@@ -57,6 +57,8 @@ struct RunResult {
   // shared 16-bit workspace besides (0 in fp32); see nn::Model::activation_bytes().
   std::int64_t activation_bytes = 0;
   std::int64_t activation_workspace_bytes = 0;
+  // Bytes of the weights: fp32 masters, plus the 16-bit working copies in fp16/bf16.
+  std::int64_t weight_bytes = 0;
   std::int64_t skipped_steps = 0;  // optimizer steps skipped by loss scaling (fp16)
 };
 

@@ -272,6 +272,7 @@ RunResult Runner::run() {
     std::int64_t step = 0;
     if (options_.resume_from.valid()) {
       step = sink.restore(options_.resume_from, *backend, parameters, *optimizer);
+      model->set_training_steps_done(static_cast<std::uint64_t>(step));
     }
     // Resuming inside an epoch: that epoch's batches before the checkpoint are passed over.
     const std::int64_t first_epoch = step / info.steps_per_epoch + 1;
@@ -311,11 +312,13 @@ RunResult Runner::run() {
           memory_recorded = true;
           result.activation_bytes = static_cast<std::int64_t>(model->activation_bytes());
           result.activation_workspace_bytes = static_cast<std::int64_t>(model->workspace_bytes());
+          result.weight_bytes = static_cast<std::int64_t>(model->weight_bytes());
           sink.metric("activation_bytes", step, seconds_since(started),
                       static_cast<double>(result.activation_bytes));
           sink.params({{"memory.activation_bytes", std::to_string(result.activation_bytes)},
                        {"memory.activation_workspace_bytes",
-                        std::to_string(result.activation_workspace_bytes)}});
+                        std::to_string(result.activation_workspace_bytes)},
+                       {"memory.weight_bytes", std::to_string(result.weight_bytes)}});
         }
         {
           trace::ScopedSpan span(&recorder, "backward", trace::Category::backward, step);
@@ -329,9 +332,7 @@ RunResult Runner::run() {
             // GradScaler.unscale_ + step + update: unscale every gradient, skip on inf/NaN.
             bool found_inf = false;
             for (nn::Parameter* p : parameters) {
-              found_inf |= amp::unscale_and_check(
-                  std::span<float>(p->grad.data(), static_cast<std::size_t>(p->grad.numel())),
-                  scaler->inv_scale());
+              found_inf |= backend->unscale_and_check_finite(p->grad, scaler->inv_scale());
             }
             apply = scaler->update(found_inf);
             result.skipped_steps = scaler->skipped_steps();
@@ -474,6 +475,7 @@ nlohmann::json to_json(const RunResult& result) {
                         {"precision", result.precision},
                         {"activation_bytes", result.activation_bytes},
                         {"activation_workspace_bytes", result.activation_workspace_bytes},
+                        {"weight_bytes", result.weight_bytes},
                         {"skipped_steps", result.skipped_steps}};
   if (!result.error.empty()) out["error"] = result.error;
   return out;

@@ -157,11 +157,14 @@ class Backend {
   virtual void relu_forward(const Tensor& x, Tensor& y) = 0;
   // dx = dy where y > 0, else 0 (y is the forward output).
   virtual void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) = 0;
-  // Inverted dropout: mask[i] = keep ? 1/(1-p) : 0, drawn from a counter-based hash of
-  // (seed, i) so every backend draws the same mask; y = x * mask.
-  virtual void dropout_forward(const Tensor& x, Tensor& y, Tensor& mask, float p,
-                               std::uint64_t seed) = 0;
-  // out = a * b elementwise (dropout backward: dx = dy * mask).
+  // Inverted dropout: y[i] = x[i] * mask(i), mask(i) = 1/(1-p) when a counter-based hash of
+  // (seed, i) draws >= p, else 0 (uniform_from_counter in cpu_backend.h), so every backend draws
+  // the same mask. The mask is never stored: backward draws it again from the same (seed, i), so
+  // dropout holds no memory from forward to backward.
+  virtual void dropout_forward(const Tensor& x, Tensor& y, float p, std::uint64_t seed) = 0;
+  // dx[i] = dy[i] * mask(i), the mask dropout_forward drew with the same p and seed.
+  virtual void dropout_backward(const Tensor& dy, Tensor& dx, float p, std::uint64_t seed) = 0;
+  // out = a * b elementwise.
   virtual void mul(const Tensor& a, const Tensor& b, Tensor& out) = 0;
 
   // ---- convolution and pooling (NCHW) ----
@@ -216,6 +219,10 @@ class Backend {
                          const LionStep& step) = 0;
   // Lookahead: slow += alpha * (fast - slow); fast = slow, both in one pass.
   virtual void lerp_(Tensor& slow, Tensor& fast, const LerpStep& step) = 0;
+  // fp16 loss scaling (GradScaler's unscale_): grad *= inv_scale in place; returns whether any
+  // unscaled value is inf or NaN (checked after scaling, so a finite gradient that unscaling
+  // overflows counts too). One pass; on a device it is one kernel and one flag read back.
+  virtual bool unscale_and_check_finite(Tensor& grad, float inv_scale) = 0;
   // t = t * factor (gradient clipping).
   virtual void scale(Tensor& t, float factor) = 0;
   // Sum of squares of every element (gradient norms, tests).

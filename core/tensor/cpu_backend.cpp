@@ -192,21 +192,32 @@ void CpuBackend::relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) {
   for (std::int64_t i = 0; i < n; ++i) d[i] = out[i] > 0.0f ? g[i] : 0.0f;
 }
 
-void CpuBackend::dropout_forward(const Tensor& x, Tensor& y, Tensor& mask, float p,
-                                 std::uint64_t seed) {
-  require_same_numel("dropout_forward", x, y);
-  require_same_numel("dropout_forward", x, mask);
-  require(p >= 0.0f && p < 1.0f, "dropout_forward", "p must be in [0, 1)");
+namespace {
+
+// out[i] = in[i] * dropout's mask(i): forward (x -> y) and backward (dy -> dx) are the same map.
+void apply_dropout_mask(const char* op, const Tensor& in_tensor, Tensor& out_tensor, float p,
+                        std::uint64_t seed, int threads) {
+  require_same_numel(op, in_tensor, out_tensor);
+  require(p >= 0.0f && p < 1.0f, op, "p must be in [0, 1)");
   const float keep_scale = 1.0f / (1.0f - p);
-  const float* in = x.data();
-  float* out = y.data();
-  float* m = mask.data();
-  const auto n = x.numel();
-#pragma omp parallel for num_threads(threads_) if (n > kParallelGrain)
+  const float* in = in_tensor.data();
+  float* out = out_tensor.data();
+  const auto n = in_tensor.numel();
+#pragma omp parallel for num_threads(threads) if (n > kParallelGrain)
   for (std::int64_t i = 0; i < n; ++i) {
-    m[i] = uniform_from_counter(seed, static_cast<std::uint64_t>(i)) >= p ? keep_scale : 0.0f;
-    out[i] = in[i] * m[i];
+    const bool keep = uniform_from_counter(seed, static_cast<std::uint64_t>(i)) >= p;
+    out[i] = in[i] * (keep ? keep_scale : 0.0f);  // NaN * 0 stays NaN, as in PyTorch
   }
+}
+
+}  // namespace
+
+void CpuBackend::dropout_forward(const Tensor& x, Tensor& y, float p, std::uint64_t seed) {
+  apply_dropout_mask("dropout_forward", x, y, p, seed, threads_);
+}
+
+void CpuBackend::dropout_backward(const Tensor& dy, Tensor& dx, float p, std::uint64_t seed) {
+  apply_dropout_mask("dropout_backward", dy, dx, p, seed, threads_);
 }
 
 void CpuBackend::mul(const Tensor& a, const Tensor& b, Tensor& out) {

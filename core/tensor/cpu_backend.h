@@ -34,8 +34,8 @@ class CpuBackend final : public Backend {
 
   void relu_forward(const Tensor& x, Tensor& y) override;
   void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) override;
-  void dropout_forward(const Tensor& x, Tensor& y, Tensor& mask, float p,
-                       std::uint64_t seed) override;
+  void dropout_forward(const Tensor& x, Tensor& y, float p, std::uint64_t seed) override;
+  void dropout_backward(const Tensor& dy, Tensor& dx, float p, std::uint64_t seed) override;
   void mul(const Tensor& a, const Tensor& b, Tensor& out) override;
 
   void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y,
@@ -72,6 +72,7 @@ class CpuBackend final : public Backend {
   void lerp_(Tensor& slow, Tensor& fast, const LerpStep& step) override;
   void scale(Tensor& t, float factor) override;
   void convert(const Tensor& src, Tensor& dst) override;
+  bool unscale_and_check_finite(Tensor& grad, float inv_scale) override;
   void round_to(Tensor& t, DType storage) override;
   double sum_squares(const Tensor& t) override;
 

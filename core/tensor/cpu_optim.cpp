@@ -7,7 +7,9 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstdint>
 #include <string>
 
 #include "core/tensor/cpu_backend.h"
@@ -229,6 +231,20 @@ void CpuBackend::scale(Tensor& t, float factor) {
   const auto n = t.numel();
 #pragma omp parallel for simd num_threads(threads_) if (n > kParallelGrain)
   for (std::int64_t i = 0; i < n; ++i) x[i] *= factor;
+}
+
+bool CpuBackend::unscale_and_check_finite(Tensor& grad, float inv_scale) {
+  float* g = grad.data();
+  const auto n = grad.numel();
+  // Inf and NaN both have an all-ones exponent. Tested on the bits, so that it stays right (and
+  // vectorises to an OR-reduction) whatever floating-point flags the build uses.
+  std::uint32_t found = 0;
+#pragma omp parallel for simd num_threads(threads_) reduction(| : found) if (n > kParallelGrain)
+  for (std::int64_t i = 0; i < n; ++i) {
+    g[i] *= inv_scale;
+    found |= (std::bit_cast<std::uint32_t>(g[i]) & 0x7F800000u) == 0x7F800000u ? 1u : 0u;
+  }
+  return found != 0;
 }
 
 }  // namespace tb::tensor

@@ -61,15 +61,16 @@ TEST(Cli, RunsAFewHundredStepsOnFashionMnistAndStoresTheSession) {
       dir);
   ASSERT_EQ(run.exit_code, 0) << run.err;
   const auto result = json::parse(run.out);
-  for (const char* key :
-       {"session_id", "test_accuracy", "train_loss", "samples_per_s", "epochs", "steps",
-        "precision", "activation_bytes", "activation_workspace_bytes", "skipped_steps"}) {
+  for (const char* key : {"session_id", "test_accuracy", "train_loss", "samples_per_s", "epochs",
+                          "steps", "precision", "activation_bytes", "activation_workspace_bytes",
+                          "weight_bytes", "skipped_steps"}) {
     EXPECT_TRUE(result.contains(key)) << key;
   }
   EXPECT_EQ(result["steps"], 300);
   EXPECT_EQ(result["precision"], "fp32");
   // fashion_mlp at batch 128: input, two Linear+ReLU pairs and the logits, all f32.
   EXPECT_EQ(result["activation_bytes"], 128 * (784 + 256 + 256 + 128 + 128 + 10) * 4);
+  EXPECT_EQ(result["weight_bytes"], result["parameters"].get<std::int64_t>() * 4);
   EXPECT_EQ(result["status"], "completed");
   EXPECT_GT(result["test_accuracy"].get<double>(), 0.70);
   EXPECT_GT(result["samples_per_s"].get<double>(), 0.0);

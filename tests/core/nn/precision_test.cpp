@@ -97,7 +97,10 @@ TEST(Precision, MastersStayFp32AndTheWorkingCopyIsTheirRounding) {
   const auto params = model->parameters();
   for (std::size_t i = 0; i < params.size(); ++i) {
     EXPECT_EQ(to_vec(params[i]->value), masters[i]) << params[i]->name;
-    EXPECT_EQ(to_vec(params[i]->working), rounded(masters[i], DType::bf16)) << params[i]->name;
+    ASSERT_EQ(params[i]->working.dtype(), DType::bf16) << params[i]->name;
+    Tensor widened = backend->empty(params[i]->working.shape());
+    backend->convert(params[i]->working, widened);
+    EXPECT_EQ(to_vec(widened), rounded(masters[i], DType::bf16)) << params[i]->name;
     some_master_not_representable |= rounded(masters[i], DType::bf16) != masters[i];
   }
   EXPECT_TRUE(some_master_not_representable);  // else the test would prove nothing
@@ -158,6 +161,41 @@ TEST(Precision, Bf16HalvesTheActivationMemoryOfTheMlp) {
   EXPECT_LE(static_cast<double>(bytes[1]), 0.55 * static_cast<double>(bytes[0]));
 }
 
+TEST(Precision, WorkingWeightsAreStoredIn16Bit) {
+  auto backend = tensor::make_cpu_backend(1);
+  auto model = build_model(*backend, mlp({256, 128}), {1, 28, 28}, 10, 1);
+  const auto params = static_cast<std::size_t>(model->parameter_count());
+  EXPECT_EQ(model->weight_bytes(), params * 4);  // fp32: the masters are what layers use
+  for (DType storage : {DType::bf16, DType::f16}) {
+    model->set_storage(storage);
+    // fp32 masters for the optimizer plus a 2-byte working copy of each.
+    EXPECT_EQ(model->weight_bytes(), params * 6) << tensor::dtype_name(storage);
+    for (Parameter* p : model->parameters()) EXPECT_EQ(p->working.dtype(), storage) << p->name;
+  }
+  model->set_storage(DType::f32);
+  EXPECT_EQ(model->weight_bytes(), params * 4);
+}
+
+TEST(Precision, DropoutHoldsItsOutputButNoMask) {
+  auto backend = tensor::make_cpu_backend(1);
+  std::mt19937_64 rng(19);
+  ModelSpec spec = mlp({64});
+  spec.dropout = 0.5;
+  const Tensor x = from_vec(*backend, {32, 1, 8, 8}, random_floats(32 * 64, rng));
+  for (DType storage : {DType::f32, DType::bf16}) {
+    auto with_dropout = build_model(*backend, spec, {1, 8, 8}, 10, 1);
+    auto without = build_model(*backend, mlp({64}), {1, 8, 8}, 10, 1);
+    with_dropout->set_storage(storage);
+    without->set_storage(storage);
+    with_dropout->forward(x, true);
+    without->forward(x, true);
+    // Dropout adds its [32, 64] output in the storage dtype, nothing more.
+    EXPECT_EQ(with_dropout->activation_bytes(),
+              without->activation_bytes() + 32 * 64 * tensor::dtype_size(storage))
+        << tensor::dtype_name(storage);
+  }
+}
+
 TEST(Precision, WorkspaceIsSizedForTheLargestLayerNotPerLayer) {
   auto backend = tensor::make_cpu_backend(1);
   std::mt19937_64 rng(9);
@@ -165,8 +203,9 @@ TEST(Precision, WorkspaceIsSizedForTheLargestLayerNotPerLayer) {
   EXPECT_EQ(model->workspace_bytes(), 0u);
   model->set_storage(DType::bf16);
   model->forward(from_vec(*backend, {128, 1, 28, 28}, random_floats(128 * 784, rng)), true);
-  // in: the widest input widened (784); out: the widest output before narrowing (256).
-  EXPECT_EQ(model->workspace_bytes(), 128u * (784 + 256) * 4);
+  // in: the widest input widened (784); out: the widest output before narrowing (256); weight:
+  // the largest weight widened (256 x 784); bias: the largest bias (256).
+  EXPECT_EQ(model->workspace_bytes(), (128u * (784 + 256) + 256 * 784 + 256) * 4);
 }
 
 // fp16 tops out at 65504: a loss scale that pushes dlogits past it makes inf gradients, which the
@@ -185,9 +224,7 @@ TEST(Precision, Fp16OverflowReachesTheGradientsAndTheScalerSkips) {
     model->backward(loss.backward(), scaler.scale());
     bool found_inf = false;
     for (Parameter* p : model->parameters()) {
-      found_inf |= amp::unscale_and_check(
-          std::span<float>(p->grad.data(), static_cast<std::size_t>(p->grad.numel())),
-          scaler.inv_scale());
+      found_inf |= backend->unscale_and_check_finite(p->grad, scaler.inv_scale());
     }
     return scaler.update(found_inf);
   };

@@ -135,6 +135,8 @@ TEST_F(RunnerTest, ResumingFromACheckpointGivesTheUninterruptedRun) {
   const auto db = dir_ / "s.db";
   project_.optimizer.type = "adam";
   project_.optimizer.lr = 1e-3;
+  // Dropout draws a new mask every step: the resumed run must continue the same sequence.
+  project_.model.dropout = 0.25;
   const auto straight = Runner(project_, {db, nullptr, "", {}}).run();
   ASSERT_EQ(straight.status, "completed") << straight.error;
 

@@ -181,26 +181,28 @@ TEST(Relu, ForwardAndBackward) {
   EXPECT_THROW(backend->relu_backward(y, dy, small), Error);
 }
 
-TEST(Dropout, MaskIsZeroOrInverseKeepAndFollowsTheCounterHash) {
-  auto backend = make_cpu_backend(1);
+TEST(Dropout, ForwardAndBackwardApplyTheCounterHashMask) {
+  auto backend = make_cpu_backend(2);
   std::mt19937_64 rng(41);
   const std::int64_t n = 100000;
   for (float p : {0.1f, 0.5f, 0.8f}) {
     SCOPED_TRACE("p=" + std::to_string(p));
-    const auto vx = random_floats(n, rng);
-    Tensor x = from_vec(*backend, {n}, vx);
-    Tensor y = backend->empty({n}), mask = backend->empty({n});
+    const auto vx = random_floats(n, rng), vdy = random_floats(n, rng);
+    Tensor x = from_vec(*backend, {n}, vx), dy = from_vec(*backend, {n}, vdy);
+    Tensor y = backend->empty({n}), dx = backend->empty({n});
     const std::uint64_t seed = 1234;
-    backend->dropout_forward(x, y, mask, p, seed);
+    backend->dropout_forward(x, y, p, seed);
+    // Backward draws the mask again from the seed: nothing is kept between the two calls.
+    backend->dropout_backward(dy, dx, p, seed);
     const float scale = 1.0f / (1.0f - p);
-    const auto m = to_vec(mask), out = to_vec(y);
+    const auto out = to_vec(y), grad = to_vec(dx);
     std::int64_t kept = 0;
     for (std::int64_t i = 0; i < n; ++i) {
-      ASSERT_TRUE(m[i] == 0.0f || m[i] == scale) << "mask[" << i << "] = " << m[i];
       // The contract: the mask comes from the shared counter hash, so every backend agrees.
-      ASSERT_EQ(m[i], uniform_from_counter(seed, i) >= p ? scale : 0.0f) << "at " << i;
-      ASSERT_EQ(out[i], vx[i] * m[i]) << "at " << i;
-      kept += m[i] != 0.0f;
+      const float m = uniform_from_counter(seed, i) >= p ? scale : 0.0f;
+      ASSERT_EQ(out[i], vx[i] * m) << "at " << i;
+      ASSERT_EQ(grad[i], vdy[i] * m) << "at " << i;
+      kept += m != 0.0f;
     }
     // 100k Bernoulli draws: the standard deviation of the kept fraction is <= 0.0016.
     EXPECT_NEAR(static_cast<double>(kept) / n, 1.0 - p, 0.01);
@@ -212,11 +214,11 @@ TEST(Dropout, SameSeedSameMaskOtherSeedOtherMask) {
   const std::int64_t n = 10000;
   Tensor x = backend->empty({n});
   backend->fill(x, 1.0f);
-  Tensor y = backend->empty({n}), m1 = backend->empty({n}), m2 = backend->empty({n}),
-         m3 = backend->empty({n});
-  backend->dropout_forward(x, y, m1, 0.5f, 7);
-  backend->dropout_forward(x, y, m2, 0.5f, 7);
-  backend->dropout_forward(x, y, m3, 0.5f, 8);
+  // With x = 1 the output is the mask itself.
+  Tensor m1 = backend->empty({n}), m2 = backend->empty({n}), m3 = backend->empty({n});
+  backend->dropout_forward(x, m1, 0.5f, 7);
+  backend->dropout_forward(x, m2, 0.5f, 7);
+  backend->dropout_forward(x, m3, 0.5f, 8);
   EXPECT_EQ(to_vec(m1), to_vec(m2));
   const auto a = to_vec(m1), c = to_vec(m3);
   std::int64_t differ = 0;
@@ -231,14 +233,17 @@ TEST(Dropout, PZeroKeepsEverythingAndInvalidPThrows) {
   std::mt19937_64 rng(42);
   const auto vx = random_floats(500, rng);
   Tensor x = from_vec(*backend, {500}, vx);
-  Tensor y = backend->empty({500}), mask = backend->empty({500});
-  backend->dropout_forward(x, y, mask, 0.0f, 3);
+  Tensor y = backend->empty({500}), dx = backend->empty({500});
+  backend->dropout_forward(x, y, 0.0f, 3);
   EXPECT_EQ(to_vec(y), vx);
-  for (float v : to_vec(mask)) EXPECT_EQ(v, 1.0f);
-  EXPECT_THROW(backend->dropout_forward(x, y, mask, 1.0f, 3), Error);
-  EXPECT_THROW(backend->dropout_forward(x, y, mask, -0.1f, 3), Error);
-  Tensor short_mask = backend->empty({499});
-  EXPECT_THROW(backend->dropout_forward(x, y, short_mask, 0.5f, 3), Error);
+  backend->dropout_backward(x, dx, 0.0f, 3);
+  EXPECT_EQ(to_vec(dx), vx);
+  EXPECT_THROW(backend->dropout_forward(x, y, 1.0f, 3), Error);
+  EXPECT_THROW(backend->dropout_forward(x, y, -0.1f, 3), Error);
+  EXPECT_THROW(backend->dropout_backward(x, dx, 1.0f, 3), Error);
+  Tensor short_y = backend->empty({499});
+  EXPECT_THROW(backend->dropout_forward(x, short_y, 0.5f, 3), Error);
+  EXPECT_THROW(backend->dropout_backward(x, short_y, 0.5f, 3), Error);
 }
 
 TEST(Mul, ElementwiseProduct) {

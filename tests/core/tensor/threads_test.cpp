@@ -63,11 +63,12 @@ TEST(Threads, ElementwiseOpsAreBitwiseIdentical) {
   EXPECT_TRUE(bitwise_equal(relu.one, relu.two)) << "relu";
 
   auto dropout = run_both([&](Backend& b) {
-    Tensor x = from_vec(b, {kBig}, vx), y = b.empty({kBig}), m = b.empty({kBig});
-    b.dropout_forward(x, y, m, 0.3f, 99);
+    Tensor x = from_vec(b, {kBig}, vx), y = b.empty({kBig}), dx = b.empty({kBig});
+    b.dropout_forward(x, y, 0.3f, 99);
+    b.dropout_backward(x, dx, 0.3f, 99);
     auto out = to_vec(y);
-    const auto mv = to_vec(m);
-    out.insert(out.end(), mv.begin(), mv.end());
+    const auto d = to_vec(dx);
+    out.insert(out.end(), d.begin(), d.end());
     return out;
   });
   EXPECT_TRUE(bitwise_equal(dropout.one, dropout.two)) << "dropout";
