@@ -93,6 +93,38 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
   }
   path_cmd->add_flag("--json", path.json, "Print {\"path\": [[x, y, f], ...]} on stdout");
 
+  DataCheckCommand data_check;
+  auto* data_cmd = app.add_subcommand("data", "Inspect a project's dataset");
+  data_cmd->require_subcommand(1);
+  auto* check_cmd = data_cmd->add_subcommand(
+      "check",
+      "Duplicates and near-duplicates within train and between test and train (leakage), "
+      "class balance, and a kNN baseline");
+  check_cmd->add_option("file", data_check.project_file, "Project file (JSON)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  check_cmd->add_option("--set", data_check.overrides, "Override a setting: dotted.key=value")
+      ->allow_extra_args(false);
+  check_cmd
+      ->add_option("--near-rms", data_check.options.near_rms,
+                   "Near-duplicate threshold: root-mean-square difference in raw units (pixels "
+                   "0..1)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  check_cmd
+      ->add_option("--projection-dims", data_check.options.projection_dims,
+                   "Principal components the search runs on")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  check_cmd->add_option("--knn", data_check.options.knn_k, "k of the kNN baseline (0: skip it)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  check_cmd
+      ->add_option("--examples", data_check.options.max_examples, "Examples listed per finding")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  check_cmd->add_flag("--json", data_check.json, "Print one JSON object on stdout");
+
   auto* devices_cmd = app.add_subcommand("devices", "List the devices a project can run on");
   devices_cmd->add_flag("--json", json, "Print one JSON object on stdout");
 
@@ -130,6 +162,8 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
       }
       for (const auto& [name, value] : flags) path.settings[name] = value;
       outcome.exit_code = optimizer_path(path);
+    } else if (*check_cmd) {
+      outcome.exit_code = check_data(data_check);
     } else if (*devices_cmd) {
       outcome.exit_code = list_devices(json);
     } else if (*gui_cmd) {

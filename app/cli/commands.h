@@ -8,6 +8,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/data/inspect.h"
+
 namespace tb::app {
 
 struct RunCommand {
@@ -33,6 +35,15 @@ struct OptimPathCommand {
 int optimizer_path(const OptimPathCommand& command);
 int list_sessions(const std::filesystem::path& db_path, bool json);
 int show_session(const std::filesystem::path& db_path, std::int64_t id, bool json);
+struct DataCheckCommand {
+  std::filesystem::path project_file;
+  std::vector<std::string> overrides;  // --set dotted.key=value
+  data::InspectOptions options;
+  bool json = false;
+};
+// Duplicates, near-duplicates, class balance and a kNN baseline of the project's dataset.
+int check_data(const DataCheckCommand& command);
+
 // The CPU and every CUDA device this build can use.
 int list_devices(bool json);
 

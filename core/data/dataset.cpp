@@ -52,6 +52,8 @@ InMemoryDataset load_split(const std::filesystem::path& dir, const std::string& 
   if (limit > 0 && limit < count) count = limit;
   const auto pixels = static_cast<std::size_t>(count * h * w);
   set.features.resize(pixels);
+  set.raw_mean = kMean;
+  set.raw_std = kStd;
   for (std::size_t i = 0; i < pixels; ++i) {
     set.features[i] = (static_cast<float>(images.values[i]) / 255.0f - kMean) / kStd;
   }

@@ -15,7 +15,12 @@ struct InMemoryDataset {
   tensor::Shape sample_shape;  // one sample: [1, 28, 28]
   std::int64_t classes = 0;
   std::vector<std::string> class_names;
-  std::vector<float> features;       // size() * sample_shape.numel(), normalised
+  std::vector<float> features;  // size() * sample_shape.numel(), normalised
+  // Features are (raw - raw_mean) / raw_std, raw in the source's own unit (a pixel's 0..1): a
+  // difference of features times raw_std is a difference in raw units, and a feature times
+  // raw_std plus raw_mean is the raw value (to draw a sample as the image it was).
+  float raw_mean = 0.0f;
+  float raw_std = 1.0f;
   std::vector<std::int32_t> labels;  // size(), each in [0, classes)
   // "crc32:xxxxxxxx" of the source files' decoded bytes (images then labels, all samples, before
   // any limit): stored with each session, so two runs can be checked to have seen the same data.

@@ -154,7 +154,8 @@ TEST(Cli, BadInputIsOneLineAndANonZeroExit) {
 
 TEST(Cli, EverySubcommandHasHelp) {
   TempDir dir;
-  for (const char* command : {"", "run", "sessions", "show", "gui", "devices", "optim-path"}) {
+  for (const char* command :
+       {"", "run", "sessions", "show", "gui", "devices", "optim-path", "data check"}) {
     const auto help = trainbench(std::string(command) + " --help", dir);
     EXPECT_EQ(help.exit_code, 0) << command;
     EXPECT_NE(help.out.find("--"), std::string::npos) << command;
@@ -223,6 +224,35 @@ TEST(Cli, ResumeContinuesAStoppedSessionFromItsCheckpoint) {
   EXPECT_NE(missing.err.find("no session 9"), std::string::npos) << missing.err;
   const auto neither = trainbench("run" + db, dir);
   EXPECT_EQ(neither.exit_code, 2);
+}
+
+TEST(Cli, DataCheckReportsDuplicatesLeakageBalanceAndABaseline) {
+  TempDir dir;
+  tb::testing::write_synthetic_fashion_mnist(dir / "data", 600, 200, 3);
+  const auto project =
+      project_path("fashion_mlp.json") + " --set data.path=" + (dir / "data").string();
+  const auto text = trainbench("data check " + project, dir);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  for (const char* expected :
+       {"class balance", "exact duplicates", "near-duplicates", "kNN baseline", "T-shirt/top"}) {
+    EXPECT_NE(text.out.find(expected), std::string::npos) << expected << "\n" << text.out;
+  }
+  const auto run = trainbench("data check " + project + " --json --near-rms 0.1 --knn 3", dir);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto report = json::parse(run.out);
+  EXPECT_EQ(report["train"]["samples"], 600);
+  EXPECT_EQ(report["test"]["samples"], 200);
+  const auto counts = report["train"]["classes"].get<std::vector<std::int64_t>>();
+  EXPECT_EQ(counts.size(), 10u);
+  EXPECT_EQ(std::accumulate(counts.begin(), counts.end(), std::int64_t{0}), 600);
+  EXPECT_EQ(report["near"]["rms_threshold"], 0.1);
+  EXPECT_EQ(report["knn"]["k"], 3);
+  // The synthetic classes are bars at distinct places: a kNN classifier separates them.
+  EXPECT_GT(report["knn"]["test_accuracy"].get<double>(), 0.9);
+
+  const auto bad = trainbench("data check " + project + " --projection-dims 5000", dir);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("projection_dims"), std::string::npos) << bad.err;
 }
 
 TEST(Cli, DevicesListsTheCpu) {
