@@ -123,8 +123,11 @@ void rmsprop_loop(float* p, const float* g, float* sq, float* ga, float* buf, st
         if constexpr (kCentered) {
           const float ai = alpha * ga[b + i] + one_alpha * gi;
           ga[b + i] = ai;
-          const float var = vi - ai * ai;
-          root[i] = var > 0.0f ? var : 0.0f;
+          // v - ga^2 cancels where the two are close, amplifying the rounding of ga^2: in double
+          // the product of two floats is exact, so the difference is rounded once, whether or
+          // not the build has FMA.
+          const double var = static_cast<double>(vi) - static_cast<double>(ai) * ai;
+          root[i] = var > 0.0 ? static_cast<float>(var) : 0.0f;
         } else {
           root[i] = vi;
         }
