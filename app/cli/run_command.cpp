@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <cstdio>
@@ -93,6 +94,15 @@ int run_project(const RunCommand& command) {
                     static_cast<long long>(result.skipped_steps));
       }
       std::printf("\n");
+      if (result.dense_grad_bytes > 0) {
+        std::printf(
+            "embedding gradients: row-sparse %.1f KiB (largest step) vs dense %.1f KiB (%.1fx "
+            "smaller)\n",
+            static_cast<double>(result.sparse_grad_bytes) / 1024.0,
+            static_cast<double>(result.dense_grad_bytes) / 1024.0,
+            static_cast<double>(result.dense_grad_bytes) /
+                static_cast<double>(std::max<std::int64_t>(1, result.sparse_grad_bytes)));
+      }
       if (result.session.valid()) {
         std::printf("session %lld stored in %s\n", static_cast<long long>(result.session.value),
                     command.db_path.c_str());

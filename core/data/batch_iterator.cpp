@@ -5,6 +5,7 @@
 #include <numeric>
 #include <random>
 
+#include "core/data/sparse_dataset.h"
 #include "core/util/error.h"
 
 namespace tb::data {
@@ -21,14 +22,7 @@ BatchIterator::BatchIterator(const InMemoryDataset& dataset, std::int64_t batch_
 }
 
 void BatchIterator::start_epoch(std::int64_t epoch) {
-  order_.resize(static_cast<std::size_t>(dataset_.size()));
-  std::iota(order_.begin(), order_.end(), 0);
-  if (shuffle_) {
-    std::mt19937_64 rng(seed_ ^ (0x9E3779B97F4A7C15ull * static_cast<std::uint64_t>(epoch + 1)));
-    for (std::size_t i = order_.size(); i > 1; --i) {
-      std::swap(order_[i - 1], order_[rng() % i]);
-    }
-  }
+  order_ = epoch_order(dataset_.size(), shuffle_, seed_, epoch);
   position_ = 0;
 }
 

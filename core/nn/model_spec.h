@@ -15,10 +15,12 @@ struct ConvBlockSpec {
 };
 
 struct ModelSpec {
-  std::string type = "mlp";                       // "mlp" | "cnn"
+  // "mlp" | "cnn" (dense samples); "bow" | "recsys" (sparse samples, see nn/sparse.h)
+  std::string type = "mlp";
   std::vector<std::int64_t> hidden = {256, 128};  // fully connected hidden sizes
   std::vector<ConvBlockSpec> conv;                // cnn: conv -> [batch norm] -> ReLU -> [pool]
   double dropout = 0.0;                           // before the last Linear of the head
+  std::int64_t embedding_dim = 32;                // recsys: width of the user and item tables
 };
 
 }  // namespace tb::nn

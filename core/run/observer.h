@@ -60,6 +60,11 @@ struct RunResult {
   // Bytes of the weights: fp32 masters, plus the 16-bit working copies in fp16/bf16.
   std::int64_t weight_bytes = 0;
   std::int64_t skipped_steps = 0;  // optimizer steps skipped by loss scaling (fp16)
+  // Models with Embedding tables (row-sparse gradients), else 0: the largest row-sparse gradient
+  // of a step (ids and values of the touched rows, all tables) and the bytes the same gradients
+  // would take dense (rows x dim floats of every table).
+  std::int64_t sparse_grad_bytes = 0;
+  std::int64_t dense_grad_bytes = 0;
 };
 
 class RunObserver {

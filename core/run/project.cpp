@@ -2,6 +2,8 @@
 
 #include "core/run/json_reader.h"
 
+#include "core/optim/sparse.h"
+
 #include <algorithm>
 #include <fstream>
 #include <limits>
@@ -37,6 +39,77 @@ void read_conv_blocks(ObjectReader& model, std::vector<ConvBlockSettings>& block
   });
 }
 
+// data.bow / data.recsys: the generated datasets' settings.
+void read_synthetic(ObjectReader& data, DataSettings& settings, const std::string& source) {
+  data.field("bow", [&](const json& v, const std::string& path) {
+    ObjectReader bow(v, path, source);
+    auto& b = settings.bow;
+    bow.integer("classes", b.classes, 2, 1000);
+    bow.integer("vocabulary", b.vocabulary, 100, 10000000);
+    bow.integer("train_samples", b.train_samples, 1, 100000000);
+    bow.integer("test_samples", b.test_samples, 1, 100000000);
+    bow.integer("min_length", b.min_length, 1, 100000);
+    bow.integer("max_length", b.max_length, 1, 100000);
+    bow.integer("topic_words", b.topic_words, 1, 10000000);
+    bow.number("topic_share", b.topic_share, 0.0, 1.0);
+    bow.finish();
+    if (b.min_length > b.max_length)
+      bow.fail(path + ".min_length",
+               "must be <= max_length (" + std::to_string(b.max_length) + ")");
+    if (b.topic_words > b.vocabulary - b.vocabulary / 100)
+      bow.fail(path + ".topic_words",
+               "must be at most 99% of the vocabulary (topics avoid the "
+               "most frequent 1% of the words)");
+  });
+  data.field("recsys", [&](const json& v, const std::string& path) {
+    ObjectReader rec(v, path, source);
+    auto& r = settings.recsys;
+    rec.integer("users", r.users, 1, 100000000);
+    rec.integer("items", r.items, 1, 100000000);
+    rec.integer("rank", r.rank, 1, 1024);
+    rec.integer("train_samples", r.train_samples, 1, 100000000);
+    rec.integer("test_samples", r.test_samples, 1, 100000000);
+    rec.number("popularity_exponent", r.popularity_exponent, 0.0, 10.0);
+    rec.number("sharpness", r.sharpness, 0.0, 1000.0);
+    rec.finish();
+  });
+}
+
+// What fits together across sections: the dataset and the model type; what sparse models support.
+void check_combination(const Project& p, const ObjectReader& top) {
+  const auto& dataset = p.data.dataset;
+  const auto& type = p.model.type;
+  const bool dense_data = dataset == "fashion-mnist";
+  const bool dense_model = type == "mlp" || type == "cnn";
+  if (dense_data && !dense_model) {
+    top.fail("model.type", "'" + type + "' needs sparse data (data.dataset \"synthetic-" + type +
+                               "\"); fashion-mnist takes mlp or cnn");
+  }
+  if (dataset == "synthetic-bow" && type != "bow") {
+    top.fail("model.type", "'" + type + "' does not fit data.dataset \"synthetic-bow\" (use bow)");
+  }
+  if (dataset == "synthetic-recsys" && type != "recsys") {
+    top.fail("model.type",
+             "'" + type + "' does not fit data.dataset \"synthetic-recsys\" (use recsys)");
+  }
+  if (dense_data) return;
+  if (p.precision != "fp32") {
+    top.fail("precision", "'" + p.precision + "' is not supported with sparse data (" + dataset +
+                              ") yet: the sparse products are fp32 (use fp32)");
+  }
+  if (p.train.checkpoint != "none") {
+    top.fail("train.checkpoint", "checkpoints of sparse models are not supported yet (use none)");
+  }
+  if (type == "recsys") {
+    if (p.train.clip_grad_norm > 0.0) {
+      top.fail("train.clip_grad_norm",
+               "clipping is not supported with the row-sparse gradients of Embedding tables");
+    }
+    const auto problem = optim::check_sparse_spec(p.optimizer);
+    if (!problem.field.empty()) top.fail(problem.field, problem.message);
+  }
+}
+
 }  // namespace
 
 ProjectError::ProjectError(std::string field, const std::string& message)
@@ -67,17 +140,34 @@ Project Project::from_json(const json& doc, const std::string& source) {
   });
   top.field("data", [&](const json& v, const std::string& path) {
     ObjectReader data(v, path, source);
-    data.string_in("dataset", p.data.dataset, {"fashion-mnist"});
+    data.string_in("dataset", p.data.dataset,
+                   {"fashion-mnist", "synthetic-bow", "synthetic-recsys"});
     data.string("path", p.data.path);
     data.integer("batch_size", p.data.batch_size, 1, 1 << 20);
     data.boolean("shuffle", p.data.shuffle);
     data.integer("train_limit", p.data.train_limit, 0);
     data.integer("test_limit", p.data.test_limit, 0);
+    read_synthetic(data, p.data, source);
     data.finish();
+    const bool synthetic = p.data.dataset != "fashion-mnist";
+    if (synthetic) {
+      const char* section = p.data.dataset == "synthetic-bow" ? "bow" : "recsys";
+      if (v.contains("path")) data.fail(path + ".path", "a generated dataset reads no files");
+      for (const char* key : {"train_limit", "test_limit"}) {
+        if (v.contains(key)) {
+          data.fail(path + "." + key, std::string("a generated dataset has no limit: set ") + path +
+                                          "." + section + ".train_samples / test_samples");
+        }
+      }
+    }
+    if (v.contains("bow") && p.data.dataset != "synthetic-bow")
+      data.fail(path + ".bow", "needs data.dataset \"synthetic-bow\"");
+    if (v.contains("recsys") && p.data.dataset != "synthetic-recsys")
+      data.fail(path + ".recsys", "needs data.dataset \"synthetic-recsys\"");
   });
   top.field("model", [&](const json& v, const std::string& path) {
     ObjectReader model(v, path, source);
-    model.string_in("type", p.model.type, {"mlp", "cnn"});
+    model.string_in("type", p.model.type, {"mlp", "cnn", "bow", "recsys"});
     model.field("hidden", [&](const json& h, const std::string& hpath) {
       if (!h.is_array()) model.fail(hpath, "expected an array of layer sizes, e.g. [256, 128]");
       p.model.hidden.clear();
@@ -88,7 +178,13 @@ Project Project::from_json(const json& doc, const std::string& source) {
     });
     read_conv_blocks(model, p.model.conv, source);
     model.number("dropout", p.model.dropout, 0.0, 1.0, true);
+    model.integer("embedding_dim", p.model.embedding_dim, 1, 4096);
     model.finish();
+    if (v.contains("embedding_dim") && p.model.type != "recsys")
+      model.fail(path + ".embedding_dim", "needs model.type \"recsys\"");
+    const bool sparse_model = p.model.type == "bow" || p.model.type == "recsys";
+    if (sparse_model && p.model.dropout > 0.0)
+      model.fail(path + ".dropout", "model.type \"" + p.model.type + "\" has no dropout yet");
     if (p.model.type == "cnn" && p.model.conv.empty()) {
       model.fail(path + ".conv", "a cnn needs at least one conv block");
     }
@@ -113,6 +209,7 @@ Project Project::from_json(const json& doc, const std::string& source) {
     train.finish();
   });
   top.finish();
+  check_combination(p, top);
   return p;
 }
 
@@ -146,6 +243,34 @@ json Project::to_json() const {
   }
   json model_json = {{"type", model.type}, {"hidden", model.hidden}, {"dropout", model.dropout}};
   if (model.type == "cnn") model_json["conv"] = conv;
+  if (model.type == "recsys") model_json["embedding_dim"] = model.embedding_dim;
+  json data_json = {{"dataset", data.dataset},         {"path", data.path},
+                    {"batch_size", data.batch_size},   {"shuffle", data.shuffle},
+                    {"train_limit", data.train_limit}, {"test_limit", data.test_limit}};
+  if (data.dataset != "fashion-mnist") {
+    data_json.erase("path");
+    data_json.erase("train_limit");
+    data_json.erase("test_limit");
+  }
+  if (data.dataset == "synthetic-bow") {
+    data_json["bow"] = {{"classes", data.bow.classes},
+                        {"vocabulary", data.bow.vocabulary},
+                        {"train_samples", data.bow.train_samples},
+                        {"test_samples", data.bow.test_samples},
+                        {"min_length", data.bow.min_length},
+                        {"max_length", data.bow.max_length},
+                        {"topic_words", data.bow.topic_words},
+                        {"topic_share", data.bow.topic_share}};
+  }
+  if (data.dataset == "synthetic-recsys") {
+    data_json["recsys"] = {{"users", data.recsys.users},
+                           {"items", data.recsys.items},
+                           {"rank", data.recsys.rank},
+                           {"train_samples", data.recsys.train_samples},
+                           {"test_samples", data.recsys.test_samples},
+                           {"popularity_exponent", data.recsys.popularity_exponent},
+                           {"sharpness", data.recsys.sharpness}};
+  }
   return {
       {"name", name},
       {"seed", seed},
@@ -156,13 +281,7 @@ json Project::to_json() const {
         {"growth_factor", amp.growth_factor},
         {"backoff_factor", amp.backoff_factor},
         {"growth_interval", amp.growth_interval}}},
-      {"data",
-       {{"dataset", data.dataset},
-        {"path", data.path},
-        {"batch_size", data.batch_size},
-        {"shuffle", data.shuffle},
-        {"train_limit", data.train_limit},
-        {"test_limit", data.test_limit}}},
+      {"data", data_json},
       {"model", model_json},
       {"optimizer", detail::optimizer_to_json(optimizer)},
       {"schedule", detail::schedule_to_json(schedule)},

@@ -15,6 +15,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/amp/loss_scaler.h"
+#include "core/data/synthetic_recsys.h"
+#include "core/data/synthetic_text.h"
 #include "core/nn/model_spec.h"
 #include "core/optim/optimizer.h"
 #include "core/optim/schedule.h"
@@ -34,12 +36,16 @@ class ProjectError : public Error {
 };
 
 struct DataSettings {
-  std::string dataset = "fashion-mnist";  // the only dataset so far
-  std::string path;                       // folder with the IDX files; empty: the system's copy
+  // "fashion-mnist" (IDX files, dense images) | "synthetic-bow" (a generated topic corpus, sparse
+  // bag-of-words rows) | "synthetic-recsys" (generated user-item clicks, ids for Embeddings).
+  std::string dataset = "fashion-mnist";
+  std::string path;  // fashion-mnist: folder with the IDX files; empty: the system's copy
   std::int64_t batch_size = 128;
   bool shuffle = true;
-  std::int64_t train_limit = 0;  // use only the first N training samples (0: all)
-  std::int64_t test_limit = 0;   // evaluate on the first N test samples (0: all)
+  std::int64_t train_limit = 0;      // use only the first N training samples (0: all)
+  std::int64_t test_limit = 0;       // evaluate on the first N test samples (0: all)
+  data::SyntheticBowSpec bow;        // synthetic-bow: the `data.bow` section
+  data::SyntheticRecsysSpec recsys;  // synthetic-recsys: the `data.recsys` section
 };
 
 // The model section: see nn::ModelSpec.

@@ -14,12 +14,11 @@
 #include "core/amp/loss_scaler.h"
 #include "core/amp/precision.h"
 
-#include "core/data/batch_iterator.h"
-#include "core/data/dataset.h"
 #include "core/nn/loss.h"
-#include "core/nn/model.h"
 #include "core/optim/optimizer.h"
 #include "core/optim/schedule.h"
+#include "core/optim/sparse.h"
+#include "core/run/workload.h"
 #include "core/store/session_store.h"
 #include "core/trace/recorder.h"
 
@@ -159,33 +158,6 @@ class SessionSink {
   store::SessionId id_;
 };
 
-struct Evaluation {
-  double loss = 0.0;
-  double accuracy = 0.0;
-};
-
-Evaluation evaluate(tensor::Backend& backend, nn::Model& model, nn::SoftmaxCrossEntropy& loss,
-                    const data::InMemoryDataset& test, std::int64_t batch_size) {
-  data::BatchIterator batches(test, batch_size, false, 0);
-  data::Batch batch;
-  tensor::Tensor x, y;
-  double loss_sum = 0.0;
-  std::int64_t correct = 0;
-  while (batches.next(batch)) {
-    std::vector<std::int64_t> dims{batch.size};
-    dims.insert(dims.end(), test.sample_shape.dims().begin(), test.sample_shape.dims().end());
-    backend.ensure(x, tensor::Shape(dims));
-    backend.ensure(y, {batch.size}, tensor::DType::i32);
-    backend.upload(x, batch.features.data(), batch.features.size() * sizeof(float));
-    backend.upload(y, batch.labels.data(), batch.labels.size() * sizeof(std::int32_t));
-    const auto& logits = model.forward(x, false);
-    loss_sum += static_cast<double>(loss.forward(logits, y)) * static_cast<double>(batch.size);
-    correct += backend.count_correct(logits, y);
-  }
-  const auto n = static_cast<double>(std::max<std::int64_t>(1, test.size()));
-  return {loss_sum / n, static_cast<double>(correct) / n};
-}
-
 // What the result may depend on besides the project and data: stored as params of the session.
 store::Params environment() {
   return {{"env.compiler", __VERSION__},
@@ -217,17 +189,10 @@ RunResult Runner::run() {
       throw Error("device \"cuda\": this build has no CUDA backend yet (use \"cpu\" or \"auto\")");
     }
     auto backend = tensor::make_cpu_backend(static_cast<int>(project_.train.threads));
-    const auto split = data::load_fashion_mnist(project_.data.path, project_.data.train_limit,
-                                                project_.data.test_limit);
-    sink.params({{"dataset.train.fingerprint", split.train.fingerprint},
-                 {"dataset.test.fingerprint", split.test.fingerprint},
-                 {"dataset.train.samples", std::to_string(split.train.size())},
-                 {"dataset.test.samples", std::to_string(split.test.size())}});
+    auto work = detail::make_workload(*backend, project_);
+    sink.params(work->dataset_params());
     sink.params(environment());
-    auto model = nn::build_model(*backend, project_.model, split.train.sample_shape,
-                                 split.train.classes, project_.seed);
     const auto precision = amp::parse_precision(project_.precision);
-    model->set_storage(amp::storage_dtype(precision));
     result.precision = amp::precision_name(precision);
     // Only fp16 scales the loss; bf16 has float's exponent range (see amp/precision.h).
     std::optional<amp::LossScaler> scaler;
@@ -236,23 +201,28 @@ RunResult Runner::run() {
       sink.metric("loss_scale", 0, seconds_since(started), scaler->scale());
     }
     nn::SoftmaxCrossEntropy criterion(*backend);
-    const auto parameters = model->parameters();
+    const auto parameters = work->parameters();
     auto optimizer = optim::make_optimizer(*backend, parameters, project_.optimizer);
+    // Embedding tables: their row-sparse gradients get row-sparse updates (optim/sparse.h).
+    const auto sparse_parameters = work->sparse_parameters();
+    std::unique_ptr<optim::SparseOptimizer> sparse_optimizer;
+    if (!sparse_parameters.empty()) {
+      sparse_optimizer = optim::make_sparse_optimizer(sparse_parameters, project_.optimizer);
+      for (const auto* p : sparse_parameters) result.dense_grad_bytes += p->grad.dense_bytes();
+    }
     optim::validate(project_.schedule);
-    data::BatchIterator batches(split.train, project_.data.batch_size, project_.data.shuffle,
-                                project_.seed);
 
     RunInfo info;
     info.session = sink.id();
     info.name = project_.name;
-    info.model_summary = model->describe();
-    info.parameters = model->parameter_count();
-    info.train_samples = split.train.size();
-    info.test_samples = split.test.size();
+    info.model_summary = work->describe();
+    info.parameters = work->parameter_count();
+    info.train_samples = work->train_size();
+    info.test_samples = work->test_size();
     info.epochs = project_.train.epochs;
-    info.steps_per_epoch = batches.batches_per_epoch();
+    info.steps_per_epoch = work->batches_per_epoch();
     if (info.steps_per_epoch == 0) {
-      throw Error(split.train.name +
+      throw Error(work->train_name() +
                   ": no training samples (check data.path and data.train_limit)");
     }
     info.total_steps = info.epochs * info.steps_per_epoch;
@@ -261,18 +231,13 @@ RunResult Runner::run() {
     result.parameters = info.parameters;
     observer.on_start(info);
 
-    std::vector<std::int64_t> dims{0};
-    dims.insert(dims.end(), split.train.sample_shape.dims().begin(),
-                split.train.sample_shape.dims().end());
-    tensor::Tensor x, y;
-    data::Batch batch;
     ThroughputWindow window;
     double train_seconds = 0.0;
     std::int64_t train_samples = 0;
     std::int64_t step = 0;
     if (options_.resume_from.valid()) {
       step = sink.restore(options_.resume_from, *backend, parameters, *optimizer);
-      model->set_training_steps_done(static_cast<std::uint64_t>(step));
+      work->set_training_steps_done(static_cast<std::uint64_t>(step));
     }
     // Resuming inside an epoch: that epoch's batches before the checkpoint are passed over.
     const std::int64_t first_epoch = step / info.steps_per_epoch + 1;
@@ -281,8 +246,8 @@ RunResult Runner::run() {
     bool memory_recorded = false;
     std::int64_t checkpointed_step = 0;
     for (std::int64_t epoch = first_epoch; epoch <= project_.train.epochs && !stopped; ++epoch) {
-      batches.start_epoch(epoch - 1);
-      if (epoch == first_epoch) batches.skip(batches_done);
+      work->start_epoch(epoch - 1);
+      if (epoch == first_epoch) work->skip(batches_done);
       double epoch_loss = 0.0, epoch_seconds = 0.0;
       std::int64_t epoch_steps = 0, epoch_samples = 0;
       for (;;) {
@@ -292,27 +257,23 @@ RunResult Runner::run() {
           break;
         }
         const auto step_start = recorder.now_ns();
-        if (!batches.next(batch)) break;
+        const std::int64_t batch_size = work->next_batch();
+        if (batch_size == 0) break;
         ++step;
-        dims[0] = batch.size;
-        backend->ensure(x, tensor::Shape(dims));
-        backend->ensure(y, {batch.size}, tensor::DType::i32);
-        backend->upload(x, batch.features.data(), batch.features.size() * sizeof(float));
-        backend->upload(y, batch.labels.data(), batch.labels.size() * sizeof(std::int32_t));
         recorder.record("data", trace::Category::data, step_start, recorder.now_ns(), step);
         float loss = 0.0f;
         double grad_norm = 0.0;
         {
           trace::ScopedSpan span(&recorder, "forward", trace::Category::forward, step);
-          loss = criterion.forward(model->forward(x, true), y);
+          loss = criterion.forward(work->forward(true), work->labels());
         }
         if (!memory_recorded) {
           // Everything held for backward is allocated and alive now, at its training batch size
           // (the first step of this session, which is not step 1 when it resumes).
           memory_recorded = true;
-          result.activation_bytes = static_cast<std::int64_t>(model->activation_bytes());
-          result.activation_workspace_bytes = static_cast<std::int64_t>(model->workspace_bytes());
-          result.weight_bytes = static_cast<std::int64_t>(model->weight_bytes());
+          result.activation_bytes = static_cast<std::int64_t>(work->activation_bytes());
+          result.activation_workspace_bytes = static_cast<std::int64_t>(work->workspace_bytes());
+          result.weight_bytes = static_cast<std::int64_t>(work->weight_bytes());
           sink.metric("activation_bytes", step, seconds_since(started),
                       static_cast<double>(result.activation_bytes));
           sink.params({{"memory.activation_bytes", std::to_string(result.activation_bytes)},
@@ -322,11 +283,12 @@ RunResult Runner::run() {
         }
         {
           trace::ScopedSpan span(&recorder, "backward", trace::Category::backward, step);
-          model->backward(criterion.backward(), scaler ? scaler->scale() : 1.0f);
+          work->backward(criterion.backward(), scaler ? scaler->scale() : 1.0f);
         }
         {
           trace::ScopedSpan span(&recorder, "optimizer", trace::Category::optimizer, step);
-          optimizer->set_lr_factor(optim::lr_factor(project_.schedule, step - 1, info.total_steps));
+          const double lr_factor = optim::lr_factor(project_.schedule, step - 1, info.total_steps);
+          optimizer->set_lr_factor(lr_factor);
           bool apply = true;
           if (scaler) {
             // GradScaler.unscale_ + step + update: unscale every gradient, skip on inf/NaN.
@@ -341,6 +303,15 @@ RunResult Runner::run() {
             grad_norm = optim::clip_grad_norm(*backend, parameters, project_.train.clip_grad_norm);
           }
           if (apply) optimizer->step();
+          if (sparse_optimizer) {
+            std::int64_t sparse_bytes = 0;
+            for (const auto* p : sparse_parameters) sparse_bytes += p->grad.bytes();
+            result.sparse_grad_bytes = std::max(result.sparse_grad_bytes, sparse_bytes);
+            sink.metric("sparse_grad_bytes", step, seconds_since(started),
+                        static_cast<double>(sparse_bytes));
+            sparse_optimizer->set_lr_factor(lr_factor);
+            if (apply) sparse_optimizer->step();
+          }
         }
         backend->synchronize();
         const auto step_end = recorder.now_ns();
@@ -348,8 +319,8 @@ RunResult Runner::run() {
         const double seconds = static_cast<double>(step_end - step_start) * 1e-9;
         train_seconds += seconds;
         epoch_seconds += seconds;
-        train_samples += batch.size;
-        epoch_samples += batch.size;
+        train_samples += batch_size;
+        epoch_samples += batch_size;
         epoch_loss += loss;
         ++epoch_steps;
 
@@ -357,7 +328,7 @@ RunResult Runner::run() {
         report.step = step;
         report.epoch = epoch;
         report.train_loss = loss;
-        report.samples_per_s = window.add(batch.size, seconds);
+        report.samples_per_s = window.add(batch_size, seconds);
         report.elapsed_s = seconds_since(started);
         sink.metric("train_loss", step, report.elapsed_s, loss);
         sink.metric("samples_per_s", step, report.elapsed_s, report.samples_per_s);
@@ -385,11 +356,11 @@ RunResult Runner::run() {
       if (stopped) break;
       if (epoch_steps == 0) break;
       const std::int64_t skipped = epoch == first_epoch ? batches_done : 0;
-      const bool partial = skipped + epoch_steps < batches.batches_per_epoch();
-      Evaluation eval;
+      const bool partial = skipped + epoch_steps < work->batches_per_epoch();
+      detail::Evaluation eval;
       {
         trace::ScopedSpan span(&recorder, "evaluate", trace::Category::eval, step);
-        eval = evaluate(*backend, *model, criterion, split.test, project_.train.eval_batch_size);
+        eval = work->evaluate(criterion, project_.train.eval_batch_size);
       }
       EpochReport report;
       report.epoch = epoch;
@@ -417,6 +388,10 @@ RunResult Runner::run() {
     }
     if (project_.train.checkpoint != "none" && step > 0 && step != checkpointed_step) {
       sink.checkpoint(step, *backend, parameters, *optimizer);
+    }
+    if (sparse_optimizer) {
+      sink.params({{"memory.sparse_grad_bytes", std::to_string(result.sparse_grad_bytes)},
+                   {"memory.dense_grad_bytes", std::to_string(result.dense_grad_bytes)}});
     }
     result.status = stopped ? "stopped" : "completed";
   } catch (const std::exception& e) {
@@ -477,6 +452,10 @@ nlohmann::json to_json(const RunResult& result) {
                         {"activation_workspace_bytes", result.activation_workspace_bytes},
                         {"weight_bytes", result.weight_bytes},
                         {"skipped_steps", result.skipped_steps}};
+  if (result.dense_grad_bytes > 0) {
+    out["sparse_grad_bytes"] = result.sparse_grad_bytes;
+    out["dense_grad_bytes"] = result.dense_grad_bytes;
+  }
   if (!result.error.empty()) out["error"] = result.error;
   return out;
 }

@@ -109,6 +109,55 @@ TEST(Cli, RunsAFewHundredStepsOnFashionMnistAndStoresTheSession) {
   EXPECT_NE(text.out.find("train_loss"), std::string::npos) << text.out;
 }
 
+TEST(Cli, RunsTheSparseProjectsAndReportsTheGradientMemory) {
+  TempDir dir;
+  const std::string db = (dir / "s.db").string();
+  const auto bow = trainbench("run " + project_path("sparse_bow.json") +
+                                  " --max-steps 40 --set data.bow.train_samples=8000"
+                                  " --set data.bow.test_samples=1000 --json --db " +
+                                  db,
+                              dir);
+  ASSERT_EQ(bow.exit_code, 0) << bow.err;
+  const auto b = json::parse(bow.out);
+  EXPECT_EQ(b["status"], "completed");
+  EXPECT_EQ(b["steps"], 40);
+  EXPECT_EQ(b["session_id"], 1);
+  // 20 classes: chance is 0.05; 40 steps of Adam already do better than twice that (0.165).
+  EXPECT_GT(b["test_accuracy"].get<double>(), 0.12);
+  EXPECT_EQ(b["parameters"], 30000 * 64 + 64 + 64 * 20 + 20);
+  EXPECT_FALSE(b.contains("dense_grad_bytes"));
+
+  const auto rec = trainbench("run " + project_path("recsys_embedding.json") +
+                                  " --max-steps 30 --set data.recsys.train_samples=20000"
+                                  " --set data.recsys.test_samples=2000 --json --db " +
+                                  db,
+                              dir);
+  ASSERT_EQ(rec.exit_code, 0) << rec.err;
+  const auto r = json::parse(rec.out);
+  EXPECT_EQ(r["status"], "completed");
+  EXPECT_EQ(r["session_id"], 2);
+  // Tables of 20000 users and 10000 items, 32 floats a row, dense; a step of 512 interactions
+  // touches at most 512 rows of each (an int64 id and 32 floats a row).
+  EXPECT_EQ(r["dense_grad_bytes"], (20000 + 10000) * 32 * 4);
+  EXPECT_GT(r["sparse_grad_bytes"].get<std::int64_t>(), 512 * (32 * 4 + 8));
+  EXPECT_LE(r["sparse_grad_bytes"].get<std::int64_t>(), 2 * 512 * (32 * 4 + 8));
+
+  // The human-readable summary says it too.
+  const auto text = trainbench("run " + project_path("recsys_embedding.json") +
+                                   " --max-steps 5 --set data.recsys.train_samples=2000"
+                                   " --set data.recsys.test_samples=200 --db " +
+                                   db,
+                               dir);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("embedding gradients: row-sparse"), std::string::npos) << text.out;
+
+  const auto bad = trainbench(
+      "run " + project_path("recsys_embedding.json") + " --set optimizer.type=lion --db " + db,
+      dir);
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.err.find("optimizer.type"), std::string::npos) << bad.err;
+}
+
 TEST(Cli, FileWithoutDisplayRunsInTheTerminal) {
   TempDir dir;
   tb::testing::write_synthetic_fashion_mnist(dir / "data", 256, 64);

@@ -1,0 +1,85 @@
+#include "core/data/synthetic_recsys.h"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <string>
+
+#include "core/util/error.h"
+
+namespace tb::data {
+namespace {
+
+// Standard normal by Box-Muller over uniform01: the same on every standard library.
+double normal(std::mt19937_64& rng) {
+  const double u1 = 1.0 - uniform01(rng());  // (0, 1]
+  const double u2 = uniform01(rng());
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+}
+
+struct Hidden {
+  std::int64_t rank;
+  std::vector<double> users;  // [users x rank]
+  std::vector<double> items;  // [items x rank]
+  std::vector<double> popularity_cdf;
+};
+
+SparseDataset make_interactions(const SyntheticRecsysSpec& spec, const Hidden& hidden,
+                                std::int64_t samples, std::mt19937_64& rng,
+                                const std::string& name) {
+  SparseDataset out;
+  out.name = name;
+  out.field_names = {"user", "item"};
+  out.classes = 2;
+  std::vector<std::int64_t> row_ptr(static_cast<std::size_t>(samples + 1));
+  std::vector<std::int32_t> users, items;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(spec.rank));
+  for (std::int64_t n = 0; n < samples; ++n) {
+    const auto u = static_cast<std::int64_t>(rng() % static_cast<std::uint64_t>(spec.users));
+    const auto& cdf = hidden.popularity_cdf;
+    const auto it = std::upper_bound(cdf.begin(), cdf.end(), uniform01(rng()));
+    const auto i = std::min<std::int64_t>(it - cdf.begin(), spec.items - 1);
+    double s = 0.0;
+    for (std::int64_t k = 0; k < spec.rank; ++k) {
+      s += hidden.users[static_cast<std::size_t>(u * spec.rank + k)] *
+           hidden.items[static_cast<std::size_t>(i * spec.rank + k)];
+    }
+    const double p_click = 1.0 / (1.0 + std::exp(-spec.sharpness * s * scale));
+    out.labels.push_back(uniform01(rng()) < p_click ? 1 : 0);
+    users.push_back(static_cast<std::int32_t>(u));
+    items.push_back(static_cast<std::int32_t>(i));
+    row_ptr[static_cast<std::size_t>(n + 1)] = n + 1;
+  }
+  std::vector<float> ones(static_cast<std::size_t>(samples), 1.0f);
+  out.fields.push_back(
+      ds::CsrMatrix::from_arrays(samples, spec.users, row_ptr, std::move(users), ones));
+  out.fields.push_back(ds::CsrMatrix::from_arrays(samples, spec.items, std::move(row_ptr),
+                                                  std::move(items), std::move(ones)));
+  out.compute_fingerprint();
+  return out;
+}
+
+}  // namespace
+
+SparseSplit make_synthetic_recsys(const SyntheticRecsysSpec& spec, std::uint64_t seed) {
+  if (spec.users < 1 || spec.items < 1 || spec.rank < 1 || spec.train_samples < 1 ||
+      spec.test_samples < 1) {
+    throw Error("synthetic-recsys: users, items, rank and sample counts must be >= 1");
+  }
+  std::mt19937_64 rng(seed ^ 0x726563ull);  // "rec"
+  Hidden hidden;
+  hidden.rank = spec.rank;
+  for (std::int64_t k = 0; k < spec.users * spec.rank; ++k) hidden.users.push_back(normal(rng));
+  for (std::int64_t k = 0; k < spec.items * spec.rank; ++k) hidden.items.push_back(normal(rng));
+  double sum = 0.0;
+  for (std::int64_t i = 0; i < spec.items; ++i) {
+    hidden.popularity_cdf.push_back(sum += std::pow(i + 1.0, -spec.popularity_exponent));
+  }
+  for (auto& c : hidden.popularity_cdf) c /= sum;
+  SparseSplit split;
+  split.train = make_interactions(spec, hidden, spec.train_samples, rng, "synthetic-recsys/train");
+  split.test = make_interactions(spec, hidden, spec.test_samples, rng, "synthetic-recsys/test");
+  return split;
+}
+
+}  // namespace tb::data

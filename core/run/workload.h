@@ -1,0 +1,61 @@
+// Workload: what the Runner trains — a dataset with its batches and a model on them — behind one
+// interface, so the training loop does not care whether a batch is a dense tensor (Fashion-MNIST
+// images into nn::Model) or sparse rows (bag-of-words features, user and item ids into
+// nn::SparseModel). Internal to core/run.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/nn/loss.h"
+#include "core/nn/sparse.h"
+#include "core/run/project.h"
+#include "core/store/session_store.h"
+
+namespace tb::run::detail {
+
+struct Evaluation {
+  double loss = 0.0;
+  double accuracy = 0.0;
+};
+
+class Workload {
+ public:
+  virtual ~Workload() = default;
+
+  // ---- data ----
+  virtual std::string train_name() const = 0;  // for the "no training samples" error
+  virtual std::int64_t train_size() const = 0;
+  virtual std::int64_t test_size() const = 0;
+  // Fingerprints and sizes of the data, stored as session params.
+  virtual store::Params dataset_params() const = 0;
+  virtual std::int64_t batches_per_epoch() const = 0;
+  virtual void start_epoch(std::int64_t epoch) = 0;  // 0-based
+  virtual void skip(std::int64_t batches) = 0;
+  // Loads the next training batch (and uploads it); its size, 0 at the end of the epoch.
+  virtual std::int64_t next_batch() = 0;
+  // i32 [N]: the loaded batch's labels.
+  virtual const tensor::Tensor& labels() const = 0;
+
+  // ---- model ----
+  // The loaded batch's logits [N, classes].
+  virtual const tensor::Tensor& forward(bool training) = 0;
+  virtual void backward(const tensor::Tensor& dlogits, float loss_scale) = 0;
+  virtual Evaluation evaluate(nn::SoftmaxCrossEntropy& loss, std::int64_t batch_size) = 0;
+  virtual std::vector<nn::Parameter*> parameters() = 0;  // dense gradients
+  virtual std::vector<nn::SparseParameter*> sparse_parameters() { return {}; }
+  virtual std::string describe() const = 0;
+  virtual std::int64_t parameter_count() = 0;
+  virtual std::size_t activation_bytes() const = 0;
+  virtual std::size_t workspace_bytes() const { return 0; }
+  virtual std::size_t weight_bytes() = 0;
+  virtual void set_training_steps_done(std::uint64_t /*steps*/) {}
+};
+
+// Loads or generates project.data and builds project.model on it (the model's storage dtype set
+// from project.precision). Throws tb::Error on bad data or a model that does not fit it.
+std::unique_ptr<Workload> make_workload(tensor::Backend& backend, const Project& project);
+
+}  // namespace tb::run::detail

@@ -1,0 +1,205 @@
+// The sparse workloads end to end: project validation of the synthetic datasets and their models,
+// training both for a few steps, the stored session, the gradient memory figures, determinism.
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/run/runner.h"
+#include "core/store/session_store.h"
+#include "tests/support/test_data.h"
+
+namespace tb::run {
+namespace {
+
+using nlohmann::json;
+using tb::testing::TempDir;
+
+std::string field_error(const json& doc) {
+  try {
+    Project::from_json(doc, "p.json");
+  } catch (const ProjectError& e) {
+    return e.field() + " | " + e.what();
+  }
+  return "";
+}
+
+json small_bow() {
+  return json::parse(R"({
+    "name": "bow", "seed": 7,
+    "data": {"dataset": "synthetic-bow", "batch_size": 64,
+             "bow": {"classes": 4, "vocabulary": 2000, "train_samples": 1024,
+                     "test_samples": 256, "min_length": 30, "max_length": 60,
+                     "topic_words": 50, "topic_share": 0.3}},
+    "model": {"type": "bow", "hidden": [16]},
+    "optimizer": {"type": "adam", "lr": 0.01},
+    "train": {"epochs": 2, "threads": 1}})");
+}
+
+json small_recsys() {
+  return json::parse(R"({
+    "name": "recsys", "seed": 7,
+    "data": {"dataset": "synthetic-recsys", "batch_size": 128,
+             "recsys": {"users": 300, "items": 500, "rank": 2, "train_samples": 8192,
+                        "test_samples": 1024}},
+    "model": {"type": "recsys", "embedding_dim": 8, "hidden": []},
+    "optimizer": {"type": "adam", "lr": 0.02},
+    "train": {"epochs": 2, "threads": 1}})");
+}
+
+TEST(SparseProject, ReadsTheSyntheticSectionsAndWritesThemBack) {
+  const auto p = Project::from_json(small_bow());
+  EXPECT_EQ(p.data.bow.vocabulary, 2000);
+  EXPECT_EQ(p.data.bow.topic_share, 0.3);
+  const auto doc = p.to_json();
+  EXPECT_EQ(doc["data"]["bow"]["topic_words"], 50);
+  EXPECT_FALSE(doc["data"].contains("path"));
+  EXPECT_FALSE(doc["data"].contains("recsys"));
+  EXPECT_EQ(Project::from_json(doc).to_json(), doc);
+  const auto r = Project::from_json(small_recsys());
+  EXPECT_EQ(r.model.embedding_dim, 8);
+  EXPECT_EQ(r.to_json()["data"]["recsys"]["users"], 300);
+  EXPECT_EQ(r.to_json()["model"]["embedding_dim"], 8);
+}
+
+TEST(SparseProject, ErrorsNameTheField) {
+  auto expect_field = [](json doc, const std::string& field, const std::string& words) {
+    const auto error = field_error(doc);
+    EXPECT_EQ(error.substr(0, error.find(" | ")), field) << error;
+    EXPECT_NE(error.find(words), std::string::npos) << error;
+  };
+  auto doc = small_bow();
+  doc["data"]["bow"]["vocabulary"] = 10;
+  expect_field(doc, "data.bow.vocabulary", "expected an integer in [100");
+  doc = small_bow();
+  doc["data"]["bow"]["min_length"] = 100;
+  expect_field(doc, "data.bow.min_length", "<= max_length");
+  doc = small_bow();
+  doc["data"]["bow"]["words"] = 3;
+  expect_field(doc, "data.bow.words", "unknown key");
+  doc = small_bow();
+  doc["data"]["recsys"] = json::object();
+  expect_field(doc, "data.recsys", "synthetic-recsys");
+  doc = small_bow();
+  doc["data"]["path"] = "/tmp";
+  expect_field(doc, "data.path", "reads no files");
+  doc = small_bow();
+  doc["data"]["train_limit"] = 10;
+  expect_field(doc, "data.train_limit", "train_samples");
+  doc = small_bow();
+  doc["model"]["type"] = "mlp";
+  expect_field(doc, "model.type", "use bow");
+  doc = small_recsys();
+  doc["model"] = {{"type", "bow"}};
+  expect_field(doc, "model.type", "use recsys");
+  expect_field(json{{"model", {{"type", "recsys"}}}}, "model.type", "needs sparse data");
+  doc = small_bow();
+  doc["model"]["embedding_dim"] = 8;
+  expect_field(doc, "model.embedding_dim", "recsys");
+  doc = small_bow();
+  doc["precision"] = "bf16";
+  expect_field(doc, "precision", "fp32");
+  doc = small_recsys();
+  doc["train"]["checkpoint"] = "end";
+  expect_field(doc, "train.checkpoint", "not supported");
+  doc = small_recsys();
+  doc["train"]["clip_grad_norm"] = 1.0;
+  expect_field(doc, "train.clip_grad_norm", "row-sparse");
+  doc = small_recsys();
+  doc["optimizer"] = {{"type", "sgd"}, {"lr", 0.1}};  // momentum 0.9 by default
+  expect_field(doc, "optimizer.momentum", "row-sparse");
+  doc["optimizer"] = {{"type", "lion"}};
+  expect_field(doc, "optimizer.type", "use sgd or adam");
+  doc["optimizer"] = {{"type", "adam"}, {"weight_decay", 0.01}};
+  expect_field(doc, "optimizer.weight_decay", "SparseAdam");
+  // The bow model has dense gradients only: every optimizer and clipping are fine.
+  doc = small_bow();
+  doc["optimizer"] = {{"type", "sgd"}, {"momentum", 0.9}};
+  doc["train"]["clip_grad_norm"] = 1.0;
+  EXPECT_EQ(field_error(doc), "");
+}
+
+TEST(SparseRunner, TrainsTheBowClassifierAndStoresTheSession) {
+  TempDir dir;
+  const auto db = dir / "s.db";
+  const auto project = Project::from_json(small_bow());
+  const auto result = Runner(project, {db, nullptr, "bow.json", {}}).run();
+  ASSERT_EQ(result.status, "completed") << result.error;
+  EXPECT_EQ(result.steps, 2 * 16);
+  EXPECT_EQ(result.epochs, 2);
+  // 4 classes with strong topics: far above chance (0.25).
+  EXPECT_GT(result.test_accuracy, 0.8);
+  EXPECT_EQ(result.parameters, 2000 * 16 + 16 + 16 * 4 + 4);
+  EXPECT_EQ(result.weight_bytes, result.parameters * 4);
+  EXPECT_EQ(result.dense_grad_bytes, 0);  // no Embedding tables
+  EXPECT_EQ(to_json(result).contains("sparse_grad_bytes"), false);
+
+  store::SessionStore store(db, store::SessionStore::Mode::read_only);
+  const auto loss = store.metrics(result.session, "train_loss");
+  ASSERT_EQ(loss.size(), 32u);
+  EXPECT_LT(loss.back().value, 0.7 * loss.front().value);
+  EXPECT_EQ(store.metrics(result.session, "test_accuracy").size(), 2u);
+  EXPECT_EQ(store.metrics(result.session, "samples_per_s").size(), 32u);
+  const auto params = store.params(result.session);
+  auto param = [&](const std::string& key) {
+    for (const auto& [k, v] : params)
+      if (k == key) return v;
+    return std::string("(missing)");
+  };
+  EXPECT_EQ(param("data.dataset"), "synthetic-bow");
+  EXPECT_EQ(param("data.bow.vocabulary"), "2000");
+  EXPECT_EQ(param("dataset.train.samples"), "1024");
+  EXPECT_EQ(param("dataset.train.fingerprint").rfind("crc32:", 0), 0u);
+}
+
+TEST(SparseRunner, TrainsTheRecsysModelWithRowSparseGradients) {
+  TempDir dir;
+  const auto db = dir / "s.db";
+  const auto project = Project::from_json(small_recsys());
+  const auto result = Runner(project, {db, nullptr, "", {}}).run();
+  ASSERT_EQ(result.status, "completed") << result.error;
+  EXPECT_EQ(result.steps, 2 * 64);
+  EXPECT_EQ(result.parameters, (300 + 500) * 8 + 8 * 2 + 2);
+  // Both tables dense: (300 + 500) rows x 8 floats.
+  EXPECT_EQ(result.dense_grad_bytes, (300 + 500) * 8 * 4);
+  // At most 128 user and 128 item rows a step, each 8 floats and an int64 id.
+  EXPECT_GT(result.sparse_grad_bytes, 0);
+  EXPECT_LE(result.sparse_grad_bytes, 2 * 128 * (8 * 4 + 8));
+  EXPECT_GT(result.test_accuracy, 0.5);
+  const auto summary = to_json(result);
+  EXPECT_EQ(summary["dense_grad_bytes"], result.dense_grad_bytes);
+  EXPECT_EQ(summary["sparse_grad_bytes"], result.sparse_grad_bytes);
+
+  store::SessionStore store(db, store::SessionStore::Mode::read_only);
+  EXPECT_EQ(store.metrics(result.session, "sparse_grad_bytes").size(), 128u);
+  const auto params = store.params(result.session);
+  bool found = false;
+  for (const auto& [k, v] : params) {
+    if (k == "memory.dense_grad_bytes") {
+      EXPECT_EQ(v, std::to_string(result.dense_grad_bytes));
+      found = true;
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST(SparseRunner, SameSeedSameResult) {
+  auto doc = small_recsys();
+  doc["train"]["max_steps"] = 20;
+  const auto project = Project::from_json(doc);
+  const auto a = Runner(project, {}).run();
+  const auto b = Runner(project, {}).run();
+  ASSERT_EQ(a.status, "completed") << a.error;
+  EXPECT_EQ(a.test_loss, b.test_loss);
+  EXPECT_EQ(a.train_loss, b.train_loss);
+  doc["seed"] = 8;
+  const auto c = Runner(Project::from_json(doc), {}).run();
+  EXPECT_NE(a.test_loss, c.test_loss);
+  auto bow = small_bow();
+  bow["train"]["max_steps"] = 10;
+  const auto d = Runner(Project::from_json(bow), {}).run();
+  const auto e = Runner(Project::from_json(bow), {}).run();
+  EXPECT_EQ(d.test_loss, e.test_loss);
+}
+
+}  // namespace
+}  // namespace tb::run
