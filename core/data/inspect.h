@@ -83,7 +83,9 @@ struct InspectReport {
 };
 
 // Inspects `train` and `test` (same sample shape and classes). Throws tb::Error on bad options
-// (naming the option) or sets that do not match. Deterministic for given inputs and options.
+// (naming the option) or sets that do not match. The findings are exact, so the same for any
+// thread count; candidate_pairs may differ by a few between thread counts (the projection's last
+// bits depend on how the covariance product was split).
 InspectReport inspect(const InMemoryDataset& train, const InMemoryDataset& test,
                       const InspectOptions& options = {});
 

@@ -11,7 +11,8 @@
 // empty byte ends the search. Further groups follow a triangular sequence, which visits every group
 // of a power-of-two table exactly once. Inserts take the first free slot at or after the preferred
 // slot (wrapping within the group), so a key usually sits in the cache line of its preferred slot,
-// which lookups prefetch while the control bytes load.
+// which lookups prefetch while the control bytes load. Control bytes and slots share one
+// allocation; from 64 MiB on it is backed by transparent huge pages where Linux offers them.
 //
 // Load. At most 7/8 of the slots are full or tombstones. When an insert finds none left, the table
 // either rehashes in place (most of the used slots were tombstones: they are dropped, capacity
@@ -28,9 +29,9 @@
 // and changes on rehash.
 //
 // Exceptions. Errors are tb::Error (at() on a missing key; reserve() beyond the addressable
-// size). A Hash, Eq or constructor that throws during an insertion leaves the map unchanged; values
-// are relocated on rehash by moving when that cannot throw and by copying (rolled back on failure)
-// otherwise.
+// size). A key or value constructor that throws during an insertion leaves the contents unchanged
+// (the capacity may have grown). Rehashing moves elements when that cannot throw, otherwise copies
+// them and restores the old table if a copy throws. Hash and Eq must not throw.
 //
 // Heterogeneous lookup. When both Hash and Eq declare `is_transparent` (DefaultHash<std::string>
 // and std::equal_to<> do), find / contains / count / erase / try_emplace / operator[] accept any
@@ -70,12 +71,6 @@ namespace tb::ds {
 
 namespace hash_detail {
 
-// Two rounds of folded multiply (the full 128-bit product of x and an odd constant, high half
-// xor low half). One round already moves every input bit into the low 7 bits (the in-group
-// fragment) and the bits above them (the probe start), but leaves visible structure for keys such
-// as sequential integers or multiples of 2^47 (uneven probe starts, fragments that collide more
-// often than chance). The second round makes those families indistinguishable from random keys
-// (see the chi-square test) for one extra multiply, which hides behind the lookup's memory access.
 // Portable 64x64 -> 128-bit product from 32-bit halves; compiled everywhere so tests can check it.
 inline std::uint64_t fold_multiply_portable(std::uint64_t x, std::uint64_t multiplier) noexcept {
   const std::uint64_t x_lo = x & 0xFFFFFFFFu, x_hi = x >> 32;
@@ -88,6 +83,7 @@ inline std::uint64_t fold_multiply_portable(std::uint64_t x, std::uint64_t multi
   return low ^ high;
 }
 
+// High half xor low half of the 128-bit product x * multiplier.
 inline std::uint64_t fold_multiply(std::uint64_t x, std::uint64_t multiplier) noexcept {
 #if defined(__SIZEOF_INT128__)
   __extension__ using Wide = unsigned __int128;
@@ -98,8 +94,23 @@ inline std::uint64_t fold_multiply(std::uint64_t x, std::uint64_t multiplier) no
 #endif
 }
 
+// The integer mixer: x ^ (x >> 32), then a folded multiply (the full 128-bit product with an odd
+// constant, high half xor low half). Every input bit reaches both the low 7 bits (the in-group
+// fragment) and the bits above them (the preferred slot); the xor-shift first lets high-only
+// differences (multiples of 2^32 and the like) reach the low half of the product as well.
+// Sequential, strided and same-low-bits keys then probe no longer than random keys (see the
+// probe-length test). Cost matters: the hash sits on the critical path of every lookup, and a
+// second multiply round measurably slowed misses on cache-resident control bytes.
 inline std::uint64_t mix64(std::uint64_t x) noexcept {
-  return fold_multiply(fold_multiply(x, 0x9E3779B97F4A7C15ull), 0xD6E8FEB86659FD93ull);
+  return fold_multiply(x ^ (x >> 32), 0x9E3779B97F4A7C15ull);  // 2^64 / golden ratio, odd
+}
+
+// Builds a message by appending (GCC 12 warns falsely on "literal" + std::string temporaries).
+template <typename... Parts>
+std::string concat(const Parts&... parts) {
+  std::string text;
+  ((text += parts), ...);
+  return text;
 }
 
 // One control byte per slot. Full slots hold 0..127 (sign bit clear), so "empty or deleted" is
@@ -118,6 +129,30 @@ constexpr bool is_full(ctrl_t c) noexcept {
 alignas(kGroupWidth) inline constexpr ctrl_t kEmptyGroup[kGroupWidth] = {
     kEmpty, kEmpty, kEmpty, kEmpty, kEmpty, kEmpty, kEmpty, kEmpty,
     kEmpty, kEmpty, kEmpty, kEmpty, kEmpty, kEmpty, kEmpty, kEmpty};
+
+// Memory for one table (control bytes and slots in one block), defined in hash_map.cpp: blocks of
+// kHugeTableBytes or more are aligned to 2 MiB and, on Linux, marked for transparent huge pages.
+// Below that size the page tables of a table stay cached and huge pages gain little, while their
+// first-touch faults made building a table up to 3x slower on a loaded VM. free_table must get
+// the same bytes and alignment.
+inline constexpr std::size_t kHugeTableBytes = std::size_t{64} << 20;
+void* allocate_table(std::size_t bytes, std::size_t alignment);
+void free_table(void* block, std::size_t bytes, std::size_t alignment) noexcept;
+
+template <typename Hash, typename Eq>
+inline constexpr bool kTransparent = requires {
+  typename Hash::is_transparent;
+  typename Eq::is_transparent;
+};
+
+// K may be looked up as is (without building a Key) in a map with these Key, Hash and Eq.
+template <typename K, typename Key, typename Hash, typename Eq>
+concept HeterogeneousKey = kTransparent<Hash, Eq> && !std::is_same_v<std::remove_cvref_t<K>, Key>;
+
+// ... and a Key can be built from it when an insertion needs one.
+template <typename K, typename Key, typename Hash, typename Eq>
+concept HeterogeneousInsertKey =
+    HeterogeneousKey<K, Key, Hash, Eq> && std::is_constructible_v<Key, K&&>;
 
 // Bit masks below have bit i set when the group's byte i satisfies the predicate (16 bits).
 
@@ -271,9 +306,8 @@ class FlatHashMap {
 
     Iterator() = default;
     // iterator -> const_iterator.
-    template <bool kOtherConst>
-    requires(kConst && !kOtherConst)
-        Iterator(const Iterator<kOtherConst>& other)  // NOLINT(google-explicit-constructor)
+    template <bool kOtherConst, typename = std::enable_if_t<kConst && !kOtherConst>>
+    Iterator(const Iterator<kOtherConst>& other)  // NOLINT(google-explicit-constructor)
         : ctrl_(other.ctrl_), slot_(other.slot_), end_(other.end_) {}
 
     reference operator*() const { return *slot_; }
@@ -325,17 +359,6 @@ class FlatHashMap {
   using iterator = Iterator<false>;
   using const_iterator = Iterator<true>;
 
- private:
-  static constexpr bool kTransparent = requires {
-    typename Hash::is_transparent;
-    typename Eq::is_transparent;
-  };
-  // A key type accepted for lookup: Key itself, or anything when Hash and Eq are transparent.
-  template <typename K>
-  static constexpr bool kLookupKey =
-      kTransparent && !std::is_convertible_v<const K&, const_iterator> &&
-      !std::is_same_v<std::remove_cvref_t<K>, Key>;
-
  public:
   FlatHashMap() = default;
   // Reserves room for `expected_size` elements (see reserve()).
@@ -378,18 +401,8 @@ class FlatHashMap {
     return *this;
   }
   FlatHashMap& operator=(FlatHashMap&& other) noexcept {
-    if (this != &other) {
-      destroy_and_free();
-      ctrl_ = other.ctrl_;
-      slots_ = other.slots_;
-      mask_ = other.mask_;
-      capacity_ = other.capacity_;
-      size_ = other.size_;
-      growth_left_ = other.growth_left_;
-      hash_ = std::move(other.hash_);
-      eq_ = std::move(other.eq_);
-      other.reset_to_unallocated();
-    }
+    FlatHashMap taken(std::move(other));
+    swap(taken);
     return *this;
   }
   ~FlatHashMap() { destroy_and_free(); }
@@ -446,22 +459,34 @@ class FlatHashMap {
   const_iterator find(const Key& key) const {
     return const_iterator_for(find_index(key, hash_(key)));
   }
-  template <typename K>
-  requires kLookupKey<K> iterator find(const K& key) {
+  template <hash_detail::HeterogeneousKey<Key, Hash, Eq> K>
+  iterator find(const K& key) {
     return iterator_for(find_index(key, hash_(key)));
   }
-  template <typename K>
-  requires kLookupKey<K> const_iterator find(const K& key)
-  const { return const_iterator_for(find_index(key, hash_(key))); }
+  template <hash_detail::HeterogeneousKey<Key, Hash, Eq> K>
+  const_iterator find(const K& key) const {
+    return const_iterator_for(find_index(key, hash_(key)));
+  }
 
   bool contains(const Key& key) const { return find_index(key, hash_(key)) != kNotFound; }
-  template <typename K>
-  requires kLookupKey<K>
-  bool contains(const K& key) const { return find_index(key, hash_(key)) != kNotFound; }
+  template <hash_detail::HeterogeneousKey<Key, Hash, Eq> K>
+  bool contains(const K& key) const {
+    return find_index(key, hash_(key)) != kNotFound;
+  }
   size_type count(const Key& key) const { return contains(key) ? 1 : 0; }
-  template <typename K>
-  requires kLookupKey<K> size_type count(const K& key)
-  const { return contains(key) ? 1 : 0; }
+  template <hash_detail::HeterogeneousKey<Key, Hash, Eq> K>
+  size_type count(const K& key) const {
+    return contains(key) ? 1 : 0;
+  }
+
+  // Diagnostic for hash quality: how many 16-slot groups a lookup of `key` examines (1 when it is
+  // decided in its first group). With a well-spread hash the mean over stored keys stays near 1.1
+  // and over absent keys near 2 even at the maximum load of 7/8. O(that many groups).
+  size_type probe_length(const Key& key) const { return probe_length_of(key); }
+  template <hash_detail::HeterogeneousKey<Key, Hash, Eq> K>
+  size_type probe_length(const K& key) const {
+    return probe_length_of(key);
+  }
 
   // The value for `key`; throws tb::Error when absent.
   Value& at(const Key& key) { return checked_slot(find_index(key, hash_(key))).second; }
@@ -508,9 +533,8 @@ class FlatHashMap {
                       std::forward_as_tuple(std::move(key)),
                       std::forward_as_tuple(std::forward<Args>(args)...));
   }
-  template <typename K, typename... Args>
-  requires kLookupKey<K> && std::is_constructible_v<Key, K&&> std::pair<iterator, bool> try_emplace(
-      K&& key, Args&&... args) {
+  template <hash_detail::HeterogeneousInsertKey<Key, Hash, Eq> K, typename... Args>
+  std::pair<iterator, bool> try_emplace(K&& key, Args&&... args) {
     return emplace_at(find_or_prepare_insert(key), std::piecewise_construct,
                       std::forward_as_tuple(std::forward<K>(key)),
                       std::forward_as_tuple(std::forward<Args>(args)...));
@@ -519,15 +543,15 @@ class FlatHashMap {
   // The value for `key`, value-initialized and inserted first when absent.
   Value& operator[](const Key& key) { return try_emplace(key).first->second; }
   Value& operator[](Key&& key) { return try_emplace(std::move(key)).first->second; }
-  template <typename K>
-  requires kLookupKey<K> && std::is_constructible_v<Key, K&&> Value& operator[](K&& key) {
+  template <hash_detail::HeterogeneousInsertKey<Key, Hash, Eq> K>
+  Value& operator[](K&& key) {
     return try_emplace(std::forward<K>(key)).first->second;
   }
 
   // --- Erasure (never rehashes; leaves a tombstone unless no probe can have passed the slot) ---
   size_type erase(const Key& key) { return erase_found(find_index(key, hash_(key))); }
-  template <typename K>
-  requires kLookupKey<K> size_type erase(const K& key) {
+  template <hash_detail::HeterogeneousKey<Key, Hash, Eq> K>
+  size_type erase(const K& key) {
     return erase_found(find_index(key, hash_(key)));
   }
   // Erases the element at `position` (which must be valid and dereferenceable) and returns the
@@ -565,12 +589,9 @@ class FlatHashMap {
     std::size_t capacity = kGroupWidth;
     while (growth_limit(capacity) < count) {
       if (capacity >= kMaxCapacity) {
-        std::string message = "FlatHashMap::reserve: ";
-        message += std::to_string(count);
-        message += " elements exceed the largest table (";
-        message += std::to_string(growth_limit(kMaxCapacity));
-        message += ")";
-        throw Error(message);
+        throw Error(hash_detail::concat("FlatHashMap::reserve: ", std::to_string(count),
+                                        " elements exceed the largest table (",
+                                        std::to_string(growth_limit(kMaxCapacity)), ")"));
       }
       capacity *= 2;
     }
@@ -585,7 +606,8 @@ class FlatHashMap {
     } else {
       using First = std::remove_cvref_t<std::tuple_element_t<0, std::tuple<Args...>>>;
       return std::is_same_v<First, Key> ||
-             (kLookupKey<First> && std::is_constructible_v<Key, const First&>);
+             hash_detail::HeterogeneousInsertKey<std::tuple_element_t<0, std::tuple<Args...>>, Key,
+                                                 Hash, Eq>;
     }
   }
 
@@ -603,14 +625,22 @@ class FlatHashMap {
     if (index == kNotFound) return end();
     return const_iterator(ctrl_ + index, slots_ + index, ctrl_ + capacity_);
   }
+  template <typename K>
+  size_type probe_length_of(const K& key) const {
+    std::size_t groups = 0;
+    find_index(key, hash_(key), &groups);
+    return groups;
+  }
   value_type& checked_slot(std::size_t index) const {
     if (index == kNotFound) throw Error("FlatHashMap::at: key not found");
     return slots_[index];
   }
 
   // The hot path: one group load and compare per probe step, keys compared only on a h2 match.
+  // `groups_probed` (diagnostics only) receives the number of groups examined.
   template <typename K>
-  std::size_t find_index(const K& key, std::size_t hash) const {
+  std::size_t find_index(const K& key, std::size_t hash,
+                         std::size_t* groups_probed = nullptr) const {
     const ctrl_t h2 = h2_of(hash);
     const std::size_t preferred = preferred_slot(hash);
     // A hit usually sits in the cache line of its preferred slot. Fetching that line now overlaps
@@ -620,6 +650,7 @@ class FlatHashMap {
 #endif
     std::size_t group = preferred & ~(kGroupWidth - 1);
     for (std::size_t step = kGroupWidth;; step += kGroupWidth) {
+      if (groups_probed != nullptr) ++*groups_probed;
       const Group bytes(ctrl_ + group);
       for (std::uint32_t matches = bytes.match(h2); matches != 0; matches &= matches - 1) {
         const std::size_t index = group + static_cast<std::size_t>(std::countr_zero(matches));
@@ -670,7 +701,7 @@ class FlatHashMap {
     if (position.inserted) {
       std::construct_at(slots_ + position.index, std::forward<Args>(args)...);
       growth_left_ -= ctrl_[position.index] == hash_detail::kEmpty ? 1 : 0;
-      set_ctrl(position.index, position.h2);
+      ctrl_[position.index] = position.h2;
       ++size_;
     }
     return {iterator(ctrl_ + position.index, slots_ + position.index, ctrl_ + capacity_),
@@ -679,12 +710,8 @@ class FlatHashMap {
 
   void commit_insert(std::size_t index, std::size_t hash) noexcept {
     growth_left_ -= ctrl_[index] == hash_detail::kEmpty ? 1 : 0;
-    set_ctrl(index, h2_of(hash));
+    ctrl_[index] = h2_of(hash);
     ++size_;
-  }
-
-  void set_ctrl(std::size_t index, ctrl_t value) noexcept {
-    ctrl_[index] = value;
   }
 
   size_type erase_found(std::size_t index) {
@@ -700,10 +727,10 @@ class FlatHashMap {
     // until the next rehash (erase leaves tombstones there). So if this group still has an empty
     // byte, no probe sequence ever continued past it and the slot can become empty again.
     if (Group(ctrl_ + (index & ~(kGroupWidth - 1))).match_empty() != 0) {
-      set_ctrl(index, hash_detail::kEmpty);
+      ctrl_[index] = hash_detail::kEmpty;
       ++growth_left_;
     } else {
-      set_ctrl(index, hash_detail::kDeleted);
+      ctrl_[index] = hash_detail::kDeleted;
     }
   }
 
@@ -719,13 +746,7 @@ class FlatHashMap {
         resize(capacity_);
       }
     } else {
-      if (capacity_ >= kMaxCapacity) {
-        std::string message = "FlatHashMap: cannot grow beyond ";
-        message += std::to_string(capacity_);
-        message += " slots";
-        throw Error(message);
-      }
-      resize(capacity_ * 2);
+      resize(capacity_ * 2);  // cannot overflow: operator new refuses a table this large first
     }
   }
 
@@ -739,11 +760,10 @@ class FlatHashMap {
   }
 
   void allocate(std::size_t capacity) {
-    const std::size_t ctrl_bytes = ctrl_storage_bytes(capacity);
-    void* block =
-        ::operator new (ctrl_bytes + capacity * sizeof(value_type), std::align_val_t{kAlignment});
+    void* block = hash_detail::allocate_table(block_bytes(capacity), kAlignment);
     ctrl_ = static_cast<ctrl_t*>(block);
-    slots_ = reinterpret_cast<value_type*>(static_cast<unsigned char*>(block) + ctrl_bytes);
+    slots_ = reinterpret_cast<value_type*>(static_cast<unsigned char*>(block) +
+                                           ctrl_storage_bytes(capacity));
     std::memset(ctrl_, static_cast<unsigned char>(hash_detail::kEmpty), capacity);
     capacity_ = capacity;
     mask_ = capacity - 1;
@@ -754,8 +774,11 @@ class FlatHashMap {
   static std::size_t ctrl_storage_bytes(std::size_t capacity) noexcept {
     return (capacity + kAlignment - 1) / kAlignment * kAlignment;
   }
-  static void free_block(ctrl_t* ctrl) noexcept {
-    ::operator delete (ctrl, std::align_val_t{kAlignment});
+  static std::size_t block_bytes(std::size_t capacity) noexcept {
+    return ctrl_storage_bytes(capacity) + capacity * sizeof(value_type);
+  }
+  static void free_block(ctrl_t* ctrl, std::size_t capacity) noexcept {
+    hash_detail::free_table(ctrl, block_bytes(capacity), kAlignment);
   }
 
   // Rebuilds the table with `new_capacity` slots (>= 16). Elements are moved when that cannot
@@ -773,7 +796,7 @@ class FlatHashMap {
         const std::size_t hash = hash_(old_slots[i].first);
         const std::size_t target = find_first_non_full(hash);
         relocate(slots_ + target, old_slots + i);
-        set_ctrl(target, h2_of(hash));
+        ctrl_[target] = h2_of(hash);
       }
     } else {
       std::size_t copied = 0;
@@ -783,7 +806,7 @@ class FlatHashMap {
           const std::size_t hash = hash_(old_slots[i].first);
           const std::size_t target = find_first_non_full(hash);
           std::construct_at(slots_ + target, std::as_const(old_slots[i]));
-          set_ctrl(target, h2_of(hash));
+          ctrl_[target] = h2_of(hash);
           ++copied;
         }
       } catch (...) {
@@ -802,7 +825,7 @@ class FlatHashMap {
         if (hash_detail::is_full(old_ctrl[i])) std::destroy_at(old_slots + i);
       }
     }
-    if (old_capacity != 0) free_block(old_ctrl);
+    if (old_capacity != 0) free_block(old_ctrl, old_capacity);
   }
 
   // Re-inserts every element into the same slots array, turning tombstones back into empty
@@ -828,15 +851,15 @@ class FlatHashMap {
       const std::size_t hash = hash_(slots_[i].first);
       const std::size_t target = find_first_non_full(hash);
       if (i / kGroupWidth == target / kGroupWidth) {
-        set_ctrl(i, h2_of(hash));
+        ctrl_[i] = h2_of(hash);
         ++i;
       } else if (ctrl_[target] == kEmpty) {
         relocate(slots_ + target, slots_ + i);
-        set_ctrl(target, h2_of(hash));
-        set_ctrl(i, kEmpty);
+        ctrl_[target] = h2_of(hash);
+        ctrl_[i] = kEmpty;
         ++i;
       } else {
-        set_ctrl(target, h2_of(hash));
+        ctrl_[target] = h2_of(hash);
         relocate(spare, slots_ + target);
         relocate(slots_ + target, slots_ + i);
         relocate(slots_ + i, spare);
@@ -856,7 +879,7 @@ class FlatHashMap {
   void destroy_and_free() noexcept {
     if (capacity_ == 0) return;
     destroy_elements();
-    free_block(ctrl_);
+    free_block(ctrl_, capacity_);
     reset_to_unallocated();
   }
   void reset_to_unallocated() noexcept {

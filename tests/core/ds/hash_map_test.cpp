@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstdint>
 #include <memory>
@@ -27,6 +28,7 @@ using tb::ds::FlatHashMap;
 using tb::ds::NameId;
 using tb::ds::StringInterner;
 namespace hd = tb::ds::hash_detail;
+using U64Map = FlatHashMap<std::uint64_t, std::uint64_t>;
 
 // prefix + decimal n, built by appending (GCC 12 warns falsely on "literal" + std::to_string).
 std::string labeled(std::string_view prefix, long long n) {
@@ -111,31 +113,57 @@ double chi_square(const std::vector<std::uint64_t>& hashes, int shift, int bits)
   return chi;
 }
 
-TEST(HashMapDefaultHash, StructuredIntegerKeysSpreadOverFragmentAndProbeBits) {
-  struct Family {
-    const char* name;
-    std::uint64_t (*key)(std::uint64_t i);
-  };
-  const Family families[] = {
-      {"sequential", [](std::uint64_t i) { return i; }},
-      {"multiples of 2^8", [](std::uint64_t i) { return i << 8; }},
-      {"multiples of 2^20", [](std::uint64_t i) { return i << 20; }},
-      {"multiples of 2^32", [](std::uint64_t i) { return i << 32; }},
-      {"multiples of 2^47", [](std::uint64_t i) { return i << 47; }},
-      {"same low 24 bits", [](std::uint64_t i) { return (i << 24) | 0xABCDEFu; }},
-      {"high and low halves", [](std::uint64_t i) { return (i << 40) | (i & 0xFF); }},
-  };
+struct KeyFamily {
+  const char* name;
+  std::uint64_t (*key)(std::uint64_t i);
+};
+const KeyFamily kStructuredFamilies[] = {
+    {"sequential", [](std::uint64_t i) { return i; }},
+    {"multiples of 2^7", [](std::uint64_t i) { return i << 7; }},
+    {"multiples of 2^16", [](std::uint64_t i) { return i << 16; }},
+    {"multiples of 2^32", [](std::uint64_t i) { return i << 32; }},
+    {"multiples of 2^47", [](std::uint64_t i) { return i << 47; }},
+    {"multiples of 1000", [](std::uint64_t i) { return i * 1000; }},
+    {"same low 24 bits", [](std::uint64_t i) { return (i << 24) | 0xABCDEFu; }},
+    {"i in both halves", [](std::uint64_t i) { return (i << 32) | i; }},
+    {"high and low bytes", [](std::uint64_t i) { return (i << 40) | (i & 0xFF); }},
+};
+
+// The in-group fragment (low 7 bits) must not pile up on a few values for structured keys: the
+// identity hash puts every multiple of 2^7 on fragment 0 (chi-square ~8 million here).
+TEST(HashMapDefaultHash, StructuredKeysSpreadOverTheFragment) {
   const DefaultHash<std::uint64_t> hash;
-  constexpr std::size_t kKeys = 1 << 16;
-  for (const Family& family : families) {
+  for (const KeyFamily& family : kStructuredFamilies) {
     SCOPED_TRACE(family.name);
     std::vector<std::uint64_t> hashes;
-    for (std::uint64_t i = 0; i < kKeys; ++i) hashes.push_back(hash(family.key(i)));
-    // 127 degrees of freedom (mean 127, sd 16); 1023 (mean 1023, sd 45). Weak mixers fail: the
-    // identity scores in the millions, a single folded multiply 1800-2900 on sequential keys.
-    EXPECT_LT(chi_square(hashes, 0, 7), 230.0) << "in-group fragment (low 7 bits)";
-    EXPECT_LT(chi_square(hashes, 7, 10), 1300.0) << "probe start of a 1024-group table";
-    EXPECT_LT(chi_square(hashes, 40, 10), 1300.0) << "high bits";
+    for (std::uint64_t i = 0; i < (1u << 16); ++i) hashes.push_back(hash(family.key(i)));
+    EXPECT_LT(chi_square(hashes, 0, 7), 230.0);  // 127 degrees of freedom: mean 127, sd 16
+  }
+}
+
+// What the hash is for: at the maximum load (7/8), structured keys must probe about as little as
+// random keys do (simulated: ~1.1 groups per hit, ~2.1 per miss). An identity hash puts 128
+// sequential keys on one preferred slot and needs dozens of groups per lookup.
+TEST(HashMapDefaultHash, StructuredKeysProbeLikeRandomKeysAtMaximumLoad) {
+  constexpr std::size_t kKeys = 65536 - 65536 / 8;
+  for (const KeyFamily& family : kStructuredFamilies) {
+    SCOPED_TRACE(family.name);
+    U64Map map;
+    map.reserve(kKeys);
+    ASSERT_EQ(map.capacity(), 65536u);
+    for (std::uint64_t i = 0; i < kKeys; ++i) map.try_emplace(family.key(i), i);
+    ASSERT_EQ(map.size(), kKeys);
+    double hit_groups = 0, miss_groups = 0;
+    std::size_t worst = 0;
+    for (std::uint64_t i = 0; i < kKeys; ++i) {
+      const std::size_t length = map.probe_length(family.key(i));
+      hit_groups += static_cast<double>(length);
+      worst = std::max(worst, length);
+      miss_groups += static_cast<double>(map.probe_length(family.key(kKeys + i)));
+    }
+    EXPECT_LT(hit_groups / kKeys, 1.25) << "mean groups probed per hit";
+    EXPECT_LT(miss_groups / kKeys, 2.8) << "mean groups probed per miss";
+    EXPECT_LT(worst, 40u) << "longest probe of a stored key";
   }
 }
 
@@ -163,7 +191,6 @@ TEST(HashMapDefaultHash, StringHashIsTransparentAndConsistent) {
 
 // --- Property test against std::unordered_map (u64 keys) --------------------------------------
 
-using U64Map = FlatHashMap<std::uint64_t, std::uint64_t>;
 using RefMap = std::unordered_map<std::uint64_t, std::uint64_t>;
 
 // Full comparison: sizes, every element reachable through find() at the iterated position, no
@@ -352,6 +379,28 @@ TEST(HashMapProperty, LargeSequentialInsertThenEraseHalf) {
     ++visited;
   }
   EXPECT_EQ(visited, kCount / 2);
+}
+
+// Tables of kHugeTableBytes and more come from the huge-page allocation path: growing into one,
+// erasing, rehashing away from one and destroying it must all work (ASan checks the frees).
+TEST(HashMapProperty, TablesOnTheHugePagePathBehave) {
+  using Payload = std::array<std::uint64_t, 31>;  // 256-byte slots: 2^18 of them fill 64 MiB
+  FlatHashMap<std::uint64_t, Payload> map;
+  constexpr std::uint64_t kCount = 200000;
+  for (std::uint64_t i = 0; i < kCount; ++i) map[i * 11][0] = i;
+  ASSERT_GE(map.capacity() * (1 + sizeof(std::pair<const std::uint64_t, Payload>)),
+            tb::ds::hash_detail::kHugeTableBytes);
+  for (std::uint64_t i = 0; i < kCount; i += 3) ASSERT_EQ(map.erase(i * 11), 1u);
+  for (std::uint64_t i = 0; i < kCount; ++i) {
+    const auto it = map.find(i * 11);
+    ASSERT_EQ(it != map.end(), i % 3 != 0) << i;
+    if (it != map.end()) {
+      ASSERT_EQ(it->second[0], i);
+    }
+  }
+  FlatHashMap<std::uint64_t, Payload> moved = std::move(map);
+  moved.clear();
+  EXPECT_TRUE(moved.empty());
 }
 
 // --- Edge cases and API -----------------------------------------------------------------------
@@ -549,6 +598,33 @@ TEST(HashMapValues, ThrowingCopyDuringGrowthLeavesMapUnchanged) {
   map.try_emplace(key, 1);  // and it still grows once the copy works
   EXPECT_GT(map.capacity(), capacity);
   EXPECT_EQ(map.size(), size + 1);
+}
+
+// Values whose move may throw cannot be shuffled in place; dropping tombstones then rebuilds the
+// table at the same capacity by copying. The churn must still not grow the table.
+TEST(HashMapValues, ChurnWithPossiblyThrowingMovesKeepsCapacity) {
+  FragileValue::copies_until_throw = -1;
+  FlatHashMap<std::uint64_t, FragileValue> map;
+  std::unordered_map<std::uint64_t, std::uint64_t> ref;
+  std::mt19937_64 rng(6);
+  while (ref.size() < 400) {
+    const std::uint64_t key = rng();
+    map.try_emplace(key, key + 1);
+    ref.emplace(key, key + 1);
+  }
+  const std::size_t capacity = map.capacity();
+  for (int round = 0; round < 20000; ++round) {
+    auto victim = ref.begin();
+    std::advance(victim, static_cast<long>(rng() % 8));
+    ASSERT_EQ(map.erase(victim->first), 1u);
+    ref.erase(victim);
+    const std::uint64_t key = rng();
+    map.try_emplace(key, key + 1);
+    ref.emplace(key, key + 1);
+  }
+  EXPECT_EQ(map.capacity(), capacity);
+  ASSERT_EQ(map.size(), ref.size());
+  for (const auto& [key, value] : ref) ASSERT_EQ(map.at(key).value, value) << key;
 }
 
 struct ThrowingConstruction {
