@@ -24,6 +24,7 @@
 
 #include <utility>
 
+#include "widgets/dataset_inspector.h"
 #include "widgets/metric_chart.h"
 #include "widgets/optimizer_playground.h"
 #include "widgets/project_editor.h"
@@ -62,6 +63,7 @@ MainWindow::MainWindow(std::filesystem::path dbPath, QWidget* parent)
   connect(controller_, &RunController::step, this, &MainWindow::onStep);
   connect(controller_, &RunController::epoch, this, &MainWindow::onEpoch);
   connect(controller_, &RunController::finished, this, &MainWindow::onFinished);
+  dataCheck_ = new DataCheckController(this);
 
   buildUi();
   buildMenus();
@@ -194,6 +196,23 @@ void MainWindow::buildUi() {
   tabs_->addTab(playground_, tr("Optimizer playground"));
   tabs_->setTabToolTip(0, tr("Edit, run and compare training sessions (Ctrl+1)"));
   tabs_->setTabToolTip(1, tr("Optimizers' paths on 2-D test functions, side by side (Ctrl+2)"));
+  // The data check reads the project in the editor, like Run, but has a tab of its own: its
+  // findings and example images need the room, and it is done before training, not during it.
+  dataInspector_ = new widgets::DatasetInspector;
+  dataInspector_->layout()->setContentsMargins(8, 8, 8, 4);
+  tabs_->addTab(dataInspector_, tr("Data"));
+  tabs_->setTabToolTip(2, tr("Check the project's data: balance, duplicates, leakage (Ctrl+3)"));
+  connect(dataInspector_, &widgets::DatasetInspector::checkRequested, this, &MainWindow::checkData);
+  // Emitted on this thread (the controller posts the worker's result here first).
+  connect(dataCheck_, &DataCheckController::finished, this,
+          [this](std::shared_ptr<const widgets::DatasetCheckResult> result) {
+            dataInspector_->setBusy(false);
+            dataInspector_->setResult(std::move(result));
+          });
+  connect(dataCheck_, &DataCheckController::failed, this, [this](const QString& message) {
+    dataInspector_->setBusy(false);
+    dataInspector_->setError(tr("Check failed: %1").arg(message));
+  });
   setCentralWidget(tabs_);
 
   auto* dbLabel = new QLabel(tr("Sessions: %1").arg(QString::fromStdString(dbPath_.string())));
@@ -221,6 +240,11 @@ void MainWindow::buildMenus() {
       view->addAction(tr("Optimizer &playground"), this, &MainWindow::showPlayground);
   playground->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_2));
   playground->setStatusTip(tr("Compare optimizers' paths on 2-D test functions"));
+  QAction* dataInspector =
+      view->addAction(tr("&Data inspector"), this, &MainWindow::showDataInspector);
+  dataInspector->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_3));
+  dataInspector->setStatusTip(
+      tr("Check the project's dataset: balance, duplicates, leakage, kNN baseline"));
 
   QMenu* runMenu = menuBar()->addMenu(tr("&Run"));
   runAction_ = runMenu->addAction(tr("&Run"), this, &MainWindow::startRun);
@@ -239,6 +263,27 @@ void MainWindow::showTraining() {
 
 void MainWindow::showPlayground() {
   tabs_->setCurrentWidget(playground_);
+}
+
+void MainWindow::showDataInspector() {
+  tabs_->setCurrentWidget(dataInspector_);
+}
+
+void MainWindow::checkData(const data::InspectOptions& options) {
+  if (dataCheck_->isRunning()) return;  // the inspector's button is disabled meanwhile anyway
+  const std::optional<run::Project> project = editor_->project();
+  if (!project) {
+    editor_->validateNow();
+    dataInspector_->setError(tr("Cannot check: the project in the editor is not valid: %1")
+                                 .arg(editor_->validationMessage()));
+    return;
+  }
+  QString error;
+  if (!dataCheck_->start(*project, options, &error)) {
+    dataInspector_->setError(error);
+    return;
+  }
+  dataInspector_->setBusy(true);
 }
 
 bool MainWindow::openProject(const QString& path) {

@@ -1,6 +1,8 @@
-// MainWindow: the workbench. Two tabs: "Train" (the project editor on the left; Run / Stop and the
-// run's status across the top; the live chart and the stored sessions on the right) and
-// "Optimizer playground" (optimizers' paths on 2-D test functions, View > Optimizer playground).
+// MainWindow: the workbench. Three tabs: "Train" (the project editor on the left; Run / Stop and
+// the run's status across the top; the live chart and the stored sessions on the right),
+// "Optimizer playground" (optimizers' paths on 2-D test functions, View > Optimizer playground) and
+// "Data" (the dataset inspector on the editor's project's data, View > Data inspector; checked off
+// the GUI thread by a DataCheckController).
 //
 // The chart shows one thing at a time: the run going now (fed by RunController's signals on this
 // thread) or a stored session picked in the list (read through this window's own read-only
@@ -18,6 +20,7 @@
 #include <memory>
 #include <optional>
 
+#include "app/gui/data_check_controller.h"
 #include "app/gui/run_controller.h"
 #include "core/store/session_store.h"
 
@@ -29,6 +32,7 @@ class QTabWidget;
 class QTableView;
 
 namespace tb::widgets {
+class DatasetInspector;
 class MetricChart;
 class OptimizerPlayground;
 class ProjectEditor;
@@ -59,6 +63,8 @@ class MainWindow : public QMainWindow {
   RunController* controller() const { return controller_; }
   QTabWidget* tabs() const { return tabs_; }
   widgets::OptimizerPlayground* playground() const { return playground_; }
+  widgets::DatasetInspector* dataInspector() const { return dataInspector_; }
+  DataCheckController* dataCheck() const { return dataCheck_; }
   // The session the chart shows (invalid: the live run, or nothing yet).
   store::SessionId shownSession() const { return shownSession_; }
 
@@ -69,9 +75,12 @@ class MainWindow : public QMainWindow {
   void refreshSessions();
   // Shows a stored session's curves in the chart (the live run's when it is the running one).
   void showSession(store::SessionId id);
-  // Brings the training tab or the optimizer playground tab to the front.
+  // Bring the training, optimizer playground or data tab to the front.
   void showTraining();
   void showPlayground();
+  void showDataInspector();
+  // Checks the data of the project in the editor (the inspector's "Check dataset").
+  void checkData(const data::InspectOptions& options);
 
  protected:
   void closeEvent(QCloseEvent* event) override;
@@ -110,6 +119,8 @@ class MainWindow : public QMainWindow {
   RunController* controller_ = nullptr;
   QTabWidget* tabs_ = nullptr;
   widgets::OptimizerPlayground* playground_ = nullptr;
+  widgets::DatasetInspector* dataInspector_ = nullptr;
+  DataCheckController* dataCheck_ = nullptr;
 
   // The live run: what it announced, its latest reports, and every point it sent.
   std::optional<run::RunInfo> live_;
