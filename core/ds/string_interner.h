@@ -64,12 +64,9 @@ class StringInterner {
   // The string with id `id`. Throws tb::Error when `id` was not handed out by this interner.
   std::string_view name(NameId id) const {
     if (id.value < 1 || id.value > static_cast<std::int64_t>(names_.size())) {
-      std::string message = "StringInterner::name: unknown NameId ";
-      message += std::to_string(id.value);
-      message += " (this interner holds ids 1..";
-      message += std::to_string(names_.size());
-      message += ")";
-      throw Error(message);
+      throw Error(hash_detail::concat("StringInterner::name: unknown NameId ",
+                                      std::to_string(id.value), " (this interner holds ids 1..",
+                                      std::to_string(names_.size()), ")"));
     }
     return names_[static_cast<std::size_t>(id.value - 1)];
   }
