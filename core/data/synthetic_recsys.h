@@ -8,6 +8,9 @@
 // Positives and negatives share the popularity draw, so only the user-item affinity predicts the
 // label: the Bayes accuracy is E[max(sigmoid(sharpness s), 1 - sigmoid(sharpness s))] (0.83 at
 // sharpness 4). Fields: user one-hot [samples x users], item one-hot [samples x items].
+// Test interactions are user-item pairs that never occur in training (checked against a Bloom
+// filter of the training pairs): the model is asked about pairs it has not seen, as a recommender
+// is; repeats within a set are allowed, as repeated interactions are.
 #pragma once
 
 #include <cstdint>
@@ -26,7 +29,8 @@ struct SyntheticRecsysSpec {
   double sharpness = 4.0;
 };
 
-// Throws tb::Error when the spec is inconsistent (a size below one).
+// Throws tb::Error when the spec is inconsistent (a size below one), or when too few pairs are
+// left unseen by training to draw the test set from.
 SparseSplit make_synthetic_recsys(const SyntheticRecsysSpec& spec, std::uint64_t seed);
 
 }  // namespace tb::data
