@@ -270,16 +270,7 @@ class KdSearch {
       }
       return;
     }
-    const float v = query_[node.dim];
-    const float past_left = v - node.left_max;
-    const float past_right = v - node.right_min;
-    std::uint32_t near_child = ni + 1, far_child = node.first;
-    float cut = past_right * past_right;
-    if (past_left + past_right >= 0.0f) {
-      near_child = node.first;
-      far_child = ni + 1;
-      cut = past_left * past_left;
-    }
+    const auto [near_child, far_child, cut] = children_by_distance(ni, node);
     knn_node(near_child, bound);
     const float old_gap = gaps_[node.dim];
     const float far_bound = bound - old_gap + cut;
@@ -288,6 +279,20 @@ class KdSearch {
       knn_node(far_child, far_bound);
       gaps_[node.dim] = old_gap;
     }
+  }
+
+  struct Children {
+    std::uint32_t near_child, far_child;
+    float cut;  // squared distance from the query to the far child's side of the split
+  };
+  // An inner node's children, the query's side first: a node's left child follows it, its right
+  // child is at node.first.
+  Children children_by_distance(std::uint32_t ni, const Node& node) const {
+    const float v = query_[node.dim];
+    const float past_left = v - node.left_max;
+    const float past_right = v - node.right_min;
+    if (past_left + past_right >= 0.0f) return {node.first, ni + 1, past_left * past_left};
+    return {ni + 1, node.first, past_right * past_right};
   }
 
   void radius_node(std::uint32_t ni, float bound) {
@@ -300,16 +305,7 @@ class KdSearch {
       }
       return;
     }
-    const float v = query_[node.dim];
-    const float past_left = v - node.left_max;
-    const float past_right = v - node.right_min;
-    std::uint32_t near_child = ni + 1, far_child = node.first;
-    float cut = past_right * past_right;
-    if (past_left + past_right >= 0.0f) {
-      near_child = node.first;
-      far_child = ni + 1;
-      cut = past_left * past_left;
-    }
+    const auto [near_child, far_child, cut] = children_by_distance(ni, node);
     radius_node(near_child, bound);
     const float old_gap = gaps_[node.dim];
     const float far_bound = bound - old_gap + cut;
