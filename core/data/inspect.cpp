@@ -1,5 +1,7 @@
 #include "core/data/inspect.h"
 
+#include <omp.h>
+
 #include <Eigen/Dense>
 #include <algorithm>
 #include <chrono>
@@ -215,7 +217,7 @@ class Inspector {
     std::int64_t candidates = 0;
 #pragma omp parallel for num_threads(threads_) schedule(dynamic, 64) reduction(+ : candidates)
     for (std::int64_t i = 0; i < n; ++i) {
-      auto& mine = found[static_cast<std::size_t>(omp_thread())];
+      auto& mine = found[static_cast<std::size_t>(omp_get_thread_num())];
       const std::span<const float> query(points.data() + static_cast<std::size_t>(i) * k, k);
       for (const auto& c : tree.radius(query, search_radius_, static_cast<std::size_t>(i))) {
         const auto j = static_cast<std::int64_t>(c.index);
@@ -286,8 +288,6 @@ class Inspector {
     report_.knn_accuracy = static_cast<double>(correct) / static_cast<double>(neighbours.size());
   }
 
-  static int omp_thread();
-
   const InMemoryDataset& train_;
   const InMemoryDataset& test_;
   InspectOptions options_;
@@ -300,16 +300,6 @@ class Inspector {
   InspectReport report_;
 };
 
-}  // namespace
-}  // namespace tb::data
-
-#include <omp.h>
-
-namespace tb::data {
-namespace {
-int Inspector::omp_thread() {
-  return omp_get_thread_num();
-}
 }  // namespace
 
 InspectReport inspect(const InMemoryDataset& train, const InMemoryDataset& test,
