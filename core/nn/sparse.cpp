@@ -30,8 +30,9 @@ SparseLinear::SparseLinear(Backend& backend, std::int64_t in_features, std::int6
                            std::mt19937_64& rng)
     : backend_(backend), in_(in_features), out_(out_features) {
   if (in_ <= 0 || out_ <= 0) throw Error("SparseLinear: feature counts must be positive");
-  weight_ = {"weight", backend.empty({out_, in_}), backend.zeros({out_, in_})};
-  bias_ = {"bias", backend.empty({out_}), backend.zeros({out_})};
+  // Named as nn::Model names its first layer's parameters, so param_groups match alike.
+  weight_ = {"0.weight", backend.empty({out_, in_}), backend.zeros({out_, in_})};
+  bias_ = {"0.bias", backend.empty({out_}), backend.zeros({out_})};
   const float bound = 1.0f / std::sqrt(static_cast<float>(in_));
   init_uniform(backend, weight_.value, bound, rng);
   init_uniform(backend, bias_.value, bound, rng);
@@ -92,13 +93,17 @@ const Tensor& EmbeddingBag::forward(const ds::CsrMatrix& bags) {
   }
   bags_ = &bags;
   if (mode_ == Mode::mean) {
-    // B [N x rows] with row n's values divided by its count: mean pooling as a product.
+    // B [N x rows] with row n's values divided by their sum: mean pooling as a product. The
+    // values are counts (a CSR built from a bag folds a repeated id into one entry of value 2),
+    // so this is torch.nn.EmbeddingBag's mean over the bag's ids, repeats included.
     scaled_ = bags;
     auto values = scaled_.mutable_values();
     for (std::int64_t n = 0; n < bags.rows(); ++n) {
       const auto begin = bags.row_ptr()[static_cast<std::size_t>(n)];
       const auto end = bags.row_ptr()[static_cast<std::size_t>(n + 1)];
-      const float inv = end > begin ? 1.0f / static_cast<float>(end - begin) : 0.0f;
+      double count = 0.0;
+      for (auto p = begin; p < end; ++p) count += values[static_cast<std::size_t>(p)];
+      const float inv = count != 0.0 ? static_cast<float>(1.0 / count) : 0.0f;
       for (auto p = begin; p < end; ++p) values[static_cast<std::size_t>(p)] *= inv;
     }
     bags_ = &scaled_;
@@ -111,8 +116,28 @@ const Tensor& EmbeddingBag::forward(const ds::CsrMatrix& bags) {
 
 void EmbeddingBag::backward(const Tensor& dy) {
   if (bags_ == nullptr) throw Error(describe() + ": backward() before forward()");
-  // dW = B^T [rows x N] dy [N, dim], kept only for the rows that occur in the batch.
-  weight_.grad = ds::spmm_transposed_row_sparse(*bags_, host_view(dy), backend_.threads());
+  // dW = B^T [rows x N] dy [N, dim], kept only for the rows that occur in the batch. Built from
+  // the batch's entries alone: entry (n, id, v) contributes v * dy[n] to row id, summed per id in
+  // batch order. Nothing here is sized by the table, so a step costs O(nnz log nnz + nnz * dim)
+  // however many rows the table has.
+  const ds::CsrMatrix& b = *bags_;
+  const ds::DenseView g = host_view(dy);
+  const auto nnz = static_cast<std::size_t>(b.nnz());
+  grad_ids_.resize(nnz);                                    // [nnz]
+  grad_rows_.resize(nnz * static_cast<std::size_t>(dim_));  // [nnz, dim]
+  for (std::int64_t n = 0; n < b.rows(); ++n) {
+    for (auto p = b.row_ptr()[static_cast<std::size_t>(n)];
+         p < b.row_ptr()[static_cast<std::size_t>(n + 1)]; ++p) {
+      const auto k = static_cast<std::size_t>(p);
+      grad_ids_[k] = b.col_idx()[k];
+      const float v = b.values()[k];
+      const float* dy_row = g.data + n * dim_;
+      float* out = grad_rows_.data() + k * static_cast<std::size_t>(dim_);
+      for (std::int64_t j = 0; j < dim_; ++j) out[j] = v * dy_row[j];
+    }
+  }
+  weight_.grad.clear();
+  weight_.grad.accumulate(grad_ids_, {grad_rows_.data(), b.nnz(), dim_}, backend_.threads());
 }
 
 // ---- SparseModel ----
@@ -136,6 +161,11 @@ const Tensor& SparseModel::forward(std::span<const ds::CsrMatrix> fields, bool t
     h = &product_;
   }
   for (auto& layer : head_) h = &layer->forward(*h, training);
+  if (!training) {
+    // Evaluation batches are the caller's temporaries: keep no pointer to them.
+    if (linear_) linear_->release_input();
+    for (auto& bag : bags_) bag->release_input();
+  }
   return *h;
 }
 

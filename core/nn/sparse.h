@@ -39,6 +39,9 @@ class SparseLinear {
   std::string describe() const;  // "SparseLinear(30000->64)"
   // x must stay alive and unchanged until backward(). Returns y [N, out].
   const Tensor& forward(const ds::CsrMatrix& x);
+  // Drops the pointer to the last input (an evaluation batch that is about to go away), so a
+  // backward() without a new forward() is an error instead of a read of freed memory.
+  void release_input() { x_ = nullptr; }
   // dW [out, in] = dy^T x, db = column sums of dy. dW is dense: a batch of documents touches most
   // of the vocabulary (see ds::dense_t_spmm), so a dense gradient is smaller and faster to apply
   // than a row-sparse one, and every dense optimizer takes it as it is.
@@ -57,8 +60,9 @@ class SparseLinear {
 
 // torch.nn.EmbeddingBag: y[n] = pooled rows of W for the ids of bag n. The bags come as a CSR
 // [N x rows]: row n's columns are its ids and its values their weights (1 for plain ids; torch's
-// per_sample_weights). Mode sum: y[n] = sum_k v_k W[id_k]; mean: the same divided by the bag's
-// number of ids (an empty bag gives zeros). One id per bag is torch.nn.Embedding. The weight
+// per_sample_weights). Mode sum: y[n] = sum_k v_k W[id_k]; mean: the same divided by the sum of
+// the bag's values, its number of ids when the values count repeats, as torch.nn.EmbeddingBag's
+// mean (an empty bag gives zeros). One id per bag is torch.nn.Embedding. The weight
 // gradient dW = B^T dy is row-sparse (ds::RowSparseGrad): only looked-up rows are stored.
 class EmbeddingBag {
  public:
@@ -70,6 +74,8 @@ class EmbeddingBag {
   std::string describe() const;  // "EmbeddingBag(20000x32, mean)"
   // bags must stay alive and unchanged until backward(). Returns y [N, dim].
   const Tensor& forward(const ds::CsrMatrix& bags);
+  // See SparseLinear::release_input.
+  void release_input() { bags_ = nullptr; }
   // weight.grad = B^T dy, B the bags with mean's 1/count folded into the values.
   void backward(const Tensor& dy);
   SparseParameter& weight() { return weight_; }
@@ -84,6 +90,8 @@ class EmbeddingBag {
   const ds::CsrMatrix* bags_ = nullptr;  // [N x rows]: the caller's batch (sum mode)
   ds::CsrMatrix scaled_;                 // [N x rows]: the bags with values / count (mean mode)
   Tensor y_;                             // [N, dim]
+  std::vector<std::int64_t> grad_ids_;   // [nnz]: the batch's ids, for the gradient
+  std::vector<float> grad_rows_;         // [nnz, dim]: v * dy[n] of each batch entry
 };
 
 // A model on a sparse batch: "bow" (SparseLinear over the words field, then the dense head) or

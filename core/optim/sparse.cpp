@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "core/optim/detail.h"
+#include "core/util/error.h"
 
 namespace tb::optim {
 namespace {
@@ -42,7 +43,18 @@ class SparseGrouped : public SparseOptimizer {
   void set_lr_factor(double factor) override { factor_ = factor; }
   void step() override {
     ++steps_;
-    for (auto& t : tables_) update(t, static_cast<float>(t.base_lr * factor_));
+    for (auto& t : tables_) {
+      // The updates index the table by the gradient's row ids: a gradient of another shape
+      // would write outside it.
+      const auto& grad = t.param->grad;
+      const auto& shape = t.param->value.shape();
+      if (grad.num_rows() != shape[0] || grad.dim() != shape.inner()) {
+        throw Error(t.param->name + ": its row-sparse gradient is [" +
+                    std::to_string(grad.num_rows()) + " x " + std::to_string(grad.dim()) +
+                    "], the table " + shape.str());
+      }
+      update(t, static_cast<float>(t.base_lr * factor_));
+    }
   }
 
  protected:
@@ -91,8 +103,9 @@ class SparseAdam final : public SparseGrouped {
     const auto b2 = static_cast<float>(spec_.beta2);
     const auto eps = static_cast<float>(spec_.eps);
     const double t_ = static_cast<double>(steps_);
-    const double bc1 = 1.0 - std::pow(spec_.beta1, t_);
-    const double bc2 = 1.0 - std::pow(spec_.beta2, t_);
+    // From the float betas the moments use, as the dense Adam does, so the two agree.
+    const double bc1 = 1.0 - std::pow(static_cast<double>(b1), t_);
+    const double bc2 = 1.0 - std::pow(static_cast<double>(b2), t_);
     const auto step_size = static_cast<float>(lr * std::sqrt(bc2) / bc1);
     const auto rows = grad.row_ids();
     const auto values = grad.values();  // [nnz_rows x dim]

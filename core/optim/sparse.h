@@ -1,11 +1,13 @@
 // Row-sparse updates for tables whose gradient is a ds::RowSparseGrad (Embedding tables): only
 // the rows the batch touched are read and written, so a step costs O(touched rows x dim), not
-// O(table). The dense parameters of the same model keep the ordinary optimizer (make_optimizer);
+// O(table) (and EmbeddingBag builds the gradient from the batch's entries alone, so backward is
+// not sized by the table either). The dense parameters of the same model keep the ordinary optimizer (make_optimizer);
 // the runner steps both. CPU only: the tables are host tensors (a CUDA path is a later issue).
 //
 // Semantics, per touched row r with gradient row g (untouched rows do not change at all):
 //   sgd  (torch.optim.SGD without momentum, its sparse-gradient case; weight decay is applied
-//        lazily, to touched rows only, which torch does not offer for sparse gradients):
+//        lazily, to touched rows only — a deliberate difference: a decay of every row each step
+//        would make the step O(table)):
 //          g' = g + weight_decay * p[r];  p[r] = p[r] - lr * g'
 //        Without weight decay this is exactly the dense SGD step (a dense gradient is zero in
 //        untouched rows, which then do not move).
@@ -13,7 +15,8 @@
 //        the optimizer's global step t (counted once per step(), as torch counts it):
 //          m[r] += (1 - beta1) * (g - m[r]);  v[r] += (1 - beta2) * (g^2 - v[r])
 //          p[r] -= lr * sqrt(1 - beta2^t) / (1 - beta1^t) * m[r] / (sqrt(v[r]) + eps)
-// Rejected, naming the project field: momentum/dampening/Nesterov (optimizer.momentum, ...),
+// Rejected, naming the project field: momentum and Nesterov (optimizer.momentum, ...; dampening
+// has no effect without momentum),
 // adam's weight decay and amsgrad (SparseAdam has neither), adamw, rmsprop, lion (optimizer.type)
 // and Lookahead (optimizer.lookahead.k).
 #pragma once

@@ -137,7 +137,11 @@ TEST_P(EmbeddingBagTest, MatchesDenseLookupAndScatterAdd) {
   const auto n_bags = static_cast<std::int64_t>(bags.size());
   for (std::int64_t n = 0; n < n_bags; ++n) {
     const auto& b = bags[static_cast<std::size_t>(n)];
-    const double div = mode == EmbeddingBag::Mode::mean && !b.empty() ? b.size() : 1.0;
+    // Mean divides by the bag's count of ids: its values summed (the weight-2 entry is an id
+    // given twice, as torch.nn.EmbeddingBag would take [7, 3, 3]).
+    double count = 0.0;
+    for (const auto& entry : b) count += entry.second;
+    const double div = mode == EmbeddingBag::Mode::mean && !b.empty() ? count : 1.0;
     for (std::int64_t j = 0; j < dim; ++j) {
       double want = 0.0;
       for (const auto& [id, w] : b) want += w * table[static_cast<std::size_t>(id * dim + j)];
@@ -150,7 +154,11 @@ TEST_P(EmbeddingBagTest, MatchesDenseLookupAndScatterAdd) {
   std::vector<double> want(static_cast<std::size_t>(rows * dim), 0.0);
   for (std::int64_t n = 0; n < n_bags; ++n) {
     const auto& b = bags[static_cast<std::size_t>(n)];
-    const double div = mode == EmbeddingBag::Mode::mean && !b.empty() ? b.size() : 1.0;
+    // Mean divides by the bag's count of ids: its values summed (the weight-2 entry is an id
+    // given twice, as torch.nn.EmbeddingBag would take [7, 3, 3]).
+    double count = 0.0;
+    for (const auto& entry : b) count += entry.second;
+    const double div = mode == EmbeddingBag::Mode::mean && !b.empty() ? count : 1.0;
     for (const auto& [id, w] : b) {
       for (std::int64_t j = 0; j < dim; ++j) {
         want[static_cast<std::size_t>(id * dim + j)] +=
