@@ -8,6 +8,9 @@ find_package(OpenMP REQUIRED COMPONENTS CXX)
 # xxHash (XXH3): stable content hashes of samples for deduplication (core/ds/content_hash).
 # Used header-only (XXH_INLINE_ALL), so binaries carried to the GPU machine need no libxxhash.
 find_path(XXHASH_INCLUDE_DIR xxhash.h REQUIRED)
+# zstd (libzstd-dev): optional per-record compression in the shard format (core/data/shard_*).
+find_package(PkgConfig REQUIRED)
+pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
 
 if(TRAINBENCH_TESTS)
   find_package(GTest REQUIRED)

@@ -8,7 +8,7 @@ packages=(
   cmake ninja-build g++ git pkg-config
   libeigen3-dev nlohmann-json3-dev libsqlite3-dev zlib1g-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libabsl-dev libnanoflann-dev
-  libxxhash-dev
+  libxxhash-dev libzstd-dev
   qt6-base-dev qt6-charts-dev libgl-dev
   dataset-fashion-mnist
 )

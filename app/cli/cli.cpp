@@ -94,7 +94,7 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
   path_cmd->add_flag("--json", path.json, "Print {\"path\": [[x, y, f], ...]} on stdout");
 
   DataCheckCommand data_check;
-  auto* data_cmd = app.add_subcommand("data", "Inspect a project's dataset");
+  auto* data_cmd = app.add_subcommand("data", "Check, pack and inspect datasets");
   data_cmd->require_subcommand(1);
   auto* check_cmd = data_cmd->add_subcommand(
       "check",
@@ -124,6 +124,30 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   check_cmd->add_flag("--json", data_check.json, "Print one JSON object on stdout");
+
+  DataPackCommand data_pack;
+  auto* pack_cmd = data_cmd->add_subcommand(
+      "pack", "Pack datasets into shards (.tbs): DIR/train and DIR/test, keys = sample index");
+  pack_cmd
+      ->add_option("src", data_pack.sources,
+                   "Fashion-MNIST folders or project files (their dataset, with its limits)")
+      ->required();
+  pack_cmd->add_option("-o,--output", data_pack.output, "Output folder")->required();
+  pack_cmd->add_option("--shard-size", data_pack.shard_size, "Largest shard file: 64MiB, 1GB, ...")
+      ->capture_default_str();
+  pack_cmd->add_option("--zstd", data_pack.zstd_level, "Compress each record with zstd (1..22)")
+      ->capture_default_str();
+  pack_cmd->add_flag("--json", data_pack.json, "Print one JSON object on stdout");
+
+  DataInspectCommand data_inspect;
+  auto* inspect_cmd = data_cmd->add_subcommand(
+      "inspect", "What a shard file or folder holds, with a checksum pass over every record");
+  inspect_cmd->add_option("path", data_inspect.path, "A .tbs file, a folder of shards, or a pack")
+      ->required();
+  inspect_cmd->add_option("--examples", data_inspect.examples, "Records listed")
+      ->capture_default_str();
+  inspect_cmd->add_flag("!--no-verify", data_inspect.verify, "Skip the checksum pass");
+  inspect_cmd->add_flag("--json", data_inspect.json, "Print one JSON object on stdout");
 
   auto* devices_cmd = app.add_subcommand("devices", "List the devices a project can run on");
   devices_cmd->add_flag("--json", json, "Print one JSON object on stdout");
@@ -164,6 +188,10 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
       outcome.exit_code = optimizer_path(path);
     } else if (*check_cmd) {
       outcome.exit_code = check_data(data_check);
+    } else if (*pack_cmd) {
+      outcome.exit_code = pack_data(data_pack);
+    } else if (*inspect_cmd) {
+      outcome.exit_code = inspect_shards(data_inspect);
     } else if (*devices_cmd) {
       outcome.exit_code = list_devices(json);
     } else if (*gui_cmd) {

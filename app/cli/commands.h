@@ -44,6 +44,26 @@ struct DataCheckCommand {
 // Duplicates, near-duplicates, class balance and a kNN baseline of the project's dataset.
 int check_data(const DataCheckCommand& command);
 
+struct DataPackCommand {
+  std::vector<std::string> sources;  // Fashion-MNIST folders or project files
+  std::filesystem::path output;      // DIR: DIR/train and DIR/test are written
+  std::string shard_size = "64MiB";
+  int zstd_level = 0;  // 0: off
+  bool json = false;
+};
+// Packs every SRC's train and test samples into shards (core/data/shard_format.h).
+int pack_data(const DataPackCommand& command);
+struct DataInspectCommand {
+  std::filesystem::path path;  // a .tbs file, a folder of shards, or a pack's DIR (train/, test/)
+  std::size_t examples = 5;
+  bool verify = true;
+  bool json = false;
+};
+// What a shard set holds, and a checksum pass over every record.
+int inspect_shards(const DataInspectCommand& command);
+// "64MiB", "512KiB", "1GB", "4096" as bytes; throws tb::Error naming `option` otherwise.
+std::uint64_t parse_size(const std::string& text, const std::string& option);
+
 // The CPU and every CUDA device this build can use.
 int list_devices(bool json);
 

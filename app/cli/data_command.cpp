@@ -6,6 +6,7 @@
 #include "app/cli/commands.h"
 #include "core/data/dataset.h"
 #include "core/data/inspect.h"
+#include "core/data/shard_dataset.h"
 #include "core/run/project.h"
 
 namespace tb::app {
@@ -71,8 +72,11 @@ void print_report(const data::InspectReport& r) {
 
 int check_data(const DataCheckCommand& command) {
   const auto project = run::Project::load(command.project_file, command.overrides);
-  const auto split = data::load_fashion_mnist(project.data.path, project.data.train_limit,
-                                              project.data.test_limit);
+  const auto split = project.data.dataset == "shards"
+                         ? data::shard::load_shard_split(
+                               project.data.path, project.data.train_limit, project.data.test_limit)
+                         : data::load_fashion_mnist(project.data.path, project.data.train_limit,
+                                                    project.data.test_limit);
   const auto report = data::inspect(split.train, split.test, command.options);
   if (command.json) {
     std::cout << data::to_json(report).dump() << std::endl;

@@ -12,16 +12,11 @@ namespace {
 
 constexpr std::uint32_t kImagesMagic = 2051;
 constexpr std::uint32_t kLabelsMagic = 2049;
-constexpr float kMean = 0.2860f;
-constexpr float kStd = 0.3530f;
+constexpr float kMean = kFashionMnistMean;
+constexpr float kStd = kFashionMnistStd;
 
 std::filesystem::path find_file(const std::filesystem::path& dir, const std::string& stem) {
-  for (const char* suffix : {".gz", ""}) {
-    auto candidate = dir / (stem + suffix);
-    if (std::filesystem::exists(candidate)) return candidate;
-  }
-  throw FormatError((dir / (stem + ".gz")).string() + ": no such file (nor " + stem +
-                    " uncompressed); install dataset-fashion-mnist or set data.path");
+  return find_fashion_mnist_file(dir, stem);
 }
 
 InMemoryDataset load_split(const std::filesystem::path& dir, const std::string& prefix,
@@ -43,8 +38,7 @@ InMemoryDataset load_split(const std::filesystem::path& dir, const std::string& 
   std::snprintf(fingerprint, sizeof fingerprint, "crc32:%08lx", crc);
   set.fingerprint = fingerprint;
   set.classes = 10;
-  set.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                     "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
+  set.class_names = fashion_mnist_class_names();
   const auto h = static_cast<std::int64_t>(images.dims[1]);
   const auto w = static_cast<std::int64_t>(images.dims[2]);
   set.sample_shape = tensor::Shape{1, h, w};
@@ -55,7 +49,7 @@ InMemoryDataset load_split(const std::filesystem::path& dir, const std::string& 
   set.raw_mean = kMean;
   set.raw_std = kStd;
   for (std::size_t i = 0; i < pixels; ++i) {
-    set.features[i] = (static_cast<float>(images.values[i]) / 255.0f - kMean) / kStd;
+    set.features[i] = (static_cast<float>(images.values[i]) / kFashionMnistScale - kMean) / kStd;
   }
   set.labels.resize(static_cast<std::size_t>(count));
   for (std::int64_t i = 0; i < count; ++i) {
@@ -70,6 +64,23 @@ InMemoryDataset load_split(const std::filesystem::path& dir, const std::string& 
 }
 
 }  // namespace
+
+std::filesystem::path find_fashion_mnist_file(const std::filesystem::path& dir,
+                                              const std::string& stem) {
+  for (const char* suffix : {".gz", ""}) {
+    auto candidate = dir / (stem + suffix);
+    if (std::filesystem::exists(candidate)) return candidate;
+  }
+  throw FormatError((dir / (stem + ".gz")).string() + ": no such file (nor " + stem +
+                    " uncompressed); install dataset-fashion-mnist or set data.path");
+}
+
+const std::vector<std::string>& fashion_mnist_class_names() {
+  static const std::vector<std::string> names = {"T-shirt/top", "Trouser",   "Pullover", "Dress",
+                                                 "Coat",        "Sandal",    "Shirt",    "Sneaker",
+                                                 "Bag",         "Ankle boot"};
+  return names;
+}
 
 std::filesystem::path default_fashion_mnist_dir() {
   return "/usr/share/datasets/fashion-mnist";

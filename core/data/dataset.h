@@ -38,6 +38,17 @@ struct TrainTestSplit {
 // /usr/share/datasets/fashion-mnist, where Debian's dataset-fashion-mnist installs it.
 std::filesystem::path default_fashion_mnist_dir();
 
+// Fashion-MNIST's normalisation, (x / 255 - mean) / std, and its ten class names: shared by the
+// IDX reader and the shard packer, so a packed copy trains bit for bit as the IDX files do.
+inline constexpr float kFashionMnistScale = 255.0f;
+inline constexpr float kFashionMnistMean = 0.2860f;
+inline constexpr float kFashionMnistStd = 0.3530f;
+const std::vector<std::string>& fashion_mnist_class_names();
+
+// dir/STEM.gz or dir/STEM; throws tb::FormatError naming both when neither exists.
+std::filesystem::path find_fashion_mnist_file(const std::filesystem::path& dir,
+                                              const std::string& stem);
+
 // Reads train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz), t10k-... from dir (empty:
 // the default folder); keeps the first train_limit / test_limit samples when > 0. Pixels become
 // (x / 255 - 0.2860) / 0.3530, the training set's mean and deviation. Throws tb::FormatError on a

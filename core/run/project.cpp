@@ -79,7 +79,7 @@ void read_synthetic(ObjectReader& data, DataSettings& settings, const std::strin
 void check_combination(const Project& p, const ObjectReader& top) {
   const auto& dataset = p.data.dataset;
   const auto& type = p.model.type;
-  const bool dense_data = dataset == "fashion-mnist";
+  const bool dense_data = dataset == "fashion-mnist" || dataset == "shards";
   const bool dense_model = type == "mlp" || type == "cnn";
   if (dense_data && !dense_model) {
     top.fail("model.type", "'" + type + "' needs sparse data (data.dataset \"synthetic-" + type +
@@ -141,7 +141,7 @@ Project Project::from_json(const json& doc, const std::string& source) {
   top.field("data", [&](const json& v, const std::string& path) {
     ObjectReader data(v, path, source);
     data.string_in("dataset", p.data.dataset,
-                   {"fashion-mnist", "synthetic-bow", "synthetic-recsys"});
+                   {"fashion-mnist", "shards", "synthetic-bow", "synthetic-recsys"});
     data.string("path", p.data.path);
     data.integer("batch_size", p.data.batch_size, 1, 1 << 20);
     data.boolean("shuffle", p.data.shuffle);
@@ -149,7 +149,12 @@ Project Project::from_json(const json& doc, const std::string& source) {
     data.integer("test_limit", p.data.test_limit, 0);
     read_synthetic(data, p.data, source);
     data.finish();
-    const bool synthetic = p.data.dataset != "fashion-mnist";
+    const bool synthetic = p.data.dataset != "fashion-mnist" && p.data.dataset != "shards";
+    if (p.data.dataset == "shards" && p.data.path.empty()) {
+      data.fail(path + ".path",
+                "data.dataset \"shards\" needs the folder `trainbench data pack` wrote (with "
+                "train/ and test/)");
+    }
     if (synthetic) {
       const char* section = p.data.dataset == "synthetic-bow" ? "bow" : "recsys";
       if (v.contains("path")) data.fail(path + ".path", "a generated dataset reads no files");
@@ -247,7 +252,7 @@ json Project::to_json() const {
   json data_json = {{"dataset", data.dataset},         {"path", data.path},
                     {"batch_size", data.batch_size},   {"shuffle", data.shuffle},
                     {"train_limit", data.train_limit}, {"test_limit", data.test_limit}};
-  if (data.dataset != "fashion-mnist") {
+  if (data.dataset != "fashion-mnist" && data.dataset != "shards") {
     data_json.erase("path");
     data_json.erase("train_limit");
     data_json.erase("test_limit");

@@ -36,10 +36,12 @@ class ProjectError : public Error {
 };
 
 struct DataSettings {
-  // "fashion-mnist" (IDX files, dense images) | "synthetic-bow" (a generated topic corpus, sparse
+  // "fashion-mnist" (IDX files, dense images) | "shards" (a `trainbench data pack` folder, dense
+  // samples) | "synthetic-bow" (a generated topic corpus, sparse
   // bag-of-words rows) | "synthetic-recsys" (generated user-item clicks, ids for Embeddings).
   std::string dataset = "fashion-mnist";
-  std::string path;  // fashion-mnist: folder with the IDX files; empty: the system's copy
+  std::string path;  // fashion-mnist: folder with the IDX files (empty: the system's copy);
+                     // shards: the pack's folder, holding train/ and test/
   std::int64_t batch_size = 128;
   bool shuffle = true;
   std::int64_t train_limit = 0;      // use only the first N training samples (0: all)

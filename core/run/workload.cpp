@@ -5,6 +5,7 @@
 #include "core/amp/precision.h"
 #include "core/data/batch_iterator.h"
 #include "core/data/dataset.h"
+#include "core/data/shard_dataset.h"
 #include "core/data/sparse_dataset.h"
 #include "core/data/synthetic_recsys.h"
 #include "core/data/synthetic_text.h"
@@ -13,13 +14,21 @@
 namespace tb::run::detail {
 namespace {
 
+data::TrainTestSplit load_dense_split(const Project& project) {
+  if (project.data.dataset == "shards") {
+    return data::shard::load_shard_split(project.data.path, project.data.train_limit,
+                                         project.data.test_limit);
+  }
+  return data::load_fashion_mnist(project.data.path, project.data.train_limit,
+                                  project.data.test_limit);
+}
+
 // Fashion-MNIST images into nn::Model: dense batches uploaded into x [N, 1, 28, 28].
 class DenseWorkload final : public Workload {
  public:
   DenseWorkload(tensor::Backend& backend, const Project& project)
       : backend_(backend),
-        split_(data::load_fashion_mnist(project.data.path, project.data.train_limit,
-                                        project.data.test_limit)),
+        split_(load_dense_split(project)),
         model_(nn::build_model(backend, project.model, split_.train.sample_shape,
                                split_.train.classes, project.seed)),
         batches_(split_.train, project.data.batch_size, project.data.shuffle, project.seed) {
@@ -184,7 +193,7 @@ class SparseWorkload final : public Workload {
 }  // namespace
 
 std::unique_ptr<Workload> make_workload(tensor::Backend& backend, const Project& project) {
-  if (project.data.dataset == "fashion-mnist") {
+  if (project.data.dataset == "fashion-mnist" || project.data.dataset == "shards") {
     return std::make_unique<DenseWorkload>(backend, project);
   }
   return std::make_unique<SparseWorkload>(backend, project);

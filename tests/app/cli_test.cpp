@@ -203,8 +203,8 @@ TEST(Cli, BadInputIsOneLineAndANonZeroExit) {
 
 TEST(Cli, EverySubcommandHasHelp) {
   TempDir dir;
-  for (const char* command :
-       {"", "run", "sessions", "show", "gui", "devices", "optim-path", "data check"}) {
+  for (const char* command : {"", "run", "sessions", "show", "gui", "devices", "optim-path",
+                              "data check", "data pack", "data inspect"}) {
     const auto help = trainbench(std::string(command) + " --help", dir);
     EXPECT_EQ(help.exit_code, 0) << command;
     EXPECT_NE(help.out.find("--"), std::string::npos) << command;
@@ -302,6 +302,78 @@ TEST(Cli, DataCheckReportsDuplicatesLeakageBalanceAndABaseline) {
   const auto bad = trainbench("data check " + project + " --projection-dims 5000", dir);
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("projection_dims"), std::string::npos) << bad.err;
+}
+
+TEST(Cli, DataPackInspectAndRunOnShards) {
+  TempDir dir;
+  tb::testing::write_synthetic_fashion_mnist(dir / "idx", 600, 150, 6);
+  const auto packed = (dir / "packed").string();
+  const auto pack = trainbench("data pack " + (dir / "idx").string() + " -o " + packed +
+                                   " --shard-size 100KiB --zstd 3 --json",
+                               dir);
+  ASSERT_EQ(pack.exit_code, 0) << pack.err;
+  const auto packing = json::parse(pack.out);
+  EXPECT_EQ(packing["train"]["records"], 600);
+  EXPECT_EQ(packing["test"]["records"], 150);
+  EXPECT_GT(packing["train"]["shards"].get<int>(), 1);
+  EXPECT_GT(packing["train"]["compression_ratio"].get<double>(), 1.0);
+
+  const auto inspect = trainbench("data inspect " + packed + " --json", dir);
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  const auto summary = json::parse(inspect.out);
+  const auto& train = summary["splits"]["train"];
+  EXPECT_EQ(train["records"], 600);
+  EXPECT_EQ(train["first_key"], 0);
+  EXPECT_EQ(train["last_key"], 599);
+  EXPECT_EQ(train["sample"]["shape"], json::array({1, 28, 28}));
+  EXPECT_EQ(train["metadata"]["name"], "fashion-mnist/train");
+  EXPECT_TRUE(train["verify"]["ok"].get<bool>());
+  EXPECT_EQ(summary["splits"]["test"]["records"], 150);
+  const auto text = trainbench("data inspect " + packed + "/test/shard-00000.tbs", dir);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("verified OK"), std::string::npos) << text.out;
+
+  // Training on the shards is training on the IDX files, bit for bit.
+  const auto db = " --db " + (dir / "s.db").string();
+  const auto common =
+      project_path("fashion_mlp.json") + " --set train.epochs=1 --set train.threads=1 --json" + db;
+  const auto on_idx =
+      trainbench("run " + common + " --set data.path=" + (dir / "idx").string(), dir);
+  const auto on_shards =
+      trainbench("run " + common + " --set data.dataset=shards --set data.path=" + packed, dir);
+  ASSERT_EQ(on_idx.exit_code, 0) << on_idx.err;
+  ASSERT_EQ(on_shards.exit_code, 0) << on_shards.err;
+  const auto a = json::parse(on_idx.out), b = json::parse(on_shards.out);
+  EXPECT_EQ(a["test_accuracy"], b["test_accuracy"]);
+  EXPECT_EQ(a["train_loss"], b["train_loss"]);
+
+  // Bad input: one line, exit 2, naming what is wrong.
+  const auto again = trainbench("data pack " + (dir / "idx").string() + " -o " + packed, dir);
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_NE(again.err.find("already holds shards"), std::string::npos) << again.err;
+  const auto size = trainbench(
+      "data pack " + (dir / "idx").string() + " -o " + (dir / "o2").string() + " --shard-size 5XB",
+      dir);
+  EXPECT_EQ(size.exit_code, 2);
+  EXPECT_NE(size.err.find("--shard-size"), std::string::npos) << size.err;
+  const auto missing = trainbench("data pack /nonexistent -o " + (dir / "o3").string(), dir);
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("/nonexistent"), std::string::npos) << missing.err;
+
+  const auto shard = dir / "packed" / "train" / "shard-00000.tbs";
+  std::fstream corrupt(shard, std::ios::in | std::ios::out | std::ios::binary);
+  corrupt.seekp(1000);  // inside a record, past the header and its metadata
+  corrupt.put('\x7f');
+  corrupt.close();
+  const auto bad = trainbench("data inspect " + packed, dir);
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find(shard.string() + ": at byte "), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("checksum"), std::string::npos) << bad.err;
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+  const auto bad_run =
+      trainbench("run " + common + " --set data.dataset=shards --set data.path=" + packed, dir);
+  EXPECT_EQ(bad_run.exit_code, 1);
+  EXPECT_NE(bad_run.err.find("checksum"), std::string::npos) << bad_run.err;
 }
 
 TEST(Cli, DevicesListsTheCpu) {

@@ -1,0 +1,313 @@
+#include "core/data/shard_dataset.h"
+
+#include <zlib.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+
+#include "core/data/idx.h"
+#include "core/tensor/half.h"
+#include "core/util/error.h"
+
+namespace tb::data::shard {
+namespace {
+
+using nlohmann::json;
+
+class FashionMnistSource final : public RecordSource {
+ public:
+  FashionMnistSource(const std::filesystem::path& dir, const std::string& prefix,
+                     std::int64_t limit)
+      : name_("fashion-mnist/" + prefix) {
+    const auto image_file = find_fashion_mnist_file(dir, prefix + "-images-idx3-ubyte");
+    const auto label_file = find_fashion_mnist_file(dir, prefix + "-labels-idx1-ubyte");
+    images_ = read_idx(image_file, 2051);
+    labels_ = read_idx(label_file, 2049);
+    if (images_.dims[0] != labels_.dims[0]) {
+      throw FormatError(label_file.string() + ": " + std::to_string(labels_.dims[0]) +
+                        " labels for " + std::to_string(images_.dims[0]) + " images in " +
+                        image_file.string());
+    }
+    count_ = images_.dims[0];
+    if (limit > 0 && static_cast<std::uint64_t>(limit) < count_) {
+      count_ = static_cast<std::uint64_t>(limit);
+    }
+    for (std::uint64_t i = 0; i < count_; ++i) {
+      if (labels_.values[i] >= 10) {
+        throw FormatError(label_file.string() + ": at byte " + std::to_string(8 + i) + ": label " +
+                          std::to_string(labels_.values[i]) + " is outside 0..9");
+      }
+    }
+    spec_.dtype = SampleDType::u8;
+    spec_.shape = {1, images_.dims[1], images_.dims[2]};
+  }
+
+  std::string name() const override { return name_; }
+  SampleSpec spec() const override { return spec_; }
+  json metadata() const override {
+    return {
+        {"name", name_},
+        {"classes", 10},
+        {"class_names", fashion_mnist_class_names()},
+        {"normalize",
+         {{"scale", kFashionMnistScale}, {"mean", kFashionMnistMean}, {"std", kFashionMnistStd}}}};
+  }
+  std::uint64_t size() const override { return count_; }
+  bool next(SourceRecord& out) override {
+    if (next_ == count_) return false;
+    const std::size_t bytes = spec_.payload_bytes();
+    out.key = next_;
+    out.label = labels_.values[next_];
+    out.payload = std::as_bytes(std::span(images_.values)).subspan(next_ * bytes, bytes);
+    ++next_;
+    return true;
+  }
+
+ private:
+  std::string name_;
+  IdxArray images_, labels_;
+  SampleSpec spec_;
+  std::uint64_t count_ = 0;
+  std::uint64_t next_ = 0;
+};
+
+// The metadata's number at `key`, or `fallback`; read as float, the type the IDX path computes in.
+float metadata_number(const json& section, const char* key, float fallback,
+                      const std::filesystem::path& file) {
+  if (!section.contains(key)) return fallback;
+  if (!section[key].is_number()) {
+    throw FormatError(file.string() + ": at byte 64: metadata normalize." + key +
+                      " is not a number");
+  }
+  return section[key].get<float>();
+}
+
+float to_float(const std::byte* p, SampleDType dtype) {
+  switch (dtype) {
+    case SampleDType::u8:
+      return static_cast<float>(std::to_integer<std::uint8_t>(*p));
+    case SampleDType::i8:
+      return static_cast<float>(static_cast<std::int8_t>(std::to_integer<std::uint8_t>(*p)));
+    case SampleDType::i32:
+      return static_cast<float>(static_cast<std::int32_t>(get_u32(p)));
+    case SampleDType::f32: {
+      const std::uint32_t bits = get_u32(p);
+      float v;
+      std::memcpy(&v, &bits, 4);
+      return v;
+    }
+    case SampleDType::f16:
+    case SampleDType::bf16: {
+      const auto bits = static_cast<std::uint16_t>(std::to_integer<std::uint16_t>(p[0]) |
+                                                   (std::to_integer<std::uint16_t>(p[1]) << 8));
+      return dtype == SampleDType::f16 ? tensor::f16_to_float(bits) : tensor::bf16_to_float(bits);
+    }
+  }
+  return 0.0f;
+}
+
+}  // namespace
+
+std::unique_ptr<RecordSource> fashion_mnist_source(const std::filesystem::path& dir,
+                                                   const std::string& prefix, std::int64_t limit) {
+  return std::make_unique<FashionMnistSource>(dir.empty() ? default_fashion_mnist_dir() : dir,
+                                              prefix, limit);
+}
+
+std::uint64_t pack(RecordSource& source, ShardWriter& writer, std::uint64_t key_offset) {
+  if (source.spec() != writer.spec()) {
+    throw Error(source.name() + ": samples are " + source.spec().describe() +
+                ", the shards being written hold " + writer.spec().describe());
+  }
+  SourceRecord record;
+  std::uint64_t count = 0;
+  while (source.next(record)) {
+    writer.append(key_offset + record.key, record.label, record.payload);
+    ++count;
+  }
+  return count;
+}
+
+ShardSummary summarize(const std::filesystem::path& path, std::size_t examples, bool verify) {
+  const auto start = std::chrono::steady_clock::now();
+  ShardSummary s;
+  auto set = ShardSet::open(path);
+  s.path = path;
+  s.spec = set.spec();
+  s.metadata = set.metadata();
+  s.records = set.size();
+  s.shards = set.shards().size();
+  for (const auto& info : set.shards()) {
+    s.file_bytes += info.file_bytes;
+    s.zstd_shards += info.header.zstd() ? 1 : 0;
+  }
+  if (!set.index().empty()) {
+    s.first_key = set.index().begin()->first;
+    s.last_key = std::prev(set.index().end())->first;
+  }
+  s.raw_payload_bytes = s.records * s.spec.payload_bytes();
+  // The first records in key order: a range read through the B+tree.
+  std::size_t shown = 0;
+  for (auto it = set.index().begin(); it != set.index().end() && shown < examples; ++it) {
+    ++shown;
+  }
+  if (shown > 0) {
+    const auto last = std::next(set.index().begin(), static_cast<std::ptrdiff_t>(shown - 1));
+    set.range(s.first_key, last->first + 1, [&](const RecordView& r) {
+      s.examples.push_back({r.key, r.label, r.stored_bytes});
+    });
+  }
+  if (verify) {
+    s.verified = true;
+    try {
+      set.verify();
+    } catch (const FormatError& e) {
+      s.verify_error = e.what();
+    }
+    // Stored bytes follow from the file layout once the records are known to be sound.
+    for (const auto& info : set.shards()) {
+      s.stored_payload_bytes +=
+          info.index_offset - info.header.bytes() - info.header.record_count * kRecordHeaderBytes;
+    }
+  }
+  s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return s;
+}
+
+json to_json(const ShardSummary& s) {
+  json examples = json::array();
+  for (const auto& e : s.examples) {
+    examples.push_back({{"key", e.key}, {"label", e.label}, {"stored_bytes", e.stored_bytes}});
+  }
+  json meta = json::parse(s.metadata, nullptr, false);
+  if (meta.is_discarded()) meta = s.metadata;
+  json out = {{"path", s.path.string()},
+              {"sample", {{"dtype", dtype_name(s.spec.dtype)}, {"shape", s.spec.shape}}},
+              {"metadata", meta},
+              {"records", s.records},
+              {"shards", s.shards},
+              {"zstd_shards", s.zstd_shards},
+              {"first_key", s.first_key},
+              {"last_key", s.last_key},
+              {"file_bytes", s.file_bytes},
+              {"raw_payload_bytes", s.raw_payload_bytes},
+              {"examples", examples},
+              {"seconds", s.seconds}};
+  if (s.verified) {
+    out["stored_payload_bytes"] = s.stored_payload_bytes;
+    out["compression_ratio"] =
+        s.stored_payload_bytes
+            ? static_cast<double>(s.raw_payload_bytes) / static_cast<double>(s.stored_payload_bytes)
+            : 1.0;
+    out["verify"] = {{"ok", s.verify_error.empty()}, {"error", s.verify_error}};
+  }
+  return out;
+}
+
+InMemoryDataset load_shard_dataset(const std::filesystem::path& dir, std::int64_t limit) {
+  auto set = ShardSet::open(dir);
+  const auto& first_file = set.shards().front().file;
+  const json meta = json::parse(set.metadata(), nullptr, false);
+  if (!meta.is_object()) {
+    throw FormatError(first_file.string() + ": at byte 64: metadata is not a JSON object");
+  }
+  InMemoryDataset data;
+  data.name = meta.value("name", "shards:" + dir.filename().string());
+  const auto& spec = set.spec();
+  std::vector<std::int64_t> dims(spec.shape.begin(), spec.shape.end());
+  data.sample_shape = tensor::Shape(dims);
+  float scale = 1.0f, mean = 0.0f, stddev = 1.0f;
+  if (meta.contains("normalize") && spec.dtype != SampleDType::f32) {
+    const auto& n = meta["normalize"];
+    scale = metadata_number(n, "scale", 1.0f, first_file);
+    mean = metadata_number(n, "mean", 0.0f, first_file);
+    stddev = metadata_number(n, "std", 1.0f, first_file);
+    if (!(scale > 0.0f) || !(stddev > 0.0f)) {
+      throw FormatError(first_file.string() +
+                        ": at byte 64: metadata normalize.scale and .std must be > 0");
+    }
+  }
+  data.raw_mean = mean;
+  data.raw_std = stddev;
+  if (meta.contains("class_names") && meta["class_names"].is_array()) {
+    for (const auto& name : meta["class_names"]) {
+      data.class_names.push_back(name.is_string() ? name.get<std::string>() : name.dump());
+    }
+  }
+  std::int64_t classes = meta.contains("classes") && meta["classes"].is_number_integer()
+                             ? meta["classes"].get<std::int64_t>()
+                             : 0;
+
+  const std::uint64_t total = set.size();
+  const std::uint64_t keep = limit > 0 && static_cast<std::uint64_t>(limit) < total
+                                 ? static_cast<std::uint64_t>(limit)
+                                 : total;
+  const std::size_t numel = spec.numel();
+  const std::size_t width = dtype_size(spec.dtype);
+  data.features.resize(keep * numel);
+  data.labels.reserve(total);
+  uLong crc = crc32(0L, Z_NULL, 0);
+  std::uint64_t n = 0;
+  std::int32_t max_label = -1;
+  set.for_each([&](const RecordView& r) {
+    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(r.payload.data()), r.payload.size());
+    if (r.label < 0) {
+      const auto where = set.find(r.key);
+      fail(set.shards()[where->shard].file, where->offset + 12,
+           "label " + std::to_string(r.label) + " of key " + std::to_string(r.key) +
+               " is negative (expected a class index)");
+    }
+    max_label = std::max(max_label, r.label);
+    data.labels.push_back(r.label);
+    if (n < keep) {
+      float* out = data.features.data() + n * numel;
+      if (spec.dtype == SampleDType::u8) {
+        // The very expression the IDX reader evaluates, so the floats are bit for bit the same.
+        for (std::size_t i = 0; i < numel; ++i) {
+          out[i] =
+              (static_cast<float>(std::to_integer<std::uint8_t>(r.payload[i])) / scale - mean) /
+              stddev;
+        }
+      } else if (spec.dtype == SampleDType::f32) {
+        std::memcpy(out, r.payload.data(), numel * sizeof(float));
+      } else {
+        for (std::size_t i = 0; i < numel; ++i) {
+          out[i] = (to_float(&r.payload[i * width], spec.dtype) / scale - mean) / stddev;
+        }
+      }
+    }
+    ++n;
+  });
+  // The labels after the payloads, as the IDX fingerprint hashes its two files.
+  if (max_label < 256) {
+    std::vector<std::uint8_t> bytes(data.labels.begin(), data.labels.end());
+    crc = crc32_z(crc, bytes.data(), bytes.size());
+  } else {
+    std::vector<std::byte> bytes(data.labels.size() * 4);
+    for (std::size_t i = 0; i < data.labels.size(); ++i) {
+      put_u32(&bytes[4 * i], static_cast<std::uint32_t>(data.labels[i]));
+    }
+    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size());
+  }
+  char fingerprint[24];
+  std::snprintf(fingerprint, sizeof fingerprint, "crc32:%08lx", crc);
+  data.fingerprint = fingerprint;
+  data.labels.resize(keep);
+  if (classes <= 0) classes = max_label + 1;
+  if (max_label >= classes) {
+    throw FormatError(first_file.string() + ": at byte 64: a record's label " +
+                      std::to_string(max_label) + " is outside the metadata's " +
+                      std::to_string(classes) + " classes");
+  }
+  data.classes = classes;
+  return data;
+}
+
+TrainTestSplit load_shard_split(const std::filesystem::path& dir, std::int64_t train_limit,
+                                std::int64_t test_limit) {
+  return {load_shard_dataset(dir / "train", train_limit),
+          load_shard_dataset(dir / "test", test_limit)};
+}
+
+}  // namespace tb::data::shard
