@@ -7,9 +7,24 @@
 #include "app/cli/cli.h"
 #include "app/cli/commands.h"
 #include "core/store/session_store.h"
+#include "core/trace/span_index.h"
 
 namespace tb::app {
 namespace {
+
+nlohmann::json breakdown_json(const trace::PhaseBreakdown& b) {
+  return {{"steps", b.steps},         {"step_s", b.step_s},         {"data_s", b.data_s},
+          {"forward_s", b.forward_s}, {"backward_s", b.backward_s}, {"optimizer_s", b.optimizer_s},
+          {"other_s", b.other_s},     {"eval_s", b.eval_s}};
+}
+
+void print_phase(const char* label, double whole, double recent, bool percent) {
+  if (percent) {
+    std::printf("  %-26s %9.1f %16.1f\n", label, whole, recent);
+  } else {
+    std::printf("  %-26s %9.3f %16.3f\n", label, whole, recent);
+  }
+}
 
 using nlohmann::json;
 
@@ -86,7 +101,17 @@ int show_session(const std::filesystem::path& db_path, std::int64_t id, bool as_
   }
   json params = json::object();
   for (const auto& [key, value] : store->params(session->id)) params[key] = value;
-  const auto span_count = store->spans(session->id).size();
+  const auto rows = store->spans(session->id);
+  const auto span_count = rows.size();
+  std::vector<trace::SpanRecord> records;
+  records.reserve(rows.size());
+  for (const auto& r : rows) records.push_back({r.name, r.category, r.start_ns, r.end_ns, r.step});
+  const trace::SpanIndex spans(std::move(records));
+  // Where the step time went: over the whole run, and over its last 100 steps (the steady state,
+  // after warm-up effects).
+  const auto whole = spans.breakdown(spans.begin_ns(), spans.end_ns());
+  const auto [recent_start, recent_end] = spans.last_steps_window(100);
+  const auto recent = spans.breakdown(recent_start, recent_end);
   const auto checkpoints = store->checkpoint_steps(session->id);
 
   if (as_json) {
@@ -95,6 +120,7 @@ int show_session(const std::filesystem::path& db_path, std::int64_t id, bool as_
     out["params"] = params;
     out["metrics"] = metrics;
     out["spans"] = span_count;
+    out["breakdown"] = {{"run", breakdown_json(whole)}, {"last_100_steps", breakdown_json(recent)}};
     out["checkpoint_steps"] = checkpoints;
     std::cout << out.dump() << std::endl;
     return kExitOk;
@@ -118,6 +144,20 @@ int show_session(const std::filesystem::path& db_path, std::int64_t id, bool as_
                 m["last"].get<double>(), m["min"].get<double>(), m["max"].get<double>());
   }
   std::printf("trace: %zu spans\n", span_count);
+  if (whole.steps > 0) {
+    std::printf("where the step time went      whole run   last 100 steps\n");
+    std::printf("  %-26s %9lld %16lld\n", "steps", static_cast<long long>(whole.steps),
+                static_cast<long long>(recent.steps));
+    print_phase("step time (s)", whole.step_s, recent.step_s, false);
+    const double w = whole.step_s > 0 ? 100.0 / whole.step_s : 0.0;
+    const double r = recent.step_s > 0 ? 100.0 / recent.step_s : 0.0;
+    print_phase("data wait %", whole.data_s * w, recent.data_s * r, true);
+    print_phase("forward %", whole.forward_s * w, recent.forward_s * r, true);
+    print_phase("backward %", whole.backward_s * w, recent.backward_s * r, true);
+    print_phase("optimizer %", whole.optimizer_s * w, recent.optimizer_s * r, true);
+    print_phase("other %", whole.other_s * w, recent.other_s * r, true);
+    std::printf("  evaluation (s, outside steps) %.3f\n", whole.eval_s);
+  }
   std::printf("checkpoints: %zu", checkpoints.size());
   for (auto step : checkpoints) std::printf(" %lld", static_cast<long long>(step));
   std::printf("\n");

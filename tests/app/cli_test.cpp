@@ -102,11 +102,25 @@ TEST(Cli, RunsAFewHundredStepsOnFashionMnistAndStoresTheSession) {
   EXPECT_EQ(session["metrics"]["train_loss"]["count"], 300);
   EXPECT_EQ(session["project"]["model"]["hidden"], json({256, 128}));
   EXPECT_EQ(session["checkpoint_steps"], json::array());  // train.checkpoint defaults to "none"
+  // Where the step time went: 300 steps, the last 100 of them, phases inside the step time.
+  const auto& run_breakdown = session["breakdown"]["run"];
+  EXPECT_EQ(run_breakdown["steps"], 300);
+  EXPECT_EQ(session["breakdown"]["last_100_steps"]["steps"], 100);
+  const double phases =
+      run_breakdown["data_s"].get<double>() + run_breakdown["forward_s"].get<double>() +
+      run_breakdown["backward_s"].get<double>() + run_breakdown["optimizer_s"].get<double>();
+  EXPECT_GT(run_breakdown["forward_s"].get<double>(), 0.0);
+  EXPECT_GT(run_breakdown["backward_s"].get<double>(), 0.0);
+  EXPECT_LE(phases, run_breakdown["step_s"].get<double>() + 1e-9);
+  EXPECT_GT(phases, 0.9 * run_breakdown["step_s"].get<double>());
+  EXPECT_GT(run_breakdown["eval_s"].get<double>(), 0.0);  // the evaluation at the end
 
   const auto table = trainbench("sessions --db " + db, dir);
   EXPECT_NE(table.out.find("fashion_mlp"), std::string::npos) << table.out;
   const auto text = trainbench("show " + std::to_string(id.value) + " --db " + db, dir);
   EXPECT_NE(text.out.find("train_loss"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("where the step time went"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("backward %"), std::string::npos) << text.out;
 }
 
 TEST(Cli, RunsTheSparseProjectsAndReportsTheGradientMemory) {
