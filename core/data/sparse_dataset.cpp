@@ -44,10 +44,6 @@ std::vector<std::int64_t> epoch_order(std::int64_t n, bool shuffle, std::uint64_
   return order;
 }
 
-double uniform01(std::uint64_t bits) {
-  return static_cast<double>(bits >> 11) * 0x1.0p-53;
-}
-
 SparseBatchIterator::SparseBatchIterator(const SparseDataset& dataset, std::int64_t batch_size,
                                          bool shuffle, std::uint64_t seed)
     : dataset_(dataset), batch_size_(batch_size), shuffle_(shuffle), seed_(seed) {

@@ -66,8 +66,4 @@ class SparseBatchIterator {
   std::int64_t position_ = 0;
 };
 
-// Uniform double in [0, 1) from 53 bits of a std::mt19937_64 draw: unlike
-// std::uniform_real_distribution, the same on every standard library.
-double uniform01(std::uint64_t bits);
-
 }  // namespace tb::data

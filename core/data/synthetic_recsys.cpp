@@ -9,16 +9,10 @@
 #include "core/ds/bloom_filter.h"
 #include "core/ds/content_hash.h"
 #include "core/util/error.h"
+#include "core/util/random.h"
 
 namespace tb::data {
 namespace {
-
-// Standard normal by Box-Muller over uniform01: the same on every standard library.
-double normal(std::mt19937_64& rng) {
-  const double u1 = 1.0 - uniform01(rng());  // (0, 1]
-  const double u2 = uniform01(rng());
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
-}
 
 struct Hidden {
   std::int64_t rank;
@@ -98,8 +92,10 @@ SparseSplit make_synthetic_recsys(const SyntheticRecsysSpec& spec, std::uint64_t
   std::mt19937_64 rng(seed ^ 0x726563ull);  // "rec"
   Hidden hidden;
   hidden.rank = spec.rank;
-  for (std::int64_t k = 0; k < spec.users * spec.rank; ++k) hidden.users.push_back(normal(rng));
-  for (std::int64_t k = 0; k < spec.items * spec.rank; ++k) hidden.items.push_back(normal(rng));
+  for (std::int64_t k = 0; k < spec.users * spec.rank; ++k)
+    hidden.users.push_back(standard_normal(rng));
+  for (std::int64_t k = 0; k < spec.items * spec.rank; ++k)
+    hidden.items.push_back(standard_normal(rng));
   double sum = 0.0;
   for (std::int64_t i = 0; i < spec.items; ++i) {
     hidden.popularity_cdf.push_back(sum += std::pow(i + 1.0, -spec.popularity_exponent));

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/util/error.h"
+#include "core/util/random.h"
 
 namespace tb::data {
 namespace {

@@ -2,11 +2,11 @@
 
 #include <cmath>
 
-#include "core/data/sparse_dataset.h"
 #include "core/nn/elementwise.h"
 #include "core/nn/init.h"
 #include "core/nn/linear.h"
 #include "core/util/error.h"
+#include "core/util/random.h"
 
 namespace tb::nn {
 
@@ -71,14 +71,9 @@ EmbeddingBag::EmbeddingBag(Backend& backend, std::int64_t rows, std::int64_t dim
   weight_.name = "weight";
   weight_.value = backend.empty({rows_, dim_});
   weight_.grad = ds::RowSparseGrad(rows_, dim_);
-  // N(0, init_std^2) by Box-Muller over the model's generator: the same on every library.
+  // N(0, init_std^2) from the model's generator: the same on every library.
   std::vector<float> values(static_cast<std::size_t>(rows_ * dim_));
-  for (auto& v : values) {
-    const double u1 = 1.0 - data::uniform01(rng());
-    const double u2 = data::uniform01(rng());
-    v = static_cast<float>(init_std * std::sqrt(-2.0 * std::log(u1)) *
-                           std::cos(6.283185307179586 * u2));
-  }
+  for (auto& v : values) v = static_cast<float>(init_std * standard_normal(rng));
   backend.upload(weight_.value, values.data(), values.size() * sizeof(float));
 }
 
