@@ -12,23 +12,11 @@ namespace {
 
 constexpr std::uint32_t kImagesMagic = 2051;
 constexpr std::uint32_t kLabelsMagic = 2049;
-constexpr float kMean = kFashionMnistMean;
-constexpr float kStd = kFashionMnistStd;
-
-std::filesystem::path find_file(const std::filesystem::path& dir, const std::string& stem) {
-  return find_fashion_mnist_file(dir, stem);
-}
-
 InMemoryDataset load_split(const std::filesystem::path& dir, const std::string& prefix,
                            std::int64_t limit) {
-  const auto image_file = find_file(dir, prefix + "-images-idx3-ubyte");
-  const auto label_file = find_file(dir, prefix + "-labels-idx1-ubyte");
-  const IdxArray images = read_idx(image_file, kImagesMagic);
-  const IdxArray labels = read_idx(label_file, kLabelsMagic);
-  if (images.dims[0] != labels.dims[0]) {
-    throw FormatError(label_file.string() + ": " + std::to_string(labels.dims[0]) + " labels for " +
-                      std::to_string(images.dims[0]) + " images in " + image_file.string());
-  }
+  const FashionMnistIdx idx = read_fashion_mnist_idx(dir, prefix, limit);
+  const IdxArray& images = idx.images;
+  const IdxArray& labels = idx.labels;
   InMemoryDataset set;
   set.name = "fashion-mnist/" + prefix;
   uLong crc = crc32(0L, Z_NULL, 0);
@@ -42,28 +30,44 @@ InMemoryDataset load_split(const std::filesystem::path& dir, const std::string& 
   const auto h = static_cast<std::int64_t>(images.dims[1]);
   const auto w = static_cast<std::int64_t>(images.dims[2]);
   set.sample_shape = tensor::Shape{1, h, w};
-  std::int64_t count = images.dims[0];
-  if (limit > 0 && limit < count) count = limit;
-  const auto pixels = static_cast<std::size_t>(count * h * w);
+  const auto pixels = static_cast<std::size_t>(idx.count * h * w);
   set.features.resize(pixels);
-  set.raw_mean = kMean;
-  set.raw_std = kStd;
+  set.raw_mean = kFashionMnistMean;
+  set.raw_std = kFashionMnistStd;
   for (std::size_t i = 0; i < pixels; ++i) {
-    set.features[i] = (static_cast<float>(images.values[i]) / kFashionMnistScale - kMean) / kStd;
+    set.features[i] =
+        (static_cast<float>(images.values[i]) / kFashionMnistScale - kFashionMnistMean) /
+        kFashionMnistStd;
   }
-  set.labels.resize(static_cast<std::size_t>(count));
-  for (std::int64_t i = 0; i < count; ++i) {
-    const auto label = labels.values[static_cast<std::size_t>(i)];
-    if (label >= set.classes) {
-      throw FormatError(label_file.string() + ": at byte " + std::to_string(8 + i) + ": label " +
-                        std::to_string(label) + " is outside 0..9");
-    }
-    set.labels[static_cast<std::size_t>(i)] = label;
-  }
+  set.labels.assign(labels.values.begin(), labels.values.begin() + idx.count);
   return set;
 }
 
 }  // namespace
+
+FashionMnistIdx read_fashion_mnist_idx(const std::filesystem::path& dir, const std::string& prefix,
+                                       std::int64_t limit) {
+  FashionMnistIdx idx;
+  idx.image_file = find_fashion_mnist_file(dir, prefix + "-images-idx3-ubyte");
+  idx.label_file = find_fashion_mnist_file(dir, prefix + "-labels-idx1-ubyte");
+  idx.images = read_idx(idx.image_file, kImagesMagic);
+  idx.labels = read_idx(idx.label_file, kLabelsMagic);
+  if (idx.images.dims[0] != idx.labels.dims[0]) {
+    throw FormatError(idx.label_file.string() + ": " + std::to_string(idx.labels.dims[0]) +
+                      " labels for " + std::to_string(idx.images.dims[0]) + " images in " +
+                      idx.image_file.string());
+  }
+  idx.count = static_cast<std::int64_t>(idx.images.dims[0]);
+  if (limit > 0 && limit < idx.count) idx.count = limit;
+  for (std::int64_t i = 0; i < idx.count; ++i) {
+    const auto label = idx.labels.values[static_cast<std::size_t>(i)];
+    if (label >= 10) {
+      throw FormatError(idx.label_file.string() + ": at byte " + std::to_string(8 + i) +
+                        ": label " + std::to_string(label) + " is outside 0..9");
+    }
+  }
+  return idx;
+}
 
 std::filesystem::path find_fashion_mnist_file(const std::filesystem::path& dir,
                                               const std::string& stem) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/data/idx.h"
 #include "core/tensor/tensor.h"
 
 namespace tb::data {
@@ -48,6 +49,18 @@ const std::vector<std::string>& fashion_mnist_class_names();
 // dir/STEM.gz or dir/STEM; throws tb::FormatError naming both when neither exists.
 std::filesystem::path find_fashion_mnist_file(const std::filesystem::path& dir,
                                               const std::string& stem);
+
+// One split's raw IDX arrays (prefix "train" or "t10k"), checked: images and labels agree in count
+// and the first `count` labels are in 0..9 (tb::FormatError naming the file and byte otherwise).
+// count is the split's size, or limit when 0 < limit < size. What the in-memory loader and the
+// shard packer both start from.
+struct FashionMnistIdx {
+  IdxArray images, labels;
+  std::filesystem::path image_file, label_file;
+  std::int64_t count = 0;
+};
+FashionMnistIdx read_fashion_mnist_idx(const std::filesystem::path& dir, const std::string& prefix,
+                                       std::int64_t limit);
 
 // Reads train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz), t10k-... from dir (empty:
 // the default folder); keeps the first train_limit / test_limit samples when > 0. Pixels become

@@ -20,25 +20,10 @@ class FashionMnistSource final : public RecordSource {
   FashionMnistSource(const std::filesystem::path& dir, const std::string& prefix,
                      std::int64_t limit)
       : name_("fashion-mnist/" + prefix) {
-    const auto image_file = find_fashion_mnist_file(dir, prefix + "-images-idx3-ubyte");
-    const auto label_file = find_fashion_mnist_file(dir, prefix + "-labels-idx1-ubyte");
-    images_ = read_idx(image_file, 2051);
-    labels_ = read_idx(label_file, 2049);
-    if (images_.dims[0] != labels_.dims[0]) {
-      throw FormatError(label_file.string() + ": " + std::to_string(labels_.dims[0]) +
-                        " labels for " + std::to_string(images_.dims[0]) + " images in " +
-                        image_file.string());
-    }
-    count_ = images_.dims[0];
-    if (limit > 0 && static_cast<std::uint64_t>(limit) < count_) {
-      count_ = static_cast<std::uint64_t>(limit);
-    }
-    for (std::uint64_t i = 0; i < count_; ++i) {
-      if (labels_.values[i] >= 10) {
-        throw FormatError(label_file.string() + ": at byte " + std::to_string(8 + i) + ": label " +
-                          std::to_string(labels_.values[i]) + " is outside 0..9");
-      }
-    }
+    FashionMnistIdx idx = read_fashion_mnist_idx(dir, prefix, limit);
+    images_ = std::move(idx.images);
+    labels_ = std::move(idx.labels);
+    count_ = static_cast<std::uint64_t>(idx.count);
     spec_.dtype = SampleDType::u8;
     spec_.shape = {1, images_.dims[1], images_.dims[2]};
   }
