@@ -12,7 +12,7 @@
 // of a power-of-two table exactly once. Inserts take the first free slot at or after the preferred
 // slot (wrapping within the group), so a key usually sits in the cache line of its preferred slot,
 // which lookups prefetch while the control bytes load. Control bytes and slots share one
-// allocation; from 64 MiB on it is backed by transparent huge pages where Linux offers them.
+// allocation; from 16 MiB on it is backed by transparent huge pages where Linux offers them.
 //
 // Load. At most 7/8 of the slots are full or tombstones. When an insert finds none left, the table
 // either rehashes in place (most of the used slots were tombstones: they are dropped, capacity
@@ -118,10 +118,11 @@ alignas(kGroupWidth) inline constexpr ctrl_t kEmptyGroup[kGroupWidth] = {
 
 // Memory for one table (control bytes and slots in one block), defined in hash_map.cpp: blocks of
 // kHugeTableBytes or more are aligned to 2 MiB and, on Linux, marked for transparent huge pages.
-// Below that size the page tables of a table stay cached and huge pages gain little, while their
-// first-touch faults made building a table up to 3x slower on a loaded VM. free_table must get
-// the same bytes and alignment.
-inline constexpr std::size_t kHugeTableBytes = std::size_t{64} << 20;
+// A 1M-entry u64 table (34 MiB) already misses the TLB on most random lookups: with huge pages its
+// misses ran ~15% faster (bench_ds_hash_map). Much smaller tables keep their page-table entries
+// cached and would only pay the huge pages' slower first-touch faults. free_table must get the
+// same bytes and alignment.
+inline constexpr std::size_t kHugeTableBytes = std::size_t{16} << 20;
 void* allocate_table(std::size_t bytes, std::size_t alignment);
 void free_table(void* block, std::size_t bytes, std::size_t alignment) noexcept;
 
@@ -234,7 +235,8 @@ class FlatHashMap {
       ++*this;
       return before;
     }
-    friend bool operator==(const Iterator& a, const Iterator& b) { return a.ctrl_ == b.ctrl_; }
+    // By slot: end() has none (nullptr), so `find(k) != end()` is one test of the found slot.
+    friend bool operator==(const Iterator& a, const Iterator& b) { return a.slot_ == b.slot_; }
 
    private:
     friend class FlatHashMap;
@@ -244,7 +246,8 @@ class FlatHashMap {
     Iterator(const ctrl_t* ctrl, pointer slot, const ctrl_t* end)
         : ctrl_(ctrl), slot_(slot), end_(end) {}
 
-    // Moves to the first full slot at or after the current one, a group at a time; end_ if none.
+    // Moves to the first full slot at or after the current one, a group at a time; to end() (slot
+    // nullptr) if none.
     // Groups are 16-byte aligned in memory and the table is a whole number of groups, so the
     // group holding ctrl_ starts ctrl_'s address modulo 16 bytes earlier.
     void skip_to_full() {
@@ -261,6 +264,7 @@ class FlatHashMap {
         ctrl_ += kGroupWidth - offset;
         slot_ += kGroupWidth - offset;
       }
+      slot_ = nullptr;
     }
 
     const ctrl_t* ctrl_ = nullptr;
@@ -366,23 +370,23 @@ class FlatHashMap {
   }
 
   // --- Lookup ---
-  iterator find(const Key& key) { return iterator_for(find_index(key, hash_(key))); }
+  iterator find(const Key& key) { return iterator_for(find_slot(key, hash_(key))); }
   const_iterator find(const Key& key) const {
-    return const_iterator_for(find_index(key, hash_(key)));
+    return const_iterator_for(find_slot(key, hash_(key)));
   }
   template <hash_detail::HeterogeneousKey<Key, Hash, Eq> K>
   iterator find(const K& key) {
-    return iterator_for(find_index(key, hash_(key)));
+    return iterator_for(find_slot(key, hash_(key)));
   }
   template <hash_detail::HeterogeneousKey<Key, Hash, Eq> K>
   const_iterator find(const K& key) const {
-    return const_iterator_for(find_index(key, hash_(key)));
+    return const_iterator_for(find_slot(key, hash_(key)));
   }
 
-  bool contains(const Key& key) const { return find_index(key, hash_(key)) != kNotFound; }
+  bool contains(const Key& key) const { return find_slot(key, hash_(key)) != nullptr; }
   template <hash_detail::HeterogeneousKey<Key, Hash, Eq> K>
   bool contains(const K& key) const {
-    return find_index(key, hash_(key)) != kNotFound;
+    return find_slot(key, hash_(key)) != nullptr;
   }
   size_type count(const Key& key) const { return contains(key) ? 1 : 0; }
   template <hash_detail::HeterogeneousKey<Key, Hash, Eq> K>
@@ -400,8 +404,8 @@ class FlatHashMap {
   }
 
   // The value for `key`; throws tb::Error when absent.
-  Value& at(const Key& key) { return checked_slot(find_index(key, hash_(key))).second; }
-  const Value& at(const Key& key) const { return checked_slot(find_index(key, hash_(key))).second; }
+  Value& at(const Key& key) { return checked_slot(find_slot(key, hash_(key))).second; }
+  const Value& at(const Key& key) const { return checked_slot(find_slot(key, hash_(key))).second; }
 
   // --- Insertion: each returns {iterator to the element with that key, whether it was added}.
   // An existing element is never overwritten. ---
@@ -460,10 +464,10 @@ class FlatHashMap {
   }
 
   // --- Erasure (never rehashes; leaves a tombstone unless no probe can have passed the slot) ---
-  size_type erase(const Key& key) { return erase_found(find_index(key, hash_(key))); }
+  size_type erase(const Key& key) { return erase_found(find_slot(key, hash_(key))); }
   template <hash_detail::HeterogeneousKey<Key, Hash, Eq> K>
   size_type erase(const K& key) {
-    return erase_found(find_index(key, hash_(key)));
+    return erase_found(find_slot(key, hash_(key)));
   }
   // Erases the element at `position` (which must be valid and dereferenceable) and returns the
   // iterator to the next one.
@@ -478,7 +482,6 @@ class FlatHashMap {
 
  private:
   using Group = hash_detail::Group;
-  static constexpr std::size_t kNotFound = ~std::size_t{0};
   static constexpr std::size_t kMaxCapacity =
       (std::size_t{1} << (std::numeric_limits<std::size_t>::digits - 2)) / sizeof(value_type);
   static constexpr bool kNothrowRelocate =
@@ -528,30 +531,33 @@ class FlatHashMap {
     it.skip_to_full();
     return it;
   }
-  iterator iterator_for(std::size_t index) {
-    if (index == kNotFound) return end();
-    return iterator(ctrl_ + index, slots_ + index, ctrl_ + capacity_);
+  // The ctrl pointer is only computed when a caller steps the iterator; a lookup that just tests
+  // and dereferences it never pays for it.
+  iterator iterator_for(value_type* slot) {
+    if (slot == nullptr) return end();
+    return iterator(ctrl_ + (slot - slots_), slot, ctrl_ + capacity_);
   }
-  const_iterator const_iterator_for(std::size_t index) const {
-    if (index == kNotFound) return end();
-    return const_iterator(ctrl_ + index, slots_ + index, ctrl_ + capacity_);
+  const_iterator const_iterator_for(value_type* slot) const {
+    if (slot == nullptr) return end();
+    return const_iterator(ctrl_ + (slot - slots_), slot, ctrl_ + capacity_);
   }
   template <typename K>
   size_type probe_length_of(const K& key) const {
     std::size_t groups = 0;
-    find_index(key, hash_(key), &groups);
+    find_slot(key, hash_(key), &groups);
     return groups;
   }
-  value_type& checked_slot(std::size_t index) const {
-    if (index == kNotFound) throw Error("FlatHashMap::at: key not found");
-    return slots_[index];
+  value_type& checked_slot(value_type* slot) const {
+    if (slot == nullptr) throw Error("FlatHashMap::at: key not found");
+    return *slot;
   }
 
   // The hot path: one group load and compare per probe step, keys compared only on a h2 match.
-  // `groups_probed` (diagnostics only) receives the number of groups examined.
+  // Returns the slot holding `key`, or nullptr. `groups_probed` (diagnostics only) receives the
+  // number of groups examined.
   template <typename K>
-  std::size_t find_index(const K& key, std::size_t hash,
-                         std::size_t* groups_probed = nullptr) const {
+  value_type* find_slot(const K& key, std::size_t hash,
+                        std::size_t* groups_probed = nullptr) const {
     const ctrl_t h2 = h2_of(hash);
     const std::size_t preferred = preferred_slot(hash);
     // A hit usually sits in the cache line of its preferred slot. Fetching that line now overlaps
@@ -566,10 +572,10 @@ class FlatHashMap {
       for (std::uint32_t matches = bytes.match(h2); matches != 0; matches &= matches - 1) {
         const std::size_t index = group + static_cast<std::size_t>(std::countr_zero(matches));
         if (eq_(slots_[index].first, key)) [[likely]]
-          return index;
+          return slots_ + index;
       }
       if (bytes.match_empty() != 0) [[likely]]
-        return kNotFound;
+        return nullptr;
       group = (group + step) & mask_;
     }
   }
@@ -595,8 +601,9 @@ class FlatHashMap {
   template <typename K>
   InsertPosition find_or_prepare_insert(const K& key) {
     const std::size_t hash = hash_(key);
-    const std::size_t found = find_index(key, hash);
-    if (found != kNotFound) return {found, false, 0};
+    if (const value_type* found = find_slot(key, hash); found != nullptr) {
+      return {static_cast<std::size_t>(found - slots_), false, 0};
+    }
     std::size_t index = find_first_non_full(hash);
     if (growth_left_ == 0 && ctrl_[index] != hash_detail::kDeleted) {
       rehash_for_insert();
@@ -625,9 +632,9 @@ class FlatHashMap {
     ++size_;
   }
 
-  size_type erase_found(std::size_t index) {
-    if (index == kNotFound) return 0;
-    erase_at(index);
+  size_type erase_found(const value_type* slot) {
+    if (slot == nullptr) return 0;
+    erase_at(static_cast<std::size_t>(slot - slots_));
     return 1;
   }
 

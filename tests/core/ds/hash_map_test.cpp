@@ -476,6 +476,27 @@ TEST(HashMapApi, EraseWhileIteratingWithReturnedIterator) {
   for (std::uint64_t i = 0; i < 3000; ++i) ASSERT_EQ(map.contains(i * 977), i % 3 != 0) << i;
 }
 
+// An iterator from find() steps through the rest of the table like one from begin(): from each
+// found key, the keys visited until end() are exactly the suffix of begin()'s order from there.
+TEST(HashMapApi, IteratorsFromFindStepToTheSameEnd) {
+  U64Map map;
+  for (std::uint64_t i = 0; i < 1000; ++i) map[i * 31] = i;
+  std::vector<std::uint64_t> order;
+  for (const auto& [key, value] : map) order.push_back(key);
+  ASSERT_EQ(order.size(), 1000u);
+  for (std::size_t position = 0; position < order.size(); position += 97) {
+    std::vector<std::uint64_t> rest;
+    for (auto it = map.find(order[position]); it != map.end(); ++it) rest.push_back(it->first);
+    ASSERT_EQ(rest, std::vector<std::uint64_t>(
+                        order.begin() + static_cast<std::ptrdiff_t>(position), order.end()))
+        << position;
+  }
+  const auto last = map.find(order.back());
+  EXPECT_EQ(std::next(last), map.end());
+  EXPECT_EQ(std::next(last), map.cend());
+  EXPECT_NE(last, map.end());
+}
+
 TEST(HashMapApi, CopyAndMoveAreIndependent) {
   U64Map original;
   for (std::uint64_t i = 0; i < 700; ++i) original[i] = i + 1;
