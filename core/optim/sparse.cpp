@@ -2,7 +2,10 @@
 // ds views: no Backend op exists for row-sparse updates yet (CPU only, a CUDA path is later).
 #include "core/optim/sparse.h"
 
+#include <algorithm>
 #include <cmath>
+#include <string>
+#include <utility>
 
 #include "core/optim/detail.h"
 #include "core/util/error.h"
@@ -41,6 +44,39 @@ class SparseGrouped : public SparseOptimizer {
     }
   }
   void set_lr_factor(double factor) override { factor_ = factor; }
+  OptimizerState state() const override {
+    OptimizerState state;
+    state.step = steps_;
+    for (const auto& t : tables_) {
+      if (t.exp_avg.empty()) continue;  // sgd
+      state.tensors.emplace_back(t.param->name + ".exp_avg", t.exp_avg);
+      state.tensors.emplace_back(t.param->name + ".exp_avg_sq", t.exp_avg_sq);
+    }
+    return state;
+  }
+  void load_state(const OptimizerState& state) override {
+    std::vector<std::pair<std::vector<float>*, const std::vector<float>*>> copies;
+    for (auto& t : tables_) {
+      if (t.exp_avg.empty()) continue;
+      for (auto* buffer : {&t.exp_avg, &t.exp_avg_sq}) {
+        const std::string name =
+            t.param->name + (buffer == &t.exp_avg ? ".exp_avg" : ".exp_avg_sq");
+        const auto found = std::find_if(state.tensors.begin(), state.tensors.end(),
+                                        [&](const auto& entry) { return entry.first == name; });
+        if (found == state.tensors.end()) {
+          throw Error("sparse optimizer state: " + name + " is missing");
+        }
+        if (found->second.size() != buffer->size()) {
+          throw Error("sparse optimizer state: " + name + " holds " +
+                      std::to_string(found->second.size()) + " values, the table " +
+                      std::to_string(buffer->size()));
+        }
+        copies.emplace_back(buffer, &found->second);
+      }
+    }
+    for (auto [to, from] : copies) *to = *from;
+    steps_ = state.step;
+  }
   void step() override {
     ++steps_;
     for (auto& t : tables_) {

@@ -1,8 +1,9 @@
 // Row-sparse updates for tables whose gradient is a ds::RowSparseGrad (Embedding tables): only
 // the rows the batch touched are read and written, so a step costs O(touched rows x dim), not
 // O(table) (and EmbeddingBag builds the gradient from the batch's entries alone, so backward is
-// not sized by the table either). The dense parameters of the same model keep the ordinary optimizer (make_optimizer);
-// the runner steps both. CPU only: the tables are host tensors (a CUDA path is a later issue).
+// not sized by the table either). The dense parameters of the same model keep the ordinary
+// optimizer (make_optimizer); the runner steps both. CPU only: the tables are host tensors (a CUDA
+// path is a later issue).
 //
 // Semantics, per touched row r with gradient row g (untouched rows do not change at all):
 //   sgd  (torch.optim.SGD without momentum, its sparse-gradient case; weight decay is applied
@@ -37,6 +38,12 @@ class SparseOptimizer {
   virtual void step() = 0;
   // Every group's lr becomes its base lr times factor (the schedule, as for Optimizer).
   virtual void set_lr_factor(double factor) = 0;
+  // For checkpoints, as Optimizer::state(): the step count and, for adam, "<table>.exp_avg" and
+  // "<table>.exp_avg_sq" per table (full [rows x dim], untouched rows included); sgd keeps none.
+  virtual OptimizerState state() const = 0;
+  // Restores what state() returned; throws tb::Error naming the buffer when one is missing or
+  // its size does not fit the table. Nothing changes on failure.
+  virtual void load_state(const OptimizerState& state) = 0;
 };
 
 // What spec cannot do with row-sparse gradients: {dotted project field, message}; an empty field

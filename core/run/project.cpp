@@ -97,9 +97,6 @@ void check_combination(const Project& p, const ObjectReader& top) {
     top.fail("precision", "'" + p.precision + "' is not supported with sparse data (" + dataset +
                               ") yet: the sparse products are fp32 (use fp32)");
   }
-  if (p.train.checkpoint != "none") {
-    top.fail("train.checkpoint", "checkpoints of sparse models are not supported yet (use none)");
-  }
   if (type == "recsys") {
     if (p.train.clip_grad_norm > 0.0) {
       top.fail("train.clip_grad_norm",

@@ -54,6 +54,15 @@ class ThroughputWindow {
 };
 
 // Stores what the run produces, in batches; a run without a database gets a sink that drops it.
+// What a checkpoint holds and a resume restores: the dense parameters and their optimizer, and
+// the Embedding tables and theirs (none for dense models).
+struct Trainables {
+  const std::vector<nn::Parameter*>& dense;
+  optim::Optimizer& optimizer;
+  const std::vector<nn::SparseParameter*>& sparse;
+  optim::SparseOptimizer* sparse_optimizer;
+};
+
 class SessionSink {
  public:
   SessionSink(const std::filesystem::path& db_path, const Project& project) {
@@ -68,22 +77,32 @@ class SessionSink {
 
   store::SessionId id() const { return id_; }
 
-  // Model parameters and optimizer state at `step`, as one checkpoint of the session.
-  void checkpoint(std::int64_t step, tensor::Backend& backend,
-                  const std::vector<nn::Parameter*>& parameters,
-                  const optim::Optimizer& optimizer) {
+  // Model parameters and optimizer state at `step`, as one checkpoint of the session. Embedding
+  // tables are "model/<name>" like dense parameters; their optimizer's buffers are
+  // "sparse_optimizer/<buffer>" (its step count is the dense optimizer's: both step together).
+  void checkpoint(std::int64_t step, tensor::Backend& backend, const Trainables& trainables) {
     if (!store_) return;
     store::Checkpoint checkpoint;
     checkpoint.step = step;
-    for (const auto* p : parameters) {
+    for (const auto* p : trainables.dense) {
       std::vector<float> values(static_cast<std::size_t>(p->value.numel()));
       backend.download(p->value, values.data(), values.size() * sizeof(float));
       checkpoint.tensors.push_back({"model/" + p->name, std::move(values)});
     }
-    auto state = optimizer.state();
+    for (const auto* p : trainables.sparse) {  // host tensors
+      const auto table = nn::host_view(p->value);
+      checkpoint.tensors.push_back(
+          {"model/" + p->name, std::vector<float>(table.data, table.data + p->value.numel())});
+    }
+    auto state = trainables.optimizer.state();
     checkpoint.optimizer_step = state.step;
     for (auto& [name, values] : state.tensors) {
       checkpoint.tensors.push_back({"optimizer/" + name, std::move(values)});
+    }
+    if (trainables.sparse_optimizer != nullptr) {
+      for (auto& [name, values] : trainables.sparse_optimizer->state().tensors) {
+        checkpoint.tensors.push_back({"sparse_optimizer/" + name, std::move(values)});
+      }
     }
     store_->save_checkpoint(id_, checkpoint);
   }
@@ -91,7 +110,7 @@ class SessionSink {
   // Restores parameters and optimizer state from the latest checkpoint of session `from`;
   // returns the step it was taken at. Throws tb::Error when there is none or it does not fit.
   std::int64_t restore(store::SessionId from, tensor::Backend& backend,
-                       const std::vector<nn::Parameter*>& parameters, optim::Optimizer& optimizer) {
+                       const Trainables& trainables) {
     const std::string source = "session " + std::to_string(from.value);
     if (!store_) throw Error("resuming " + source + " needs its session database");
     const auto checkpoint = store_->checkpoint(from);
@@ -103,23 +122,40 @@ class SessionSink {
     std::map<std::string, const std::vector<float>*> model;
     optim::OptimizerState state;
     state.step = checkpoint->optimizer_step;
+    optim::OptimizerState sparse_state;
+    sparse_state.step = checkpoint->optimizer_step;
     for (const auto& t : checkpoint->tensors) {
-      if (t.name.rfind("model/", 0) == 0) model[t.name.substr(6)] = &t.values;
-      if (t.name.rfind("optimizer/", 0) == 0)
-        state.tensors.emplace_back(t.name.substr(10), t.values);
+      if (t.name.starts_with("model/")) model[t.name.substr(6)] = &t.values;
+      if (t.name.starts_with("optimizer/")) state.tensors.emplace_back(t.name.substr(10), t.values);
+      if (t.name.starts_with("sparse_optimizer/"))
+        sparse_state.tensors.emplace_back(t.name.substr(17), t.values);
     }
-    for (auto* p : parameters) {
-      auto it = model.find(p->name);
-      if (it == model.end() || static_cast<std::int64_t>(it->second->size()) != p->value.numel()) {
-        throw Error("the checkpoint of " + source + " does not fit this model: parameter " +
-                    p->name + " " + p->value.shape().str() +
+    // Every tensor is checked before anything is written, so a misfit leaves the model as it was.
+    const auto saved = [&](const std::string& name, const tensor::Tensor& value) {
+      auto it = model.find(name);
+      if (it == model.end() || static_cast<std::int64_t>(it->second->size()) != value.numel()) {
+        throw Error("the checkpoint of " + source + " does not fit this model: parameter " + name +
+                    " " + value.shape().str() +
                     (it == model.end()
                          ? " is missing"
                          : " holds " + std::to_string(it->second->size()) + " values"));
       }
-      backend.upload(p->value, it->second->data(), it->second->size() * sizeof(float));
+      return it->second;
+    };
+    for (auto* p : trainables.dense) saved(p->name, p->value);
+    for (auto* p : trainables.sparse) saved(p->name, p->value);
+    trainables.optimizer.load_state(state);
+    if (trainables.sparse_optimizer != nullptr) {
+      trainables.sparse_optimizer->load_state(sparse_state);
     }
-    optimizer.load_state(state);
+    for (auto* p : trainables.dense) {
+      const auto* values = saved(p->name, p->value);
+      backend.upload(p->value, values->data(), values->size() * sizeof(float));
+    }
+    for (auto* p : trainables.sparse) {
+      const auto* values = saved(p->name, p->value);
+      std::copy(values->begin(), values->end(), nn::host_view(p->value).data);
+    }
     store_->add_params(id_, {{"resumed_from", std::to_string(from.value)},
                              {"resumed_at_step", std::to_string(checkpoint->step)}});
     return checkpoint->step;
@@ -211,6 +247,7 @@ RunResult Runner::run() {
       for (const auto* p : sparse_parameters) result.dense_grad_bytes += p->grad.dense_bytes();
     }
     optim::validate(project_.schedule);
+    const Trainables trainables{parameters, *optimizer, sparse_parameters, sparse_optimizer.get()};
 
     RunInfo info;
     info.session = sink.id();
@@ -236,7 +273,7 @@ RunResult Runner::run() {
     std::int64_t train_samples = 0;
     std::int64_t step = 0;
     if (options_.resume_from.valid()) {
-      step = sink.restore(options_.resume_from, *backend, parameters, *optimizer);
+      step = sink.restore(options_.resume_from, *backend, trainables);
       work->set_training_steps_done(static_cast<std::uint64_t>(step));
     }
     // Resuming inside an epoch: that epoch's batches before the checkpoint are passed over.
@@ -376,7 +413,7 @@ RunResult Runner::run() {
       sink.metric("epoch_train_loss", step, report.elapsed_s, report.train_loss);
       sink.flush(recorder);
       if (project_.train.checkpoint == "epoch") {
-        sink.checkpoint(step, *backend, parameters, *optimizer);
+        sink.checkpoint(step, *backend, trainables);
         checkpointed_step = step;
       }
       result.test_accuracy = eval.accuracy;
@@ -387,7 +424,7 @@ RunResult Runner::run() {
       if (partial) break;  // max_steps ended the run inside this epoch
     }
     if (project_.train.checkpoint != "none" && step > 0 && step != checkpointed_step) {
-      sink.checkpoint(step, *backend, parameters, *optimizer);
+      sink.checkpoint(step, *backend, trainables);
     }
     if (sparse_optimizer) {
       sink.params({{"memory.sparse_grad_bytes", std::to_string(result.sparse_grad_bytes)},

@@ -99,9 +99,6 @@ TEST(SparseProject, ErrorsNameTheField) {
   doc["precision"] = "bf16";
   expect_field(doc, "precision", "fp32");
   doc = small_recsys();
-  doc["train"]["checkpoint"] = "end";
-  expect_field(doc, "train.checkpoint", "not supported");
-  doc = small_recsys();
   doc["train"]["clip_grad_norm"] = 1.0;
   expect_field(doc, "train.clip_grad_norm", "row-sparse");
   doc = small_recsys();
@@ -189,6 +186,52 @@ TEST(SparseRunner, TrainsTheRecsysModelWithRowSparseGradients) {
     }
   }
   EXPECT_TRUE(found);
+}
+
+// A checkpoint holds the Embedding tables and SparseAdam's moments as well as the dense head:
+// a run stopped mid-epoch and resumed ends bit for bit where the uninterrupted run ends. With the
+// sparse state left out, the resumed run would restart from fresh tables and moments.
+TEST(SparseRunner, ResumingTheRecsysModelGivesTheUninterruptedRun) {
+  TempDir dir;
+  const auto db = dir / "s.db";
+  auto doc = small_recsys();
+  doc["model"]["hidden"] = {16};  // a dense head beside the tables
+  const auto project = Project::from_json(doc);
+  const auto straight = Runner(project, {db, nullptr, "", {}}).run();
+  ASSERT_EQ(straight.status, "completed") << straight.error;
+  ASSERT_EQ(straight.steps, 2 * 64);
+
+  auto first_part = project;
+  first_part.train.max_steps = 83;  // inside the second epoch
+  first_part.train.checkpoint = "end";
+  const auto part = Runner(first_part, {db, nullptr, "", {}}).run();
+  ASSERT_EQ(part.status, "completed") << part.error;
+  ASSERT_EQ(part.steps, 83);
+  {
+    store::SessionStore store(db, store::SessionStore::Mode::read_only);
+    const auto checkpoint = store.checkpoint(part.session);
+    ASSERT_TRUE(checkpoint.has_value());
+    std::size_t sparse_buffers = 0;
+    for (const auto& t : checkpoint->tensors) {
+      sparse_buffers += t.name.starts_with("sparse_optimizer/") ? 1 : 0;
+    }
+    EXPECT_EQ(sparse_buffers, 4u);  // exp_avg and exp_avg_sq of the user and item tables
+  }
+  RunOptions options{db, nullptr, "", {}};
+  options.resume_from = part.session;
+  const auto resumed = Runner(project, options).run();
+  ASSERT_EQ(resumed.status, "completed") << resumed.error;
+  EXPECT_EQ(resumed.steps, straight.steps);
+  EXPECT_EQ(resumed.test_accuracy, straight.test_accuracy);
+  EXPECT_EQ(resumed.test_loss, straight.test_loss);
+
+  // The tables must fit: a checkpoint of other embedding widths is refused, naming the table.
+  auto wider = doc;
+  wider["model"]["embedding_dim"] = 4;
+  options.resume_from = part.session;
+  const auto refused = Runner(Project::from_json(wider), options).run();
+  EXPECT_EQ(refused.status, "failed");
+  EXPECT_NE(refused.error.find("does not fit this model"), std::string::npos) << refused.error;
 }
 
 TEST(SparseRunner, SameSeedSameResult) {
