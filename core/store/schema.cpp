@@ -81,6 +81,43 @@ CREATE TABLE checkpoint_tensors (
   FOREIGN KEY (session_id, step) REFERENCES checkpoints(session_id, step) ON DELETE CASCADE
 );
 )sql"},
+    {4, "trace strings interned per session",
+     R"sql(
+-- Every track, span name and category string of a session's trace, once; spans refer to them by
+-- id (1, 2, 3, ... in first-seen order). A trace repeats a few dozen strings millions of times.
+CREATE TABLE trace_strings (
+  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  id INTEGER NOT NULL,
+  text TEXT NOT NULL,
+  PRIMARY KEY (session_id, id)
+) WITHOUT ROWID;
+INSERT INTO trace_strings (session_id, id, text)
+  SELECT session_id, row_number() OVER (PARTITION BY session_id ORDER BY first_seen), text
+  FROM (SELECT session_id, text, min(position) AS first_seen FROM (
+          SELECT session_id, track AS text, 3 * rowid AS position FROM spans
+          UNION ALL SELECT session_id, name, 3 * rowid + 1 FROM spans
+          UNION ALL SELECT session_id, category, 3 * rowid + 2 FROM spans)
+        GROUP BY session_id, text);
+CREATE TABLE spans_interned (
+  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  track_id INTEGER NOT NULL,
+  name_id INTEGER NOT NULL,
+  category_id INTEGER NOT NULL,
+  start_ns INTEGER NOT NULL,
+  end_ns INTEGER NOT NULL,
+  step INTEGER NOT NULL
+);
+INSERT INTO spans_interned
+  SELECT s.session_id, t.id, n.id, c.id, s.start_ns, s.end_ns, s.step
+  FROM spans AS s
+  JOIN trace_strings AS t ON t.session_id = s.session_id AND t.text = s.track
+  JOIN trace_strings AS n ON n.session_id = s.session_id AND n.text = s.name
+  JOIN trace_strings AS c ON c.session_id = s.session_id AND c.text = s.category
+  ORDER BY s.rowid;
+DROP TABLE spans;
+ALTER TABLE spans_interned RENAME TO spans;
+CREATE INDEX spans_by_session_start ON spans(session_id, start_ns);
+)sql"},
 };
 static_assert(std::size(kMigrations) == SessionStore::kSchemaVersion,
               "every schema version needs its migration step");

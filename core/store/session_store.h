@@ -1,7 +1,8 @@
 // SessionStore: every run is a session in one SQLite database, MLflow-like.
 //
 // Tables: sessions (one row a run), params (flattened project settings), metrics (key, step,
-// wall time, value), spans (the trace recorder's step phases), and schema_version, brought up to
+// wall time, value), spans (the trace recorder's step phases; their track, name and category
+// strings interned once per session in trace_strings), and schema_version, brought up to
 // date by migrations when a database is opened read-write. WAL mode and a busy timeout let the
 // GUI read while a run writes. Writes of many rows are one transaction each.
 //
@@ -14,6 +15,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "core/ds/string_interner.h"
 
 #include "core/util/error.h"
 #include "core/util/typed_id.h"
@@ -86,7 +89,7 @@ struct Checkpoint {
 class SessionStore {
  public:
   enum class Mode { read_write, read_only };
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   // $XDG_DATA_HOME/trainbench/sessions.db, else ~/.local/share/trainbench/sessions.db.
   static std::filesystem::path default_path();
@@ -122,6 +125,9 @@ class SessionStore {
   std::optional<Checkpoint> checkpoint(SessionId id, std::int64_t step = -1) const;
 
  private:
+  // The session's interned trace strings (track, span name, category), ids as stored.
+  ds::StringInterner trace_strings(SessionId id, const std::string& what) const;
+
   std::filesystem::path path_;
   sqlite3* db_ = nullptr;
 };

@@ -150,6 +150,68 @@ TEST(SchemaMigration, UpgradesAVersion1DatabaseKeepingItsRows) {
   EXPECT_EQ(again.list_sessions().size(), 2u);
 }
 
+// Version 4 moved the spans' strings into trace_strings: a version-1 file with two sessions'
+// spans reads back the same rows, each session's strings stored once with ids in first-seen order.
+TEST(SchemaMigration, Version4InternsTheSpanStringsOfEverySession) {
+  testing::TempDir dir;
+  const auto path = dir / "v1.db";
+  raw_exec(path, std::string(kVersion1Schema) + R"sql(
+INSERT INTO sessions (id, name, created, status, project_json, git_revision, host, seed)
+  VALUES (5, 'other', '2026-01-03T00:00:00Z', 'completed', '{}', 'r', 'h', 1);
+INSERT INTO spans VALUES (5, 'engine', 'data', 'data', 0, 40, 0);
+INSERT INTO spans VALUES (3, 'engine', 'data', 'data', 0, 100, 0);
+INSERT INTO spans VALUES (3, 'engine', 'step', 'other', 1000, 2000, 1);
+INSERT INTO spans VALUES (5, 'worker 1', 'decode', 'data', 10, 30, 0);
+)sql");
+  {
+    SessionStore store(path);
+    const auto spans = store.spans(SessionId(3));
+    ASSERT_EQ(spans.size(), 3u);
+    EXPECT_EQ(spans[0].name, "step");  // start 0, added first
+    EXPECT_EQ(spans[1].name, "data");
+    EXPECT_EQ(spans[1].category, "data");
+    EXPECT_EQ(spans[1].end_ns, 100);
+    EXPECT_EQ(spans[2].step, 1);
+    const auto other = store.spans(SessionId(5));
+    ASSERT_EQ(other.size(), 2u);
+    EXPECT_EQ(other[1].track, "worker 1");
+    EXPECT_EQ(other[1].name, "decode");
+    // New spans reuse the migrated strings and add only what is new.
+    store.add_spans(SessionId(3), {{"engine", "backward", "backward", 3000, 3500, 2}});
+    EXPECT_EQ(store.spans(SessionId(3)).back().name, "backward");
+  }
+  EXPECT_EQ(raw_query(path, "SELECT text FROM trace_strings WHERE session_id = 3 ORDER BY id"),
+            (std::vector<std::string>{"engine", "step", "other", "data", "backward"}));
+  EXPECT_EQ(raw_query(path, "SELECT text FROM trace_strings WHERE session_id = 5 ORDER BY id"),
+            (std::vector<std::string>{"engine", "data", "worker 1", "decode"}));
+}
+
+// A span that refers to a string its session does not have, or strings whose ids are not
+// 1, 2, 3, ...: reading fails with an error naming the file, never a crash or a wrong name.
+TEST(SchemaMigration, BrokenTraceStringReferencesAreErrors) {
+  testing::TempDir dir;
+  const auto path = dir / "s.db";
+  SessionId id;
+  {
+    SessionStore store(path);
+    id = store.create_session({"run", "{}", "rev", "host", 1});
+    store.add_spans(id, {{"engine", "step", "other", 0, 10, 0}});
+  }
+  raw_exec(path, "UPDATE spans SET name_id = 9");
+  try {
+    SessionStore store(path, SessionStore::Mode::read_only);
+    store.spans(id);
+    ADD_FAILURE() << "a dangling trace string id was read";
+  } catch (const StoreError& error) {
+    EXPECT_NE(std::string(error.what()).find("trace string 9"), std::string::npos) << error.what();
+    EXPECT_NE(std::string(error.what()).find(path.string()), std::string::npos) << error.what();
+  }
+  raw_exec(path, "UPDATE spans SET name_id = 2; UPDATE trace_strings SET id = 7 WHERE id = 3");
+  SessionStore store(path);
+  EXPECT_THROW(store.spans(id), StoreError);
+  EXPECT_THROW(store.add_spans(id, {{"engine", "step", "other", 0, 10, 0}}), StoreError);
+}
+
 TEST(SchemaMigration, AFailedMigrationLeavesTheFileAsItWas) {
   // An index already named like one version 2 creates makes step 2 fail halfway, after its
   // ALTER TABLEs: the whole migration must roll back.
