@@ -11,6 +11,12 @@ find_path(XXHASH_INCLUDE_DIR xxhash.h REQUIRED)
 # zstd (libzstd-dev): optional per-record compression in the shard format (core/data/shard_*).
 find_package(PkgConfig REQUIRED)
 pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET libzstd)
+# The data pipeline's input formats (core/data/formats/): TFRecord's tf.train.Example through
+# protobuf, HDF5 (the serial C library), LMDB, and libzip for NPZ archives.
+find_package(Protobuf REQUIRED)
+pkg_check_modules(HDF5 REQUIRED IMPORTED_TARGET hdf5)
+pkg_check_modules(LMDB REQUIRED IMPORTED_TARGET lmdb)
+pkg_check_modules(LIBZIP REQUIRED IMPORTED_TARGET libzip)
 
 if(TRAINBENCH_TESTS)
   find_package(GTest REQUIRED)

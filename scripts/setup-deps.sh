@@ -8,7 +8,7 @@ packages=(
   cmake ninja-build g++ git pkg-config
   libeigen3-dev nlohmann-json3-dev libsqlite3-dev zlib1g-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libabsl-dev libnanoflann-dev
-  libxxhash-dev libzstd-dev
+  libxxhash-dev libzstd-dev libprotobuf-dev protobuf-compiler libhdf5-dev liblmdb-dev libzip-dev
   qt6-base-dev qt6-charts-dev libgl-dev
   dataset-fashion-mnist
 )

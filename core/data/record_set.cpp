@@ -1,0 +1,37 @@
+#include "core/data/record_set.h"
+
+#include <utility>
+
+namespace tb::data {
+namespace {
+
+class RecordSetSource final : public shard::RecordSource {
+ public:
+  explicit RecordSetSource(std::shared_ptr<const RecordSet> set)
+      : set_(std::move(set)), reader_(set_->open_reader()) {}
+  std::string name() const override { return set_->name(); }
+  SampleSpec spec() const override { return set_->spec(); }
+  nlohmann::json metadata() const override { return set_->metadata(); }
+  std::uint64_t size() const override { return set_->size(); }
+  bool next(shard::SourceRecord& out) override {
+    if (position_ >= set_->size()) return false;
+    const RecordRef record = reader_->read(position_++);
+    out.key = record.key;
+    out.label = record.label;
+    out.payload = record.payload;
+    return true;
+  }
+
+ private:
+  std::shared_ptr<const RecordSet> set_;
+  std::unique_ptr<RecordReader> reader_;
+  std::uint64_t position_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<shard::RecordSource> as_record_source(std::shared_ptr<const RecordSet> set) {
+  return std::make_unique<RecordSetSource>(std::move(set));
+}
+
+}  // namespace tb::data
