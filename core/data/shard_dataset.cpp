@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "core/data/idx.h"
-#include "core/tensor/half.h"
+#include "core/data/pipeline/sample_decoder.h"
 #include "core/util/error.h"
 
 namespace tb::data::shard {
@@ -56,41 +56,6 @@ class FashionMnistSource final : public RecordSource {
   std::uint64_t count_ = 0;
   std::uint64_t next_ = 0;
 };
-
-// The metadata's number at `key`, or `fallback`; read as float, the type the IDX path computes in.
-float metadata_number(const json& section, const char* key, float fallback,
-                      const std::filesystem::path& file) {
-  if (!section.contains(key)) return fallback;
-  if (!section[key].is_number()) {
-    throw FormatError(file.string() + ": at byte 64: metadata normalize." + key +
-                      " is not a number");
-  }
-  return section[key].get<float>();
-}
-
-float to_float(const std::byte* p, SampleDType dtype) {
-  switch (dtype) {
-    case SampleDType::u8:
-      return static_cast<float>(std::to_integer<std::uint8_t>(*p));
-    case SampleDType::i8:
-      return static_cast<float>(static_cast<std::int8_t>(std::to_integer<std::uint8_t>(*p)));
-    case SampleDType::i32:
-      return static_cast<float>(static_cast<std::int32_t>(get_u32(p)));
-    case SampleDType::f32: {
-      const std::uint32_t bits = get_u32(p);
-      float v;
-      std::memcpy(&v, &bits, 4);
-      return v;
-    }
-    case SampleDType::f16:
-    case SampleDType::bf16: {
-      const auto bits = static_cast<std::uint16_t>(std::to_integer<std::uint16_t>(p[0]) |
-                                                   (std::to_integer<std::uint16_t>(p[1]) << 8));
-      return dtype == SampleDType::f16 ? tensor::f16_to_float(bits) : tensor::bf16_to_float(bits);
-    }
-  }
-  return 0.0f;
-}
 
 }  // namespace
 
@@ -202,19 +167,9 @@ InMemoryDataset load_shard_dataset(const std::filesystem::path& dir, std::int64_
   const auto& spec = set.spec();
   std::vector<std::int64_t> dims(spec.shape.begin(), spec.shape.end());
   data.sample_shape = tensor::Shape(dims);
-  float scale = 1.0f, mean = 0.0f, stddev = 1.0f;
-  if (meta.contains("normalize") && spec.dtype != SampleDType::f32) {
-    const auto& n = meta["normalize"];
-    scale = metadata_number(n, "scale", 1.0f, first_file);
-    mean = metadata_number(n, "mean", 0.0f, first_file);
-    stddev = metadata_number(n, "std", 1.0f, first_file);
-    if (!(scale > 0.0f) || !(stddev > 0.0f)) {
-      throw FormatError(first_file.string() +
-                        ": at byte 64: metadata normalize.scale and .std must be > 0");
-    }
-  }
-  data.raw_mean = mean;
-  data.raw_std = stddev;
+  const SampleDecoder decoder(spec, meta, first_file.string() + ": at byte 64");
+  data.raw_mean = decoder.mean();
+  data.raw_std = decoder.stddev();
   if (meta.contains("class_names") && meta["class_names"].is_array()) {
     for (const auto& name : meta["class_names"]) {
       data.class_names.push_back(name.is_string() ? name.get<std::string>() : name.dump());
@@ -229,7 +184,6 @@ InMemoryDataset load_shard_dataset(const std::filesystem::path& dir, std::int64_
                                  ? static_cast<std::uint64_t>(limit)
                                  : total;
   const std::size_t numel = spec.numel();
-  const std::size_t width = dtype_size(spec.dtype);
   data.features.resize(keep * numel);
   data.labels.reserve(total);
   uLong crc = crc32(0L, Z_NULL, 0);
@@ -245,23 +199,7 @@ InMemoryDataset load_shard_dataset(const std::filesystem::path& dir, std::int64_
     }
     max_label = std::max(max_label, r.label);
     data.labels.push_back(r.label);
-    if (n < keep) {
-      float* out = data.features.data() + n * numel;
-      if (spec.dtype == SampleDType::u8) {
-        // The very expression the IDX reader evaluates, so the floats are bit for bit the same.
-        for (std::size_t i = 0; i < numel; ++i) {
-          out[i] =
-              (static_cast<float>(std::to_integer<std::uint8_t>(r.payload[i])) / scale - mean) /
-              stddev;
-        }
-      } else if (spec.dtype == SampleDType::f32) {
-        std::memcpy(out, r.payload.data(), numel * sizeof(float));
-      } else {
-        for (std::size_t i = 0; i < numel; ++i) {
-          out[i] = (to_float(&r.payload[i * width], spec.dtype) / scale - mean) / stddev;
-        }
-      }
-    }
+    if (n < keep) decoder.decode(r.payload, {data.features.data() + n * numel, numel});
     ++n;
   });
   // The labels after the payloads, as the IDX fingerprint hashes its two files.

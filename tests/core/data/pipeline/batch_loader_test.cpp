@@ -1,0 +1,280 @@
+// BatchLoader against what batch mode promises: every position exactly once per epoch and the
+// same batches for a seed whatever the worker count and prefetch depth; errors at the batch that
+// holds the bad record (or skipped and counted); the cache; resuming inside an epoch.
+#include "core/data/pipeline/batch_loader.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <numeric>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/data/sparse_dataset.h"
+#include "core/util/error.h"
+
+namespace tb::data {
+namespace {
+
+// Records made up on the fly: sample i is u8 [1, 4, 4] with byte j = (i * 7 + j) % 251, label
+// i % 10, key 1000 + i. Positions listed in `bad` fail to read.
+class GeneratedSet final : public RecordSet {
+ public:
+  explicit GeneratedSet(std::uint64_t size, std::set<std::uint64_t> bad = {})
+      : size_(size), bad_(std::move(bad)) {}
+  std::string name() const override { return "generated"; }
+  SampleSpec spec() const override { return {shard::SampleDType::u8, {1, 4, 4}}; }
+  nlohmann::json metadata() const override {
+    return {{"classes", 10}, {"normalize", {{"scale", 255.0}, {"mean", 0.5}, {"std", 0.25}}}};
+  }
+  std::uint64_t size() const override { return size_; }
+  std::unique_ptr<RecordReader> open_reader() const override {
+    return std::make_unique<Reader>(bad_);
+  }
+
+ private:
+  class Reader final : public RecordReader {
+   public:
+    explicit Reader(const std::set<std::uint64_t>& bad) : bad_(bad) {}
+    RecordRef read(std::uint64_t position) override {
+      if (bad_.contains(position)) {
+        throw FormatError("generated: at byte " + std::to_string(position * 16) + ": record " +
+                          std::to_string(position) + " is corrupt");
+      }
+      for (std::size_t j = 0; j < payload_.size(); ++j) {
+        payload_[j] = static_cast<std::byte>((position * 7 + j) % 251);
+      }
+      return {1000 + position, static_cast<std::int32_t>(position % 10), payload_};
+    }
+
+   private:
+    const std::set<std::uint64_t>& bad_;
+    std::vector<std::byte> payload_ = std::vector<std::byte>(16);
+  };
+  std::uint64_t size_;
+  std::set<std::uint64_t> bad_;
+};
+
+std::vector<LoadedBatch> epoch(BatchLoader& loader, std::int64_t e, std::int64_t skip = 0) {
+  loader.start_epoch(e, skip);
+  std::vector<LoadedBatch> batches;
+  LoadedBatch batch;
+  while (loader.next(batch)) batches.push_back(batch);
+  return batches;
+}
+
+LoaderOptions options(int workers, int prefetch) {
+  LoaderOptions o;
+  o.batch_size = 64;
+  o.seed = 42;
+  o.workers = workers;
+  o.prefetch = prefetch;
+  return o;
+}
+
+TEST(BatchLoader, EveryPositionExactlyOncePerEpochForAnyWorkerCount) {
+  const auto set = std::make_shared<GeneratedSet>(1000);
+  for (int workers : {0, 1, 2, 4}) {
+    BatchLoader loader(set, options(workers, 3));
+    EXPECT_EQ(loader.batches_per_epoch(), 16);
+    for (std::int64_t e = 0; e < 2; ++e) {
+      std::vector<std::uint64_t> seen;
+      std::int64_t expected_index = 0;
+      for (const auto& batch : epoch(loader, e)) {
+        EXPECT_EQ(batch.index, expected_index++);
+        EXPECT_EQ(batch.size, static_cast<std::int64_t>(batch.positions.size()));
+        EXPECT_EQ(batch.features.size(), batch.positions.size() * 16);
+        seen.insert(seen.end(), batch.positions.begin(), batch.positions.end());
+      }
+      ASSERT_EQ(seen.size(), 1000u) << workers;
+      std::sort(seen.begin(), seen.end());
+      for (std::uint64_t i = 0; i < 1000; ++i) ASSERT_EQ(seen[i], i) << workers;
+    }
+    EXPECT_EQ(loader.stats().samples, 2000u);
+    EXPECT_EQ(loader.stats().decoded, 2000u);
+  }
+}
+
+TEST(BatchLoader, SameBatchesWhateverTheWorkersAndPrefetchWithAugmentation) {
+  const auto set = std::make_shared<GeneratedSet>(517);  // a short last batch
+  auto reference_options = options(0, 1);
+  reference_options.augment = {1, true};
+  BatchLoader reference(set, reference_options);
+  const auto want0 = epoch(reference, 0);
+  const auto want1 = epoch(reference, 1);
+  ASSERT_EQ(want0.size(), 9u);
+  EXPECT_EQ(want0.back().size, 517 - 8 * 64);
+  // The order is the seeded permutation the in-memory iterator uses.
+  EXPECT_EQ(reference.order(), epoch_order(517, true, 42, 1));
+  EXPECT_NE(want0[0].positions, want1[0].positions);  // a new order each epoch
+  for (int workers : {1, 2, 4}) {
+    for (int prefetch : {1, 2, 8}) {
+      auto o = options(workers, prefetch);
+      o.augment = {1, true};
+      BatchLoader loader(set, o);
+      const auto got0 = epoch(loader, 0);
+      const auto got1 = epoch(loader, 1);
+      ASSERT_EQ(got0.size(), want0.size());
+      for (std::size_t b = 0; b < got0.size(); ++b) {
+        EXPECT_EQ(got0[b].positions, want0[b].positions) << workers << "/" << prefetch;
+        EXPECT_EQ(got0[b].labels, want0[b].labels);
+        EXPECT_EQ(got0[b].features, want0[b].features) << workers << "/" << prefetch << " " << b;
+        EXPECT_EQ(got1[b].features, want1[b].features) << workers << "/" << prefetch << " " << b;
+      }
+    }
+  }
+}
+
+TEST(BatchLoader, DecodesAsTheMetadataSaysAndChecksLabels) {
+  const auto set = std::make_shared<GeneratedSet>(10);
+  auto o = options(1, 2);
+  o.shuffle = false;
+  o.batch_size = 10;
+  BatchLoader loader(set, o);
+  const auto batches = epoch(loader, 0);
+  ASSERT_EQ(batches.size(), 1u);
+  for (std::size_t i = 0; i < 10; ++i) {
+    EXPECT_EQ(batches[0].labels[i], static_cast<std::int32_t>(i % 10));
+    for (std::size_t j = 0; j < 16; ++j) {
+      const float raw = static_cast<float>((i * 7 + j) % 251);
+      EXPECT_EQ(batches[0].features[i * 16 + j], (raw / 255.0f - 0.5f) / 0.25f);
+    }
+  }
+}
+
+TEST(BatchLoader, ABadRecordFailsItsBatchOrIsSkippedAndCounted) {
+  const auto set = std::make_shared<GeneratedSet>(300, std::set<std::uint64_t>{123});
+  for (int workers : {0, 2}) {
+    auto o = options(workers, 2);
+    o.shuffle = false;
+    BatchLoader loader(set, o);
+    loader.start_epoch(0);
+    LoadedBatch batch;
+    ASSERT_TRUE(loader.next(batch));  // 0..63
+    try {
+      loader.next(batch);  // 64..127 holds 123
+      ADD_FAILURE() << "the corrupt record was not reported";
+    } catch (const FormatError& e) {
+      EXPECT_NE(std::string(e.what()).find("record 123 is corrupt"), std::string::npos);
+      EXPECT_NE(std::string(e.what()).find("byte 1968"), std::string::npos);
+    }
+    EXPECT_FALSE(loader.next(batch));  // the epoch ends at the error
+    // A new epoch starts cleanly.
+    loader.start_epoch(1);
+    EXPECT_TRUE(loader.next(batch));
+
+    o.on_error = OnError::skip;
+    BatchLoader skipping(set, o);
+    std::vector<std::uint64_t> seen;
+    for (const auto& b : epoch(skipping, 0)) {
+      seen.insert(seen.end(), b.positions.begin(), b.positions.end());
+    }
+    EXPECT_EQ(seen.size(), 299u);
+    EXPECT_EQ(std::count(seen.begin(), seen.end(), 123u), 0);
+    EXPECT_EQ(skipping.stats().skipped_records, 1u);
+  }
+}
+
+TEST(BatchLoader, TheCacheServesLaterEpochsWithTheSameSamples) {
+  const auto set = std::make_shared<GeneratedSet>(200);
+  auto o = options(2, 2);
+  o.cache = std::make_shared<MemorySampleCache>(std::size_t{1} << 20);
+  BatchLoader loader(set, o);
+  BatchLoader uncached(set, options(2, 2));
+  const auto first = epoch(loader, 0);
+  const auto second = epoch(loader, 1);
+  EXPECT_EQ(loader.stats().decoded, 200u);
+  EXPECT_EQ(loader.stats().cache_hits, 200u);
+  const auto want = epoch(uncached, 1);
+  ASSERT_EQ(second.size(), want.size());
+  for (std::size_t b = 0; b < want.size(); ++b) {
+    EXPECT_EQ(second[b].features, want[b].features);
+    EXPECT_EQ(second[b].labels, want[b].labels);
+  }
+}
+
+TEST(BatchLoader, ResumingInsideAnEpochGivesItsRemainingBatches) {
+  const auto set = std::make_shared<GeneratedSet>(640);
+  BatchLoader loader(set, options(2, 3));
+  const auto full = epoch(loader, 2);
+  const auto rest = epoch(loader, 2, 4);
+  ASSERT_EQ(rest.size(), full.size() - 4);
+  for (std::size_t b = 0; b < rest.size(); ++b) {
+    EXPECT_EQ(rest[b].index, full[b + 4].index);
+    EXPECT_EQ(rest[b].positions, full[b + 4].positions);
+  }
+}
+
+TEST(BatchLoader, AbandoningAnEpochMidwayAndStoppingAreSafe) {
+  const auto set = std::make_shared<GeneratedSet>(5000);
+  for (int round = 0; round < 5; ++round) {
+    BatchLoader loader(set, options(4, 4));
+    loader.start_epoch(0);
+    LoadedBatch batch;
+    ASSERT_TRUE(loader.next(batch));
+    loader.start_epoch(1);  // while workers are filling epoch 0's batches
+    ASSERT_TRUE(loader.next(batch));
+    EXPECT_EQ(batch.index, 0);
+    EXPECT_EQ(std::vector<std::int64_t>(loader.order().begin(), loader.order().begin() + 64),
+              std::vector<std::int64_t>(batch.positions.begin(), batch.positions.end()));
+  }  // destroyed with batches in flight
+}
+
+TEST(BatchLoader, RecordsADecodeSpanPerBatchOnTheWorkers) {
+  const auto set = std::make_shared<GeneratedSet>(256);
+  trace::Recorder recorder;
+  auto o = options(2, 2);
+  o.recorder = &recorder;
+  {
+    BatchLoader loader(set, o);
+    epoch(loader, 0);
+  }
+  const auto spans = recorder.drain();
+  ASSERT_EQ(spans.size(), 4u);
+  for (const auto& span : spans) {
+    EXPECT_STREQ(span.name, "decode");
+    EXPECT_EQ(span.category, trace::Category::data);
+    EXPECT_LE(span.start_ns, span.end_ns);
+  }
+}
+
+TEST(BatchLoader, RejectsBadOptions) {
+  const auto set = std::make_shared<GeneratedSet>(10);
+  auto o = options(1, 0);
+  EXPECT_THROW(BatchLoader(set, o), Error);
+  o = options(-1, 1);
+  EXPECT_THROW(BatchLoader(set, o), Error);
+  o = options(1, 1);
+  o.batch_size = 0;
+  EXPECT_THROW(BatchLoader(set, o), Error);
+}
+
+TEST(MemorySampleCache, EvictsTheLeastRecentlyUsedPastItsBudget) {
+  MemorySampleCache cache(3 * 4 * sizeof(float));  // three samples of 4 floats
+  const std::vector<float> a{1, 2, 3, 4}, b{5, 6, 7, 8}, c{9, 10, 11, 12}, d{0, 0, 0, 1};
+  cache.put(1, a, 1);
+  cache.put(2, b, 2);
+  cache.put(3, c, 3);
+  std::vector<float> out(4);
+  std::int32_t label = -1;
+  ASSERT_TRUE(cache.get(1, out, label));  // 1 becomes the most recent; 2 is now the oldest
+  EXPECT_EQ(out, a);
+  EXPECT_EQ(label, 1);
+  cache.put(4, d, 4);
+  EXPECT_FALSE(cache.get(2, out, label));
+  EXPECT_TRUE(cache.get(3, out, label));
+  EXPECT_EQ(out, c);
+  EXPECT_TRUE(cache.get(4, out, label));
+  const auto stats = cache.stats();
+  EXPECT_EQ(stats.entries, 3u);
+  EXPECT_EQ(stats.evictions, 1u);
+  EXPECT_EQ(stats.bytes, 3 * 4 * sizeof(float));
+  EXPECT_EQ(stats.hits, 3u);
+  EXPECT_EQ(stats.misses, 1u);
+  std::vector<float> wrong_size(5);
+  EXPECT_FALSE(cache.get(1, wrong_size, label));
+}
+
+}  // namespace
+}  // namespace tb::data
