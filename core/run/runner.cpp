@@ -176,8 +176,8 @@ class SessionSink {
     std::vector<store::SpanRow> rows;
     rows.reserve(spans.size());
     for (const auto& s : spans) {
-      rows.push_back(
-          {"engine", s.name, trace::category_name(s.category), s.start_ns, s.end_ns, s.step});
+      rows.push_back({recorder.track_name(s.thread), s.name, trace::category_name(s.category),
+                      s.start_ns, s.end_ns, s.step});
     }
     store_->add_spans(id_, rows);
   }

@@ -30,6 +30,7 @@ const char* category_name(Category category) {
 struct Recorder::ThreadBuffer {
   std::thread::id owner;
   std::uint32_t thread = 0;
+  std::string name;  // guarded by the recorder's registry mutex
   std::mutex mutex;
   std::vector<Span> spans;
 };
@@ -66,6 +67,18 @@ Recorder::ThreadBuffer& Recorder::buffer_for_this_thread() {
   buffers_.push_back(std::move(buffer));
   cache = {id_, buffers_.back().get()};
   return *buffers_.back();
+}
+
+void Recorder::name_this_thread(std::string name) {
+  ThreadBuffer& buffer = buffer_for_this_thread();
+  const std::lock_guard lock(registry_mutex_);
+  buffer.name = std::move(name);
+}
+
+std::string Recorder::track_name(std::uint32_t thread) {
+  const std::lock_guard lock(registry_mutex_);
+  if (thread < buffers_.size() && !buffers_[thread]->name.empty()) return buffers_[thread]->name;
+  return "engine";
 }
 
 void Recorder::record(const char* name, Category category, std::int64_t start_ns,

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
@@ -42,6 +43,10 @@ class Recorder {
   }
   void record(const char* name, Category category, std::int64_t start_ns, std::int64_t end_ns,
               std::int64_t step);
+  // Names the calling thread's track ("loader worker 1"); unnamed threads are "engine".
+  void name_this_thread(std::string name);
+  // The track name of recording thread `thread` (Span::thread).
+  std::string track_name(std::uint32_t thread);
   // Every span recorded since the last drain, from all threads, ordered by start.
   std::vector<Span> drain();
 

@@ -1,6 +1,7 @@
 #include "core/data/pipeline/batch_loader.h"
 
 #include <algorithm>
+#include <string>
 #include <utility>
 
 #include "core/data/sparse_dataset.h"
@@ -41,6 +42,9 @@ BatchLoader::BatchLoader(std::shared_ptr<const RecordSet> set, LoaderOptions opt
         [this, w, reader = std::move(readers[static_cast<std::size_t>(w)])]() mutable {
           WorkerState state;
           state.reader = std::move(reader);
+          if (options_.recorder) {
+            options_.recorder->name_this_thread("loader worker " + std::to_string(w + 1));
+          }
           worker_loop(state);
         });
   }

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <optional>
 #include <random>
+#include <string>
 #include <utility>
 
 #include "core/ds/bloom_filter.h"
@@ -61,8 +62,18 @@ StreamLoader::StreamLoader(std::unique_ptr<RecordStream> stream, StreamOptions o
   }
   // Checks bits per key now, on the caller's thread (it throws naming the setting).
   if (options_.dedup) (void)ds::BlockedBloomFilter::optimal_probes(options_.dedup_bits_per_key);
-  threads_.emplace_back([this] { reader_loop(); });
-  for (int w = 0; w < options_.workers; ++w) threads_.emplace_back([this] { worker_loop(); });
+  threads_.emplace_back([this] {
+    if (options_.recorder) options_.recorder->name_this_thread("loader reader");
+    reader_loop();
+  });
+  for (int w = 0; w < options_.workers; ++w) {
+    threads_.emplace_back([this, w] {
+      if (options_.recorder) {
+        options_.recorder->name_this_thread("loader worker " + std::to_string(w + 1));
+      }
+      worker_loop();
+    });
+  }
 }
 
 StreamLoader::~StreamLoader() {

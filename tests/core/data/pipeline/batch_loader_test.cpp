@@ -234,6 +234,7 @@ TEST(BatchLoader, RecordsADecodeSpanPerBatchOnTheWorkers) {
   ASSERT_EQ(spans.size(), 4u);
   for (const auto& span : spans) {
     EXPECT_STREQ(span.name, "decode");
+    EXPECT_EQ(recorder.track_name(span.thread).rfind("loader worker ", 0), 0u);
     EXPECT_EQ(span.category, trace::Category::data);
     EXPECT_LE(span.start_ns, span.end_ns);
   }
