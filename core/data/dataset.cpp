@@ -19,12 +19,7 @@ InMemoryDataset load_split(const std::filesystem::path& dir, const std::string& 
   const IdxArray& labels = idx.labels;
   InMemoryDataset set;
   set.name = "fashion-mnist/" + prefix;
-  uLong crc = crc32(0L, Z_NULL, 0);
-  crc = crc32_z(crc, images.values.data(), images.values.size());
-  crc = crc32_z(crc, labels.values.data(), labels.values.size());
-  char fingerprint[24];
-  std::snprintf(fingerprint, sizeof fingerprint, "crc32:%08lx", crc);
-  set.fingerprint = fingerprint;
+  set.fingerprint = fashion_mnist_fingerprint(idx);
   set.classes = 10;
   set.class_names = fashion_mnist_class_names();
   const auto h = static_cast<std::int64_t>(images.dims[1]);
@@ -44,6 +39,15 @@ InMemoryDataset load_split(const std::filesystem::path& dir, const std::string& 
 }
 
 }  // namespace
+
+std::string fashion_mnist_fingerprint(const FashionMnistIdx& idx) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  crc = crc32_z(crc, idx.images.values.data(), idx.images.values.size());
+  crc = crc32_z(crc, idx.labels.values.data(), idx.labels.values.size());
+  char fingerprint[24];
+  std::snprintf(fingerprint, sizeof fingerprint, "crc32:%08lx", crc);
+  return fingerprint;
+}
 
 FashionMnistIdx read_fashion_mnist_idx(const std::filesystem::path& dir, const std::string& prefix,
                                        std::int64_t limit) {

@@ -61,6 +61,8 @@ struct FashionMnistIdx {
 };
 FashionMnistIdx read_fashion_mnist_idx(const std::filesystem::path& dir, const std::string& prefix,
                                        std::int64_t limit);
+// "crc32:xxxxxxxx" of the split's image then label bytes (all samples, before any limit).
+std::string fashion_mnist_fingerprint(const FashionMnistIdx& idx);
 
 // Reads train-images-idx3-ubyte(.gz), train-labels-idx1-ubyte(.gz), t10k-... from dir (empty:
 // the default folder); keeps the first train_limit / test_limit samples when > 0. Pixels become

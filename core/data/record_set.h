@@ -47,6 +47,9 @@ class RecordSet {
   virtual SampleSpec spec() const = 0;
   virtual nlohmann::json metadata() const = 0;  // see above; {} when the format has none
   virtual std::uint64_t size() const = 0;
+  // "crc32:xxxxxxxx" of the set's content where the format can tell it cheaply (stored with each
+  // session, so two runs can be checked to have seen the same data); empty when it cannot.
+  virtual std::string fingerprint() const { return ""; }
   // A reader of its own for the calling thread. Safe to call from several threads at once.
   virtual std::unique_ptr<RecordReader> open_reader() const = 0;
 };

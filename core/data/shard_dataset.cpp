@@ -6,63 +6,18 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/data/formats/fashion_mnist.h"
 #include "core/data/idx.h"
 #include "core/data/pipeline/sample_decoder.h"
+#include "core/data/record_set.h"
 #include "core/util/error.h"
 
 namespace tb::data::shard {
-namespace {
-
 using nlohmann::json;
-
-class FashionMnistSource final : public RecordSource {
- public:
-  FashionMnistSource(const std::filesystem::path& dir, const std::string& prefix,
-                     std::int64_t limit)
-      : name_("fashion-mnist/" + prefix) {
-    FashionMnistIdx idx = read_fashion_mnist_idx(dir, prefix, limit);
-    images_ = std::move(idx.images);
-    labels_ = std::move(idx.labels);
-    count_ = static_cast<std::uint64_t>(idx.count);
-    spec_.dtype = SampleDType::u8;
-    spec_.shape = {1, images_.dims[1], images_.dims[2]};
-  }
-
-  std::string name() const override { return name_; }
-  SampleSpec spec() const override { return spec_; }
-  json metadata() const override {
-    return {
-        {"name", name_},
-        {"classes", 10},
-        {"class_names", fashion_mnist_class_names()},
-        {"normalize",
-         {{"scale", kFashionMnistScale}, {"mean", kFashionMnistMean}, {"std", kFashionMnistStd}}}};
-  }
-  std::uint64_t size() const override { return count_; }
-  bool next(SourceRecord& out) override {
-    if (next_ == count_) return false;
-    const std::size_t bytes = spec_.payload_bytes();
-    out.key = next_;
-    out.label = labels_.values[next_];
-    out.payload = std::as_bytes(std::span(images_.values)).subspan(next_ * bytes, bytes);
-    ++next_;
-    return true;
-  }
-
- private:
-  std::string name_;
-  IdxArray images_, labels_;
-  SampleSpec spec_;
-  std::uint64_t count_ = 0;
-  std::uint64_t next_ = 0;
-};
-
-}  // namespace
 
 std::unique_ptr<RecordSource> fashion_mnist_source(const std::filesystem::path& dir,
                                                    const std::string& prefix, std::int64_t limit) {
-  return std::make_unique<FashionMnistSource>(dir.empty() ? default_fashion_mnist_dir() : dir,
-                                              prefix, limit);
+  return as_record_source(fashion_mnist_record_set(dir, prefix, limit));
 }
 
 std::uint64_t pack(RecordSource& source, ShardWriter& writer, std::uint64_t key_offset) {
