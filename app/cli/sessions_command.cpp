@@ -15,7 +15,7 @@ namespace {
 nlohmann::json breakdown_json(const trace::PhaseBreakdown& b) {
   return {{"steps", b.steps},         {"step_s", b.step_s},         {"data_s", b.data_s},
           {"forward_s", b.forward_s}, {"backward_s", b.backward_s}, {"optimizer_s", b.optimizer_s},
-          {"other_s", b.other_s},     {"eval_s", b.eval_s}};
+          {"other_s", b.other_s},     {"eval_s", b.eval_s},         {"loader_s", b.loader_s}};
 }
 
 void print_phase(const char* label, double whole, double recent, bool percent) {
@@ -105,7 +105,9 @@ int show_session(const std::filesystem::path& db_path, std::int64_t id, bool as_
   const auto span_count = rows.size();
   std::vector<trace::SpanRecord> records;
   records.reserve(rows.size());
-  for (const auto& r : rows) records.push_back({r.name, r.category, r.start_ns, r.end_ns, r.step});
+  for (const auto& r : rows) {
+    records.push_back({r.track, r.name, r.category, r.start_ns, r.end_ns, r.step});
+  }
   const trace::SpanIndex spans(std::move(records));
   // Where the step time went: over the whole run, and over its last 100 steps (the steady state,
   // after warm-up effects).
@@ -157,6 +159,9 @@ int show_session(const std::filesystem::path& db_path, std::int64_t id, bool as_
     print_phase("optimizer %", whole.optimizer_s * w, recent.optimizer_s * r, true);
     print_phase("other %", whole.other_s * w, recent.other_s * r, true);
     std::printf("  evaluation (s, outside steps) %.3f\n", whole.eval_s);
+    if (whole.loader_s > 0) {
+      std::printf("  loader workers decoding (s, beside the steps) %.3f\n", whole.loader_s);
+    }
   }
   std::printf("checkpoints: %zu", checkpoints.size());
   for (auto step : checkpoints) std::printf(" %lld", static_cast<long long>(step));

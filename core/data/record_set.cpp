@@ -28,7 +28,30 @@ class RecordSetSource final : public shard::RecordSource {
   std::uint64_t position_ = 0;
 };
 
+class FirstRecords final : public RecordSet {
+ public:
+  FirstRecords(std::shared_ptr<const RecordSet> set, std::uint64_t count)
+      : set_(std::move(set)), count_(count) {}
+  std::string name() const override { return set_->name(); }
+  SampleSpec spec() const override { return set_->spec(); }
+  nlohmann::json metadata() const override { return set_->metadata(); }
+  std::uint64_t size() const override { return count_; }
+  // The whole set's fingerprint: it names the data the records come from.
+  std::string fingerprint() const override { return set_->fingerprint(); }
+  std::unique_ptr<RecordReader> open_reader() const override { return set_->open_reader(); }
+
+ private:
+  std::shared_ptr<const RecordSet> set_;
+  std::uint64_t count_;
+};
+
 }  // namespace
+
+std::shared_ptr<const RecordSet> first_records(std::shared_ptr<const RecordSet> set,
+                                               std::uint64_t count) {
+  if (count == 0 || count >= set->size()) return set;
+  return std::make_shared<FirstRecords>(std::move(set), count);
+}
 
 std::unique_ptr<shard::RecordSource> as_record_source(std::shared_ptr<const RecordSet> set) {
   return std::make_unique<RecordSetSource>(std::move(set));

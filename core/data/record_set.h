@@ -54,6 +54,10 @@ class RecordSet {
   virtual std::unique_ptr<RecordReader> open_reader() const = 0;
 };
 
+// The first `count` records of `set` (all of them when count is 0 or beyond its size).
+std::shared_ptr<const RecordSet> first_records(std::shared_ptr<const RecordSet> set,
+                                               std::uint64_t count);
+
 // The set read front to back, as `trainbench data pack` consumes any input.
 std::unique_ptr<shard::RecordSource> as_record_source(std::shared_ptr<const RecordSet> set);
 

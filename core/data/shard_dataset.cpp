@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -110,6 +111,37 @@ json to_json(const ShardSummary& s) {
   return out;
 }
 
+std::string finish_fingerprint(std::uint32_t payload_crc, std::span<const std::int32_t> labels) {
+  uLong crc = payload_crc;
+  // The labels after the payloads, as the IDX fingerprint hashes its two files.
+  const bool bytes_suffice =
+      std::all_of(labels.begin(), labels.end(), [](std::int32_t label) { return label < 256; });
+  if (bytes_suffice) {
+    std::vector<std::uint8_t> bytes(labels.begin(), labels.end());
+    crc = crc32_z(crc, bytes.data(), bytes.size());
+  } else {
+    std::vector<std::byte> bytes(labels.size() * 4);
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+      put_u32(&bytes[4 * i], static_cast<std::uint32_t>(labels[i]));
+    }
+    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size());
+  }
+  char fingerprint[24];
+  std::snprintf(fingerprint, sizeof fingerprint, "crc32:%08lx", crc);
+  return fingerprint;
+}
+
+std::string fingerprint(ShardSet& set) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  std::vector<std::int32_t> labels;
+  labels.reserve(set.size());
+  set.for_each([&](const RecordView& r) {
+    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(r.payload.data()), r.payload.size());
+    labels.push_back(r.label);
+  });
+  return finish_fingerprint(static_cast<std::uint32_t>(crc), labels);
+}
+
 InMemoryDataset load_shard_dataset(const std::filesystem::path& dir, std::int64_t limit) {
   auto set = ShardSet::open(dir);
   const auto& first_file = set.shards().front().file;
@@ -157,20 +189,7 @@ InMemoryDataset load_shard_dataset(const std::filesystem::path& dir, std::int64_
     if (n < keep) decoder.decode(r.payload, {data.features.data() + n * numel, numel});
     ++n;
   });
-  // The labels after the payloads, as the IDX fingerprint hashes its two files.
-  if (max_label < 256) {
-    std::vector<std::uint8_t> bytes(data.labels.begin(), data.labels.end());
-    crc = crc32_z(crc, bytes.data(), bytes.size());
-  } else {
-    std::vector<std::byte> bytes(data.labels.size() * 4);
-    for (std::size_t i = 0; i < data.labels.size(); ++i) {
-      put_u32(&bytes[4 * i], static_cast<std::uint32_t>(data.labels[i]));
-    }
-    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(bytes.data()), bytes.size());
-  }
-  char fingerprint[24];
-  std::snprintf(fingerprint, sizeof fingerprint, "crc32:%08lx", crc);
-  data.fingerprint = fingerprint;
+  data.fingerprint = finish_fingerprint(static_cast<std::uint32_t>(crc), data.labels);
   data.labels.resize(keep);
   if (classes <= 0) classes = max_label + 1;
   if (max_label >= classes) {

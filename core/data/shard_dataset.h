@@ -48,6 +48,12 @@ std::unique_ptr<RecordSource> fashion_mnist_source(const std::filesystem::path& 
 // Appends every record of `source` to `writer`, keys shifted by key_offset; returns how many.
 std::uint64_t pack(RecordSource& source, ShardWriter& writer, std::uint64_t key_offset = 0);
 
+// "crc32:xxxxxxxx" of every payload in key order, then of the labels (one byte each when all are
+// < 256, else four little-endian bytes): for a pack of a whole IDX split, the IDX files'
+// fingerprint. Reads every record. finish_fingerprint() appends the labels to a payload CRC.
+std::string fingerprint(ShardSet& set);
+std::string finish_fingerprint(std::uint32_t payload_crc, std::span<const std::int32_t> labels);
+
 // What `data inspect` shows of a shard set.
 struct ShardSummary {
   std::filesystem::path path;

@@ -39,6 +39,25 @@ void read_conv_blocks(ObjectReader& model, std::vector<ConvBlockSettings>& block
   });
 }
 
+// data.loader: workers, prefetch, cache, errors and augmentation of the pipeline.
+void read_loader(ObjectReader& data, LoaderSettings& loader, const std::string& source) {
+  data.field("loader", [&](const json& v, const std::string& path) {
+    ObjectReader section(v, path, source);
+    section.integer("workers", loader.workers, 0, 256);
+    section.integer("prefetch", loader.prefetch, 1, 1024);
+    section.string_in("cache", loader.cache, {"none", "memory"});
+    section.integer("cache_mib", loader.cache_mib, 1, std::int64_t{1} << 30);
+    section.string_in("on_error", loader.on_error, {"fail", "skip"});
+    section.field("augment", [&](const json& a, const std::string& augment_path) {
+      ObjectReader augment(a, augment_path, source);
+      augment.integer("crop_padding", loader.crop_padding, 0, 1024);
+      augment.boolean("flip", loader.flip);
+      augment.finish();
+    });
+    section.finish();
+  });
+}
+
 // data.bow / data.recsys: the generated datasets' settings.
 void read_synthetic(ObjectReader& data, DataSettings& settings, const std::string& source) {
   data.field("bow", [&](const json& v, const std::string& path) {
@@ -145,6 +164,7 @@ Project Project::from_json(const json& doc, const std::string& source) {
     data.integer("train_limit", p.data.train_limit, 0);
     data.integer("test_limit", p.data.test_limit, 0);
     read_synthetic(data, p.data, source);
+    read_loader(data, p.data.loader, source);
     data.finish();
     const bool synthetic = p.data.dataset != "fashion-mnist" && p.data.dataset != "shards";
     if (p.data.dataset == "shards" && p.data.path.empty()) {
@@ -161,6 +181,11 @@ Project Project::from_json(const json& doc, const std::string& source) {
                                           "." + section + ".train_samples / test_samples");
         }
       }
+    }
+    if (synthetic && v.contains("loader")) {
+      data.fail(path + ".loader",
+                "generated datasets are made in memory; the loader section is "
+                "for fashion-mnist and shards");
     }
     if (v.contains("bow") && p.data.dataset != "synthetic-bow")
       data.fail(path + ".bow", "needs data.dataset \"synthetic-bow\"");
@@ -249,7 +274,16 @@ json Project::to_json() const {
   json data_json = {{"dataset", data.dataset},         {"path", data.path},
                     {"batch_size", data.batch_size},   {"shuffle", data.shuffle},
                     {"train_limit", data.train_limit}, {"test_limit", data.test_limit}};
+  const auto& loader = data.loader;
+  data_json["loader"] = {
+      {"workers", loader.workers},
+      {"prefetch", loader.prefetch},
+      {"cache", loader.cache},
+      {"cache_mib", loader.cache_mib},
+      {"on_error", loader.on_error},
+      {"augment", {{"crop_padding", loader.crop_padding}, {"flip", loader.flip}}}};
   if (data.dataset != "fashion-mnist" && data.dataset != "shards") {
+    data_json.erase("loader");
     data_json.erase("path");
     data_json.erase("train_limit");
     data_json.erase("test_limit");

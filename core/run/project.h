@@ -35,6 +35,17 @@ class ProjectError : public Error {
   std::string field_;
 };
 
+// The data pipeline (data/pipeline/batch_loader.h) for dense datasets: the `data.loader` section.
+struct LoaderSettings {
+  std::int64_t workers = 2;       // decode threads (0: decode on the training thread)
+  std::int64_t prefetch = 4;      // batches decoded ahead of the training loop
+  std::string cache = "none";     // "none" | "memory" (decoded samples, LRU)
+  std::int64_t cache_mib = 1024;  // memory cache budget
+  std::string on_error = "fail";  // "fail" | "skip" (unreadable records, counted)
+  std::int64_t crop_padding = 0;  // augment.crop_padding: random crop after this much padding
+  bool flip = false;              // augment.flip: random horizontal flip
+};
+
 struct DataSettings {
   // "fashion-mnist" (IDX files, dense images) | "shards" (a `trainbench data pack` folder, dense
   // samples) | "synthetic-bow" (a generated topic corpus, sparse
@@ -48,6 +59,7 @@ struct DataSettings {
   std::int64_t test_limit = 0;       // evaluate on the first N test samples (0: all)
   data::SyntheticBowSpec bow;        // synthetic-bow: the `data.bow` section
   data::SyntheticRecsysSpec recsys;  // synthetic-recsys: the `data.recsys` section
+  LoaderSettings loader;             // fashion-mnist, shards: the `data.loader` section
 };
 
 // The model section: see nn::ModelSpec.

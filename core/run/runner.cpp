@@ -225,7 +225,7 @@ RunResult Runner::run() {
       throw Error("device \"cuda\": this build has no CUDA backend yet (use \"cpu\" or \"auto\")");
     }
     auto backend = tensor::make_cpu_backend(static_cast<int>(project_.train.threads));
-    auto work = detail::make_workload(*backend, project_);
+    auto work = detail::make_workload(*backend, project_, &recorder);
     sink.params(work->dataset_params());
     sink.params(environment());
     const auto precision = amp::parse_precision(project_.precision);
@@ -298,6 +298,10 @@ RunResult Runner::run() {
         if (batch_size == 0) break;
         ++step;
         recorder.record("data", trace::Category::data, step_start, recorder.now_ns(), step);
+        if (const auto depth = work->loader_queue_depth(); depth >= 0) {
+          sink.metric("loader_queue_depth", step, seconds_since(started),
+                      static_cast<double>(depth));
+        }
         float loss = 0.0f;
         double grad_norm = 0.0;
         {
@@ -426,6 +430,7 @@ RunResult Runner::run() {
     if (project_.train.checkpoint != "none" && step > 0 && step != checkpointed_step) {
       sink.checkpoint(step, *backend, trainables);
     }
+    sink.params(work->loader_params());
     if (sparse_optimizer) {
       sink.params({{"memory.sparse_grad_bytes", std::to_string(result.sparse_grad_bytes)},
                    {"memory.dense_grad_bytes", std::to_string(result.dense_grad_bytes)}});

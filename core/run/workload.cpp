@@ -2,110 +2,13 @@
 
 #include <algorithm>
 
-#include "core/amp/precision.h"
 #include "core/data/batch_iterator.h"
-#include "core/data/dataset.h"
-#include "core/data/shard_dataset.h"
 #include "core/data/sparse_dataset.h"
 #include "core/data/synthetic_recsys.h"
 #include "core/data/synthetic_text.h"
-#include "core/nn/model.h"
 
 namespace tb::run::detail {
 namespace {
-
-data::TrainTestSplit load_dense_split(const Project& project) {
-  if (project.data.dataset == "shards") {
-    return data::shard::load_shard_split(project.data.path, project.data.train_limit,
-                                         project.data.test_limit);
-  }
-  return data::load_fashion_mnist(project.data.path, project.data.train_limit,
-                                  project.data.test_limit);
-}
-
-// Fashion-MNIST images into nn::Model: dense batches uploaded into x [N, 1, 28, 28].
-class DenseWorkload final : public Workload {
- public:
-  DenseWorkload(tensor::Backend& backend, const Project& project)
-      : backend_(backend),
-        split_(load_dense_split(project)),
-        model_(nn::build_model(backend, project.model, split_.train.sample_shape,
-                               split_.train.classes, project.seed)),
-        batches_(split_.train, project.data.batch_size, project.data.shuffle, project.seed) {
-    model_->set_storage(amp::storage_dtype(amp::parse_precision(project.precision)));
-    dims_ = {0};
-    dims_.insert(dims_.end(), split_.train.sample_shape.dims().begin(),
-                 split_.train.sample_shape.dims().end());
-  }
-
-  std::string train_name() const override { return split_.train.name; }
-  std::int64_t train_size() const override { return split_.train.size(); }
-  std::int64_t test_size() const override { return split_.test.size(); }
-  store::Params dataset_params() const override {
-    return {{"dataset.train.fingerprint", split_.train.fingerprint},
-            {"dataset.test.fingerprint", split_.test.fingerprint},
-            {"dataset.train.samples", std::to_string(split_.train.size())},
-            {"dataset.test.samples", std::to_string(split_.test.size())}};
-  }
-  std::int64_t batches_per_epoch() const override { return batches_.batches_per_epoch(); }
-  void start_epoch(std::int64_t epoch) override { batches_.start_epoch(epoch); }
-  void skip(std::int64_t batches) override { batches_.skip(batches); }
-  std::int64_t next_batch() override {
-    if (!batches_.next(batch_)) return 0;
-    dims_[0] = batch_.size;
-    backend_.ensure(x_, tensor::Shape(dims_));
-    backend_.ensure(y_, {batch_.size}, tensor::DType::i32);
-    backend_.upload(x_, batch_.features.data(), batch_.features.size() * sizeof(float));
-    backend_.upload(y_, batch_.labels.data(), batch_.labels.size() * sizeof(std::int32_t));
-    return batch_.size;
-  }
-  const tensor::Tensor& labels() const override { return y_; }
-
-  const tensor::Tensor& forward(bool training) override { return model_->forward(x_, training); }
-  void backward(const tensor::Tensor& dlogits, float loss_scale) override {
-    model_->backward(dlogits, loss_scale);
-  }
-  Evaluation evaluate(nn::SoftmaxCrossEntropy& loss, std::int64_t batch_size) override {
-    const auto& test = split_.test;
-    data::BatchIterator batches(test, batch_size, false, 0);
-    data::Batch batch;
-    tensor::Tensor x, y;
-    double loss_sum = 0.0;
-    std::int64_t correct = 0;
-    while (batches.next(batch)) {
-      std::vector<std::int64_t> dims{batch.size};
-      dims.insert(dims.end(), test.sample_shape.dims().begin(), test.sample_shape.dims().end());
-      backend_.ensure(x, tensor::Shape(dims));
-      backend_.ensure(y, {batch.size}, tensor::DType::i32);
-      backend_.upload(x, batch.features.data(), batch.features.size() * sizeof(float));
-      backend_.upload(y, batch.labels.data(), batch.labels.size() * sizeof(std::int32_t));
-      const auto& logits = model_->forward(x, false);
-      loss_sum += static_cast<double>(loss.forward(logits, y)) * static_cast<double>(batch.size);
-      correct += backend_.count_correct(logits, y);
-    }
-    const auto n = static_cast<double>(std::max<std::int64_t>(1, test.size()));
-    return {loss_sum / n, static_cast<double>(correct) / n};
-  }
-  std::vector<nn::Parameter*> parameters() override { return model_->parameters(); }
-  std::string describe() const override { return model_->describe(); }
-  std::int64_t parameter_count() override { return model_->parameter_count(); }
-  std::size_t activation_bytes() const override { return model_->activation_bytes(); }
-  std::size_t workspace_bytes() const override { return model_->workspace_bytes(); }
-  std::size_t weight_bytes() override { return model_->weight_bytes(); }
-  void set_training_steps_done(std::uint64_t steps) override {
-    model_->set_training_steps_done(steps);
-  }
-
- private:
-  tensor::Backend& backend_;
-  data::TrainTestSplit split_;
-  std::unique_ptr<nn::Model> model_;
-  data::BatchIterator batches_;
-  std::vector<std::int64_t> dims_;  // [N, sample_shape...]
-  data::Batch batch_;
-  tensor::Tensor x_;  // [N, sample_shape...] f32
-  tensor::Tensor y_;  // [N] i32
-};
 
 data::SparseSplit make_sparse_split(const Project& project) {
   if (project.data.dataset == "synthetic-bow")
@@ -192,9 +95,10 @@ class SparseWorkload final : public Workload {
 
 }  // namespace
 
-std::unique_ptr<Workload> make_workload(tensor::Backend& backend, const Project& project) {
+std::unique_ptr<Workload> make_workload(tensor::Backend& backend, const Project& project,
+                                        trace::Recorder* recorder) {
   if (project.data.dataset == "fashion-mnist" || project.data.dataset == "shards") {
-    return std::make_unique<DenseWorkload>(backend, project);
+    return make_dense_workload(backend, project, recorder);
   }
   return std::make_unique<SparseWorkload>(backend, project);
 }

@@ -13,6 +13,7 @@
 #include "core/nn/sparse.h"
 #include "core/run/project.h"
 #include "core/store/session_store.h"
+#include "core/trace/recorder.h"
 
 namespace tb::run::detail {
 
@@ -38,6 +39,10 @@ class Workload {
   virtual std::int64_t next_batch() = 0;
   // i32 [N]: the loaded batch's labels.
   virtual const tensor::Tensor& labels() const = 0;
+  // Batches decoded ahead and waiting, where a data pipeline feeds the run; -1 otherwise.
+  virtual std::int64_t loader_queue_depth() const { return -1; }
+  // The pipeline's counts at the end of a run (decoded, cache hits, skipped records).
+  virtual store::Params loader_params() const { return {}; }
 
   // ---- model ----
   // The loaded batch's logits [N, classes].
@@ -55,7 +60,12 @@ class Workload {
 };
 
 // Loads or generates project.data and builds project.model on it (the model's storage dtype set
-// from project.precision). Throws tb::Error on bad data or a model that does not fit it.
-std::unique_ptr<Workload> make_workload(tensor::Backend& backend, const Project& project);
+// from project.precision). Throws tb::Error on bad data or a model that does not fit it. Loader
+// workers record their decode spans into `recorder` when given.
+std::unique_ptr<Workload> make_workload(tensor::Backend& backend, const Project& project,
+                                        trace::Recorder* recorder = nullptr);
+// Fashion-MNIST or shards through the data pipeline (dense_workload.cpp).
+std::unique_ptr<Workload> make_dense_workload(tensor::Backend& backend, const Project& project,
+                                              trace::Recorder* recorder);
 
 }  // namespace tb::run::detail

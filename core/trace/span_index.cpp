@@ -21,6 +21,7 @@ SpanIndex::SpanIndex(std::vector<SpanRecord> spans) : spans_(std::move(spans)) {
   }
   std::sort(step_spans_.begin(), step_spans_.end(),
             [&](std::size_t a, std::size_t b) { return spans_[a].start_ns < spans_[b].start_ns; });
+  if (!step_spans_.empty()) loop_track_ = spans_[step_spans_.front()].track;
 }
 
 std::vector<std::size_t> SpanIndex::overlapping(std::int64_t t0, std::int64_t t1) const {
@@ -37,6 +38,10 @@ PhaseBreakdown SpanIndex::breakdown(std::int64_t t0, std::int64_t t1) const {
     const SpanRecord& s = spans_[interval.value];
     const double seconds =
         static_cast<double>(std::min(s.end_ns, t1) - std::max(s.start_ns, t0)) * 1e-9;
+    if (s.track != loop_track_) {
+      if (s.category == "data") b.loader_s += seconds;
+      return;
+    }
     if (s.category == "step") {
       ++b.steps;
       b.step_s += seconds;

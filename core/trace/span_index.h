@@ -14,6 +14,7 @@ namespace tb::trace {
 
 // One span as stored with a session (store::SpanRow carries the same fields).
 struct SpanRecord {
+  std::string track = "engine";  // "engine" (the training loop), "loader worker 1", ...
   std::string name;
   std::string category;  // "step", "data", "forward", "backward", "optimizer", "eval", "other"
   std::int64_t start_ns = 0;
@@ -29,6 +30,9 @@ struct PhaseBreakdown {
   double data_s = 0.0, forward_s = 0.0, backward_s = 0.0, optimizer_s = 0.0;
   double other_s = 0.0;  // step time no phase accounts for (>= 0)
   double eval_s = 0.0;   // evaluation, outside the steps
+  // Data spans on other tracks (the loader workers' decoding), summed over the workers: it can
+  // exceed the window when several decode at once. Not part of the step time.
+  double loader_s = 0.0;
 };
 
 class SpanIndex {
@@ -44,7 +48,8 @@ class SpanIndex {
 
   // Indices of the spans overlapping [t0, t1), by start. O(log n + k).
   std::vector<std::size_t> overlapping(std::int64_t t0, std::int64_t t1) const;
-  // The phase breakdown of [t0, t1).
+  // The phase breakdown of [t0, t1): the phases count spans on the training loop's track (the
+  // step spans' track), loader_s the data spans on the others.
   PhaseBreakdown breakdown(std::int64_t t0, std::int64_t t1) const;
   // The window from the start of the n-th last step span to the end of the last one (the whole
   // run when n covers every step).
@@ -54,6 +59,7 @@ class SpanIndex {
   std::vector<SpanRecord> spans_;
   ds::IntervalTree<std::int64_t, std::size_t> tree_;  // value: index into spans_
   std::vector<std::size_t> step_spans_;               // indices of "step" spans, by start
+  std::string loop_track_ = "engine";                 // the track of the step spans
   std::int64_t begin_ns_ = 0, end_ns_ = 0;
 };
 

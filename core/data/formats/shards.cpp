@@ -1,9 +1,11 @@
 #include "core/data/formats/shards.h"
 
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "core/data/shard_dataset.h"
 #include "core/data/shard_reader.h"
 #include "core/util/error.h"
 
@@ -47,6 +49,14 @@ class ShardRecordSet final : public RecordSet {
   SampleSpec spec() const override { return set_.spec(); }
   nlohmann::json metadata() const override { return metadata_; }
   std::uint64_t size() const override { return keys_.size(); }
+  // Reads the whole set once, at the first call (a session asks once, when it starts).
+  std::string fingerprint() const override {
+    std::call_once(fingerprint_once_, [&] {
+      auto set = shard::ShardSet::open(set_.path());
+      fingerprint_ = shard::fingerprint(set);
+    });
+    return fingerprint_;
+  }
   std::unique_ptr<RecordReader> open_reader() const override {
     return std::make_unique<ShardReader>(shard::ShardSet::open(set_.path()), keys_);
   }
@@ -55,6 +65,8 @@ class ShardRecordSet final : public RecordSet {
   shard::ShardSet set_;
   nlohmann::json metadata_;
   std::vector<std::uint64_t> keys_;  // position -> key, ascending
+  mutable std::once_flag fingerprint_once_;
+  mutable std::string fingerprint_;
 };
 
 }  // namespace

@@ -80,10 +80,24 @@ TEST_F(RunnerTest, LearnsReportsAndStoresTheSession) {
   EXPECT_EQ(store.metrics(result.session, "train_loss").size(), 48u);
   EXPECT_EQ(store.metrics(result.session, "test_accuracy").size(), 3u);
   EXPECT_EQ(store.metrics(result.session, "test_accuracy").back().step, 48);
-  // Five spans a step (step, data, forward, backward, optimizer) and one evaluation an epoch.
+  // On the engine's track, five spans a step (step, data, forward, backward, optimizer) and one
+  // evaluation an epoch; on the loader workers' tracks, a decode span per batch they filled:
+  // 48 training batches and the test set's batches at each of the 3 evaluations.
   const auto spans = store.spans(result.session);
-  EXPECT_EQ(spans.size(), 48u * 5 + 3);
-  for (const auto& s : spans) EXPECT_LE(s.start_ns, s.end_ns);
+  std::size_t engine = 0, decode = 0;
+  for (const auto& s : spans) {
+    EXPECT_LE(s.start_ns, s.end_ns);
+    if (s.track == "engine") ++engine;
+    if (s.name == "decode") {
+      ++decode;
+      EXPECT_EQ(s.track.rfind("loader worker ", 0), 0u) << s.track;
+      EXPECT_EQ(s.category, "data");
+    }
+  }
+  EXPECT_EQ(engine, 48u * 5 + 3);
+  EXPECT_EQ(engine + decode, spans.size());
+  EXPECT_GE(decode, 48u + 3u);
+  EXPECT_EQ(store.metrics(result.session, "loader_queue_depth").size(), 48u);
   const auto params = store.params(result.session);
   auto param = [&](const std::string& key) {
     for (const auto& [k, v] : params) {

@@ -22,13 +22,13 @@ std::vector<SpanRecord> random_run(int steps, std::mt19937_64& rng) {
     for (const char* phase : {"data", "forward", "backward", "optimizer"}) {
       const auto start = t + gap(rng);
       const auto end = start + length(rng);
-      spans.push_back({phase, phase, start, end, step});
+      spans.push_back({"engine", phase, phase, start, end, step});
       t = end;
     }
     t += gap(rng);
-    spans.push_back({"step", "step", step_start, t, step});
+    spans.push_back({"engine", "step", "step", step_start, t, step});
     if (step % 10 == 0) {
-      spans.push_back({"evaluate", "eval", t, t + 5 * length(rng), step});
+      spans.push_back({"engine", "evaluate", "eval", t, t + 5 * length(rng), step});
       t = spans.back().end_ns;
     }
   }
@@ -101,9 +101,25 @@ TEST(SpanIndex, EmptyAndBadInput) {
   EXPECT_EQ(empty.size(), 0u);
   EXPECT_TRUE(empty.overlapping(0, 100).empty());
   EXPECT_EQ(empty.breakdown(0, 100).steps, 0);
-  EXPECT_THROW(SpanIndex({{"bad", "step", 10, 5, 1}}), Error);
-  const SpanIndex one({{"step", "step", 0, 10, 1}});
+  EXPECT_THROW(SpanIndex({{"engine", "bad", "step", 10, 5, 1}}), Error);
+  const SpanIndex one({{"engine", "step", "step", 0, 10, 1}});
   EXPECT_THROW(one.overlapping(5, 1), Error);  // a window that ends before it starts
+}
+
+// Loader workers decode on their own tracks while the loop runs: their data spans are loader
+// time, not data wait, so the phases still add up to the step.
+TEST(SpanIndex, DataSpansOfOtherTracksAreLoaderTimeNotDataWait) {
+  const SpanIndex spans({{"engine", "step", "step", 0, 1000, 1},
+                         {"engine", "data", "data", 0, 100, 1},
+                         {"engine", "forward", "forward", 100, 600, 1},
+                         {"loader worker 1", "decode", "data", 0, 800, 1},
+                         {"loader worker 2", "decode", "data", 200, 900, 1}});
+  const auto b = spans.breakdown(0, 1000);
+  EXPECT_EQ(b.steps, 1);
+  EXPECT_DOUBLE_EQ(b.step_s, 1000e-9);
+  EXPECT_DOUBLE_EQ(b.data_s, 100e-9);
+  EXPECT_DOUBLE_EQ(b.loader_s, 1500e-9);
+  EXPECT_DOUBLE_EQ(b.other_s, 400e-9);
 }
 
 }  // namespace

@@ -1,0 +1,180 @@
+// Dense samples (Fashion-MNIST's IDX files or a shard pack) into nn::Model, fed by the data
+// pipeline: a BatchLoader per split with the project's data.loader settings, batches uploaded
+// into x [N, sample shape...].
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/amp/precision.h"
+#include "core/data/formats/fashion_mnist.h"
+#include "core/data/formats/shards.h"
+#include "core/data/pipeline/batch_loader.h"
+#include "core/nn/model.h"
+#include "core/run/workload.h"
+#include "core/util/error.h"
+
+namespace tb::run::detail {
+namespace {
+
+std::shared_ptr<const data::RecordSet> open_split(const Project& project, bool train) {
+  const auto limit = train ? project.data.train_limit : project.data.test_limit;
+  if (project.data.dataset == "shards") {
+    const auto dir = std::filesystem::path(project.data.path) / (train ? "train" : "test");
+    return data::first_records(data::open_shard_record_set(dir), static_cast<std::uint64_t>(limit));
+  }
+  return data::fashion_mnist_record_set(project.data.path, train ? "train" : "t10k", limit);
+}
+
+std::int64_t classes_of(const data::RecordSet& set) {
+  const auto meta = set.metadata();
+  if (!meta.is_object() || !meta.contains("classes") || !meta["classes"].is_number_integer() ||
+      meta["classes"].get<std::int64_t>() < 2) {
+    throw Error(set.name() + ": its metadata names no class count (\"classes\" >= 2)");
+  }
+  return meta["classes"].get<std::int64_t>();
+}
+
+data::LoaderOptions loader_options(const Project& project, trace::Recorder* recorder) {
+  const auto& settings = project.data.loader;
+  data::LoaderOptions options;
+  options.batch_size = project.data.batch_size;
+  options.shuffle = project.data.shuffle;
+  options.seed = project.seed;
+  options.workers = static_cast<int>(settings.workers);
+  options.prefetch = static_cast<int>(settings.prefetch);
+  options.on_error = settings.on_error == "skip" ? data::OnError::skip : data::OnError::fail;
+  options.augment = {settings.crop_padding, settings.flip};
+  if (settings.cache == "memory") {
+    options.cache = std::make_shared<data::MemorySampleCache>(
+        static_cast<std::size_t>(settings.cache_mib) << 20);
+  }
+  options.recorder = recorder;
+  return options;
+}
+
+class DenseWorkload final : public Workload {
+ public:
+  DenseWorkload(tensor::Backend& backend, const Project& project, trace::Recorder* recorder)
+      : backend_(backend),
+        project_(project),
+        recorder_(recorder),
+        train_set_(open_split(project, true)),
+        test_set_(open_split(project, false)),
+        train_(train_set_, loader_options(project, recorder)) {
+    const auto& shape = train_set_->spec().shape;
+    std::vector<std::int64_t> sample(shape.begin(), shape.end());
+    if (test_set_->spec() != train_set_->spec()) {
+      throw Error(test_set_->name() + " holds " + test_set_->spec().describe() + ", but " +
+                  train_set_->name() + " holds " + train_set_->spec().describe());
+    }
+    model_ = nn::build_model(backend, project.model, tensor::Shape(sample), classes_of(*train_set_),
+                             project.seed);
+    model_->set_storage(amp::storage_dtype(amp::parse_precision(project.precision)));
+    dims_ = {0};
+    dims_.insert(dims_.end(), sample.begin(), sample.end());
+  }
+
+  std::string train_name() const override { return train_set_->name(); }
+  std::int64_t train_size() const override { return static_cast<std::int64_t>(train_.size()); }
+  std::int64_t test_size() const override { return static_cast<std::int64_t>(test_set_->size()); }
+  store::Params dataset_params() const override {
+    return {{"dataset.train.fingerprint", train_set_->fingerprint()},
+            {"dataset.test.fingerprint", test_set_->fingerprint()},
+            {"dataset.train.samples", std::to_string(train_size())},
+            {"dataset.test.samples", std::to_string(test_size())}};
+  }
+  std::int64_t batches_per_epoch() const override { return train_.batches_per_epoch(); }
+  void start_epoch(std::int64_t epoch) override {
+    epoch_ = epoch;
+    train_.start_epoch(epoch);
+  }
+  void skip(std::int64_t batches) override { train_.start_epoch(epoch_, batches); }
+  std::int64_t next_batch() override {
+    if (!train_.next(batch_)) return 0;
+    upload(batch_, x_, y_);
+    return batch_.size;
+  }
+  const tensor::Tensor& labels() const override { return y_; }
+  std::int64_t loader_queue_depth() const override { return train_.ready_batches(); }
+  store::Params loader_params() const override {
+    const auto stats = train_.stats();
+    return {{"loader.decoded", std::to_string(stats.decoded)},
+            {"loader.cache_hits", std::to_string(stats.cache_hits)},
+            {"loader.skipped_records", std::to_string(stats.skipped_records)}};
+  }
+
+  const tensor::Tensor& forward(bool training) override { return model_->forward(x_, training); }
+  void backward(const tensor::Tensor& dlogits, float loss_scale) override {
+    model_->backward(dlogits, loss_scale);
+  }
+  Evaluation evaluate(nn::SoftmaxCrossEntropy& loss, std::int64_t batch_size) override {
+    if (!test_ || test_batch_size_ != batch_size) {
+      auto options = loader_options(project_, recorder_);
+      options.batch_size = batch_size;
+      options.shuffle = false;
+      options.augment = {};
+      options.cache = nullptr;
+      test_ = std::make_unique<data::BatchLoader>(test_set_, options);
+      test_batch_size_ = batch_size;
+    }
+    test_->start_epoch(0);
+    tensor::Tensor x, y;
+    double loss_sum = 0.0;
+    std::int64_t correct = 0;
+    std::int64_t samples = 0;
+    while (test_->next(test_batch_)) {
+      upload(test_batch_, x, y);
+      const auto& logits = model_->forward(x, false);
+      loss_sum +=
+          static_cast<double>(loss.forward(logits, y)) * static_cast<double>(test_batch_.size);
+      correct += backend_.count_correct(logits, y);
+      samples += test_batch_.size;
+    }
+    const auto n = static_cast<double>(std::max<std::int64_t>(1, samples));
+    return {loss_sum / n, static_cast<double>(correct) / n};
+  }
+  std::vector<nn::Parameter*> parameters() override { return model_->parameters(); }
+  std::string describe() const override { return model_->describe(); }
+  std::int64_t parameter_count() override { return model_->parameter_count(); }
+  std::size_t activation_bytes() const override { return model_->activation_bytes(); }
+  std::size_t workspace_bytes() const override { return model_->workspace_bytes(); }
+  std::size_t weight_bytes() override { return model_->weight_bytes(); }
+  void set_training_steps_done(std::uint64_t steps) override {
+    model_->set_training_steps_done(steps);
+  }
+
+ private:
+  void upload(const data::LoadedBatch& batch, tensor::Tensor& x, tensor::Tensor& y) {
+    dims_[0] = batch.size;
+    backend_.ensure(x, tensor::Shape(dims_));
+    backend_.ensure(y, {batch.size}, tensor::DType::i32);
+    backend_.upload(x, batch.features.data(), batch.features.size() * sizeof(float));
+    backend_.upload(y, batch.labels.data(), batch.labels.size() * sizeof(std::int32_t));
+  }
+
+  tensor::Backend& backend_;
+  const Project& project_;
+  trace::Recorder* recorder_;
+  std::shared_ptr<const data::RecordSet> train_set_;
+  std::shared_ptr<const data::RecordSet> test_set_;
+  data::BatchLoader train_;
+  std::unique_ptr<data::BatchLoader> test_;  // made at the first evaluation
+  std::int64_t test_batch_size_ = 0;
+  std::unique_ptr<nn::Model> model_;
+  std::int64_t epoch_ = 0;
+  std::vector<std::int64_t> dims_;  // [N, sample shape...]
+  data::LoadedBatch batch_;
+  data::LoadedBatch test_batch_;
+  tensor::Tensor x_;  // [N, sample shape...] f32
+  tensor::Tensor y_;  // [N] i32
+};
+
+}  // namespace
+
+std::unique_ptr<Workload> make_dense_workload(tensor::Backend& backend, const Project& project,
+                                              trace::Recorder* recorder) {
+  return std::make_unique<DenseWorkload>(backend, project, recorder);
+}
+
+}  // namespace tb::run::detail
