@@ -238,7 +238,7 @@ std::vector<std::uint64_t> TfRecordFile::scan() const {
 
 std::span<const std::byte> TfRecordFile::read(std::uint64_t offset, std::uint64_t length) {
   const std::uint64_t total = kTfRecordHeaderBytes + length + kTfRecordFooterBytes;
-  if (offset > size_ || total > size_ - offset) {
+  if (length > size_ || offset > size_ || total > size_ - offset) {
     fail(path_, offset,
          "a record of " + std::to_string(length) + " data bytes here runs past the file's end (" +
              std::to_string(size_) + " bytes)");
@@ -497,10 +497,15 @@ std::shared_ptr<TfRecordSet> TfRecordSet::open(const std::filesystem::path& path
   std::error_code ec;
   std::vector<std::filesystem::path> files;
   if (std::filesystem::is_directory(path, ec)) {
-    for (const auto& entry : std::filesystem::directory_iterator(path, ec)) {
-      if (entry.is_regular_file() && is_tfrecord_name(entry.path())) files.push_back(entry.path());
+    try {
+      for (const auto& entry : std::filesystem::directory_iterator(path)) {
+        if (entry.is_regular_file() && is_tfrecord_name(entry.path())) {
+          files.push_back(entry.path());
+        }
+      }
+    } catch (const std::filesystem::filesystem_error& e) {
+      throw FormatError(path.string() + ": cannot list the folder (" + e.code().message() + ")");
     }
-    if (ec) throw FormatError(path.string() + ": cannot list the folder (" + ec.message() + ")");
     if (files.empty()) throw FormatError(path.string() + ": holds no .tfrecord files");
     std::sort(files.begin(), files.end());
   } else {

@@ -131,7 +131,8 @@ std::vector<std::byte> encode_tfrecord_example(const TfRecordSchema& schema, std
 // order), as one RecordSet. Opening scans the framing of every file (length CRCs); data CRCs are
 // checked and Examples parsed when a reader reads them. A record that is no Example of the
 // schema (missing feature, wrong type or size, label outside 0..classes-1 or int32) throws
-// tb::FormatError naming the file, the record's offset and the feature.
+// tb::FormatError naming the file, the record's offset and the feature. Keys read from the
+// Examples are taken as they are: their uniqueness is the writer's promise, checked by nothing.
 class TfRecordSet final : public RecordSet {
  public:
   static std::shared_ptr<TfRecordSet> open(const std::filesystem::path& path,
