@@ -149,6 +149,18 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
   inspect_cmd->add_flag("!--no-verify", data_inspect.verify, "Skip the checksum pass");
   inspect_cmd->add_flag("--json", data_inspect.json, "Print one JSON object on stdout");
 
+  TuneLoaderCommand tune;
+  auto* tune_cmd = app.add_subcommand(
+      "tune-loader", "Try loader workers and prefetch depths on a project; report the fastest");
+  tune_cmd->add_option("file", tune.project_file, "Project file (JSON)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  tune_cmd->add_option("--set", tune.overrides, "Override a setting: dotted.key=value")
+      ->allow_extra_args(false);
+  tune_cmd->add_option("--seconds", tune.seconds_per_trial, "Training time per setting")
+      ->check(CLI::PositiveNumber);
+  tune_cmd->add_flag("--json", tune.json, "Print one JSON object on stdout");
+
   auto* devices_cmd = app.add_subcommand("devices", "List the devices a project can run on");
   devices_cmd->add_flag("--json", json, "Print one JSON object on stdout");
 
@@ -192,6 +204,8 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
       outcome.exit_code = pack_data(data_pack);
     } else if (*inspect_cmd) {
       outcome.exit_code = inspect_shards(data_inspect);
+    } else if (*tune_cmd) {
+      outcome.exit_code = tune_loader(tune);
     } else if (*devices_cmd) {
       outcome.exit_code = list_devices(json);
     } else if (*gui_cmd) {

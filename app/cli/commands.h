@@ -64,6 +64,15 @@ int inspect_shards(const DataInspectCommand& command);
 // "64MiB", "512KiB", "1GB", "4096" as bytes; throws tb::Error naming `option` otherwise.
 std::uint64_t parse_size(const std::string& text, const std::string& option);
 
+struct TuneLoaderCommand {
+  std::filesystem::path project_file;
+  std::vector<std::string> overrides;  // --set dotted.key=value
+  double seconds_per_trial = 3.0;
+  bool json = false;
+};
+// Trains the project briefly with each loader setting; prints throughput and data-wait share.
+int tune_loader(const TuneLoaderCommand& command);
+
 // The CPU and every CUDA device this build can use.
 int list_devices(bool json);
 

@@ -94,6 +94,11 @@ int run_project(const RunCommand& command) {
                     static_cast<long long>(result.skipped_steps));
       }
       std::printf("\n");
+      if (result.train_s > 0) {
+        std::printf("data wait: %.1f%% of step time (%.2f s of %.2f s)\n",
+                    100.0 * result.data_wait_s / result.train_s, result.data_wait_s,
+                    result.train_s);
+      }
       if (result.dense_grad_bytes > 0) {
         std::printf(
             "embedding gradients: row-sparse %.1f KiB (largest step) vs dense %.1f KiB (%.1fx "

@@ -48,6 +48,8 @@ struct RunResult {
   double test_loss = 0.0;
   double train_loss = 0.0;     // mean over the last epoch's steps
   double samples_per_s = 0.0;  // over all training steps (evaluation excluded)
+  double train_s = 0.0;        // time inside training steps
+  double data_wait_s = 0.0;    // of which the loop waited for its batches
   std::int64_t epochs = 0;     // epochs completed (a stopped run's partial epoch not counted)
   std::int64_t steps = 0;
   double wall_s = 0.0;

@@ -297,7 +297,9 @@ RunResult Runner::run() {
         const std::int64_t batch_size = work->next_batch();
         if (batch_size == 0) break;
         ++step;
-        recorder.record("data", trace::Category::data, step_start, recorder.now_ns(), step);
+        const auto data_end = recorder.now_ns();
+        recorder.record("data", trace::Category::data, step_start, data_end, step);
+        result.data_wait_s += static_cast<double>(data_end - step_start) * 1e-9;
         if (const auto depth = work->loader_queue_depth(); depth >= 0) {
           sink.metric("loader_queue_depth", step, seconds_since(started),
                       static_cast<double>(depth));
@@ -394,6 +396,7 @@ RunResult Runner::run() {
       result.steps = step;
       result.samples_per_s =
           train_seconds > 0 ? static_cast<double>(train_samples) / train_seconds : 0.0;
+      result.train_s = train_seconds;
       if (stopped) break;
       if (epoch_steps == 0) break;
       const std::int64_t skipped = epoch == first_epoch ? batches_done : 0;
@@ -485,6 +488,8 @@ nlohmann::json to_json(const RunResult& result) {
                         {"test_loss", result.test_loss},
                         {"train_loss", result.train_loss},
                         {"samples_per_s", result.samples_per_s},
+                        {"train_s", result.train_s},
+                        {"data_wait_s", result.data_wait_s},
                         {"epochs", result.epochs},
                         {"steps", result.steps},
                         {"wall_s", result.wall_s},
