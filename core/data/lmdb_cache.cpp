@@ -25,6 +25,8 @@ constexpr const char* kFormat = "trainbench-sample-cache";
 constexpr int kVersion = 1;
 constexpr std::size_t kLabelBytes = 4;
 constexpr unsigned kMaxReaders = 512;
+// Bounds the queue's memory and the pages one transaction dirties (LMDB's MDB_TXN_FULL).
+constexpr std::uint64_t kMaxBatchBytes = std::uint64_t{64} << 20;
 
 std::string meta_text(const std::string& fingerprint, std::uint64_t sample_floats) {
   return nlohmann::json{{"format", kFormat},
@@ -76,7 +78,9 @@ LmdbSampleCache::LmdbSampleCache(const std::filesystem::path& dir, std::string d
       fingerprint_(std::move(dataset_fingerprint)),
       sample_floats_(sample_floats),
       options_(options) {
-  options_.batch_puts = std::max<std::size_t>(options_.batch_puts, 1);
+  const std::uint64_t sample_bytes = kLabelBytes + sample_floats_ * sizeof(float);
+  options_.batch_puts = static_cast<std::size_t>(std::clamp<std::uint64_t>(
+      options_.batch_puts, 1, std::max<std::uint64_t>(kMaxBatchBytes / sample_bytes, 1)));
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw Error(dir.string() + ": cannot create the cache folder: " + ec.message());

@@ -47,7 +47,7 @@ class Txn;
 
 struct LmdbCacheOptions {
   std::uint64_t map_bytes = std::uint64_t{4} << 30;  // byte budget of the cache file
-  std::size_t batch_puts = 256;                      // puts per write transaction
+  std::size_t batch_puts = 256;  // puts per write transaction; fewer where they pass 64 MiB
 };
 
 class LmdbSampleCache {

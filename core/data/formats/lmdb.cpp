@@ -23,6 +23,7 @@ constexpr std::size_t kLabelBytes = 4;
 // Enough for every worker of a big machine plus other processes reading the same dataset; the
 // lock file's reader table is sized by whoever creates it.
 constexpr unsigned kMaxReaders = 512;
+constexpr std::uint64_t kMaxBatchBytes = std::uint64_t{64} << 20;
 
 [[noreturn]] void fail(const fs::path& path, const std::string& what) {
   throw FormatError(path.string() + ": " + what);
@@ -226,7 +227,11 @@ std::uint64_t write_lmdb(const fs::path& path, shard::RecordSource& source,
   const SampleSpec spec = source.spec();
   check_spec(spec, source.name());
   const std::uint64_t payload_bytes = spec.payload_bytes();
-  const std::uint64_t batch_records = std::max<std::uint64_t>(options.batch_records, 1);
+  // Bytes bound a transaction too: LMDB caps the pages one may dirty (MDB_TXN_FULL), and the
+  // batch is held in memory for a retry.
+  const std::uint64_t batch_records = std::clamp<std::uint64_t>(
+      options.batch_records, 1,
+      std::max<std::uint64_t>(kMaxBatchBytes / (kLabelBytes + payload_bytes), 1));
   prepare_destination(path, options.single_file);
 
   const std::uint64_t map_bytes =

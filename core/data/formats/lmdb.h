@@ -45,7 +45,8 @@ class Env;
 struct LmdbWriteOptions {
   // MDB_NOSUBDIR: `path` is the data file itself rather than a directory.
   bool single_file = false;
-  // Records per write transaction (each commit also bounds the memory held for a retry).
+  // Records per write transaction, fewer where they would pass 64 MiB (the batch is held in
+  // memory so that a transaction that ran out of map can be redone).
   std::uint64_t batch_records = 1024;
   // Starting map size; 0 estimates it from the source's size and spec. Grows by doubling when
   // LMDB reports MDB_MAP_FULL, so an estimate too small costs a retry, never a failure.

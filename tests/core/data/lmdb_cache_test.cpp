@@ -2,6 +2,7 @@
 // size finds it empty, concurrent puts all land, a full budget drops puts instead of failing,
 // and an LMDB that is no cache is never cleared.
 #include <gtest/gtest.h>
+#include <lmdb.h>
 
 #include <cmath>
 #include <cstring>
@@ -192,6 +193,43 @@ TEST(LmdbSampleCache, WrongSizesAreErrors) {
   EXPECT_THROW(cache.put(1, seven, 0), Error);
   EXPECT_THROW(cache.get(1, seven, label), Error);
   EXPECT_THROW(LmdbSampleCache(dir / "cache", "fp", 8), Error);  // open twice in one process
+}
+
+TEST(LmdbSampleCache, AStoredValueOfTheWrongLengthIsAFormatErrorNamingTheKey) {
+  TempDir dir;
+  {
+    LmdbSampleCache cache(dir / "cache", "fp", 8);
+    cache.put(5, sample_for(5, 8), 1);
+    cache.put(6, sample_for(6, 8), 2);
+  }
+  {  // damage key 5 with the raw API
+    MDB_env* env = nullptr;
+    MDB_txn* txn = nullptr;
+    MDB_dbi dbi = 0;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    ASSERT_EQ(mdb_env_open(env, (dir / "cache").c_str(), 0, 0644), 0);
+    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    ASSERT_EQ(mdb_dbi_open(txn, nullptr, 0, &dbi), 0);
+    unsigned char key[8] = {0, 0, 0, 0, 0, 0, 0, 5};
+    char value[10] = {};
+    MDB_val k{sizeof key, key}, v{sizeof value, value};
+    ASSERT_EQ(mdb_put(txn, dbi, &k, &v, 0), 0);
+    ASSERT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+  }
+  LmdbSampleCache cache(dir / "cache", "fp", 8);
+  std::vector<float> out(8);
+  std::int32_t label = 0;
+  try {
+    cache.get(5, out, label);
+    ADD_FAILURE() << "no FormatError";
+  } catch (const FormatError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find((dir / "cache").string()), std::string::npos) << what;
+    EXPECT_NE(what.find("key 5: value of 10 bytes, expected 36"), std::string::npos) << what;
+  }
+  EXPECT_TRUE(cache.get(6, out, label));  // the rest still serves
+  EXPECT_EQ(label, 2);
 }
 
 TEST(LmdbSampleCache, AnLmdbThatIsNoCacheIsNeverCleared) {
