@@ -1,6 +1,7 @@
 // Dense samples (Fashion-MNIST's IDX files or a shard pack) into nn::Model, fed by the data
 // pipeline: a BatchLoader per split with the project's data.loader settings, batches uploaded
 // into x [N, sample shape...].
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <utility>
@@ -35,6 +36,44 @@ std::int64_t classes_of(const data::RecordSet& set) {
   return meta["classes"].get<std::int64_t>();
 }
 
+std::filesystem::path default_cache_root() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
+    return std::filesystem::path(xdg) / "trainbench" / "samples";
+  }
+  const char* home = std::getenv("HOME");
+  return std::filesystem::path(home != nullptr ? home : ".") / ".cache" / "trainbench" / "samples";
+}
+
+// The decoded-sample cache of one split: the samples are cached by position, so the cache is tied
+// to the set's content (fingerprint), size and sample spec; a split without a fingerprint gets no
+// disk cache (its content cannot be told apart from another's).
+std::shared_ptr<data::SampleCache> make_cache(const Project& project, const data::RecordSet& set,
+                                              const std::string& split) {
+  const auto& settings = project.data.loader;
+  const auto budget = static_cast<std::uint64_t>(settings.cache_mib) << 20;
+  if (settings.cache == "memory") return std::make_shared<data::MemorySampleCache>(budget);
+  if (settings.cache != "lmdb") return nullptr;
+  const std::string fingerprint = set.fingerprint();
+  if (fingerprint.empty()) {
+    throw Error(set.name() +
+                ": data.loader.cache \"lmdb\" needs a dataset whose content has a "
+                "fingerprint (use \"memory\")");
+  }
+  const auto root =
+      settings.cache_dir.empty() ? default_cache_root() : std::filesystem::path(settings.cache_dir);
+  const std::string folder = split + "-" + fingerprint.substr(fingerprint.find(':') + 1) + "-" +
+                             std::to_string(set.size());
+  const std::string identity = fingerprint + " n=" + std::to_string(set.size()) + " " +
+                               set.spec().describe() + " " + set.metadata().dump();
+  return data::open_lmdb_sample_cache(root / folder, identity, set.spec().numel(), budget);
+}
+
+data::LoaderOptions with_cache(data::LoaderOptions options,
+                               std::shared_ptr<data::SampleCache> cache) {
+  options.cache = std::move(cache);
+  return options;
+}
+
 data::LoaderOptions loader_options(const Project& project, trace::Recorder* recorder) {
   const auto& settings = project.data.loader;
   data::LoaderOptions options;
@@ -45,10 +84,6 @@ data::LoaderOptions loader_options(const Project& project, trace::Recorder* reco
   options.prefetch = static_cast<int>(settings.prefetch);
   options.on_error = settings.on_error == "skip" ? data::OnError::skip : data::OnError::fail;
   options.augment = {settings.crop_padding, settings.flip};
-  if (settings.cache == "memory") {
-    options.cache = std::make_shared<data::MemorySampleCache>(
-        static_cast<std::size_t>(settings.cache_mib) << 20);
-  }
   options.recorder = recorder;
   return options;
 }
@@ -61,7 +96,8 @@ class DenseWorkload final : public Workload {
         recorder_(recorder),
         train_set_(open_split(project, true)),
         test_set_(open_split(project, false)),
-        train_(train_set_, loader_options(project, recorder)) {
+        train_(train_set_, with_cache(loader_options(project, recorder),
+                                      make_cache(project, *train_set_, "train"))) {
     const auto& shape = train_set_->spec().shape;
     std::vector<std::int64_t> sample(shape.begin(), shape.end());
     if (test_set_->spec() != train_set_->spec()) {
@@ -99,7 +135,8 @@ class DenseWorkload final : public Workload {
   std::int64_t loader_queue_depth() const override { return train_.ready_batches(); }
   store::Params loader_params() const override {
     const auto stats = train_.stats();
-    return {{"loader.decoded", std::to_string(stats.decoded)},
+    return {{"loader.samples", std::to_string(stats.samples)},
+            {"loader.decoded", std::to_string(stats.decoded)},
             {"loader.cache_hits", std::to_string(stats.cache_hits)},
             {"loader.skipped_records", std::to_string(stats.skipped_records)}};
   }
@@ -114,7 +151,8 @@ class DenseWorkload final : public Workload {
       options.batch_size = batch_size;
       options.shuffle = false;
       options.augment = {};
-      options.cache = nullptr;
+      if (!test_cache_) test_cache_ = make_cache(project_, *test_set_, "test");
+      options.cache = test_cache_;
       test_ = std::make_unique<data::BatchLoader>(test_set_, options);
       test_batch_size_ = batch_size;
     }
@@ -160,6 +198,7 @@ class DenseWorkload final : public Workload {
   std::shared_ptr<const data::RecordSet> test_set_;
   data::BatchLoader train_;
   std::unique_ptr<data::BatchLoader> test_;  // made at the first evaluation
+  std::shared_ptr<data::SampleCache> test_cache_;
   std::int64_t test_batch_size_ = 0;
   std::unique_ptr<nn::Model> model_;
   std::int64_t epoch_ = 0;

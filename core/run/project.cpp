@@ -45,8 +45,9 @@ void read_loader(ObjectReader& data, LoaderSettings& loader, const std::string& 
     ObjectReader section(v, path, source);
     section.integer("workers", loader.workers, 0, 256);
     section.integer("prefetch", loader.prefetch, 1, 1024);
-    section.string_in("cache", loader.cache, {"none", "memory"});
+    section.string_in("cache", loader.cache, {"none", "memory", "lmdb"});
     section.integer("cache_mib", loader.cache_mib, 1, std::int64_t{1} << 30);
+    section.string("cache_dir", loader.cache_dir);
     section.string_in("on_error", loader.on_error, {"fail", "skip"});
     section.field("augment", [&](const json& a, const std::string& augment_path) {
       ObjectReader augment(a, augment_path, source);
@@ -280,6 +281,7 @@ json Project::to_json() const {
       {"prefetch", loader.prefetch},
       {"cache", loader.cache},
       {"cache_mib", loader.cache_mib},
+      {"cache_dir", loader.cache_dir},
       {"on_error", loader.on_error},
       {"augment", {{"crop_padding", loader.crop_padding}, {"flip", loader.flip}}}};
   if (data.dataset != "fashion-mnist" && data.dataset != "shards") {

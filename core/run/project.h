@@ -39,8 +39,11 @@ class ProjectError : public Error {
 struct LoaderSettings {
   std::int64_t workers = 2;       // decode threads (0: decode on the training thread)
   std::int64_t prefetch = 4;      // batches decoded ahead of the training loop
-  std::string cache = "none";     // "none" | "memory" (decoded samples, LRU)
-  std::int64_t cache_mib = 1024;  // memory cache budget
+  // "none" | "memory" (decoded samples, LRU, for this run) | "lmdb" (decoded samples on disk in
+  // cache_dir, kept for the next runs of the same data)
+  std::string cache = "none";
+  std::int64_t cache_mib = 1024;  // the cache's budget
+  std::string cache_dir;          // lmdb: where (empty: $XDG_CACHE_HOME or ~/.cache/trainbench)
   std::string on_error = "fail";  // "fail" | "skip" (unreadable records, counted)
   std::int64_t crop_padding = 0;  // augment.crop_padding: random crop after this much padding
   bool flip = false;              // augment.flip: random horizontal flip

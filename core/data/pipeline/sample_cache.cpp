@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/data/lmdb_cache.h"
+
 namespace tb::data {
 
 bool MemorySampleCache::get(std::uint64_t key, std::span<float> out, std::int32_t& label) {
@@ -41,6 +43,43 @@ SampleCacheStats MemorySampleCache::stats() const {
   SampleCacheStats stats = stats_;
   stats.entries = recency_.size();
   return stats;
+}
+
+namespace {
+
+class LmdbCache final : public SampleCache {
+ public:
+  LmdbCache(const std::filesystem::path& dir, const std::string& fingerprint,
+            std::uint64_t sample_floats, std::uint64_t budget_bytes)
+      : cache_(dir, fingerprint, sample_floats, LmdbCacheOptions{budget_bytes, 256}) {}
+  bool get(std::uint64_t key, std::span<float> out, std::int32_t& label) override {
+    return cache_.get(key, out, label);
+  }
+  void put(std::uint64_t key, std::span<const float> sample, std::int32_t label) override {
+    cache_.put(key, sample, label);
+  }
+  SampleCacheStats stats() const override {
+    const auto s = cache_.stats();
+    SampleCacheStats out;
+    out.hits = s.hits;
+    out.misses = s.misses;
+    out.entries = s.entries + s.pending;
+    out.bytes = out.entries * cache_.sample_floats() * sizeof(float);
+    out.evictions = s.dropped;  // a full LMDB cache keeps what it has and refuses the rest
+    return out;
+  }
+
+ private:
+  LmdbSampleCache cache_;
+};
+
+}  // namespace
+
+std::shared_ptr<SampleCache> open_lmdb_sample_cache(const std::filesystem::path& dir,
+                                                    const std::string& fingerprint,
+                                                    std::uint64_t sample_floats,
+                                                    std::uint64_t budget_bytes) {
+  return std::make_shared<LmdbCache>(dir, fingerprint, sample_floats, budget_bytes);
 }
 
 }  // namespace tb::data

@@ -5,9 +5,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "core/ds/hash_map.h"
@@ -53,5 +56,13 @@ class MemorySampleCache final : public SampleCache {
   ds::FlatHashMap<std::uint64_t, std::list<Entry>::iterator> index_;
   SampleCacheStats stats_;
 };
+
+// The LMDB cache on disk (data/lmdb_cache.h) behind this interface: decoded samples that outlive
+// the run, so the next run of the same data skips decoding too. The cache in `dir` is emptied
+// when it holds another fingerprint or sample size; `budget_bytes` bounds the file.
+std::shared_ptr<SampleCache> open_lmdb_sample_cache(const std::filesystem::path& dir,
+                                                    const std::string& fingerprint,
+                                                    std::uint64_t sample_floats,
+                                                    std::uint64_t budget_bytes);
 
 }  // namespace tb::data
