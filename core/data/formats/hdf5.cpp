@@ -325,29 +325,31 @@ class Hdf5Reader final : public RecordReader {
     const auto& s = *state_;
     std::lock_guard lock(hdf5_mutex());
     quiet_errors();
-    file_ = open_file(s.file);
-    dataset_ = open_dataset(file_.get(), s.file, s.names.samples);
-    if (dataset_dims(dataset_.get(), s.file, s.names.samples) != s.dims) {
-      fail(s.file, quoted(s.names.samples), "changed shape since the set was opened");
+    // A throwing constructor destroys the members after `lock`: close them while it is held.
+    try {
+      file_ = open_file(s.file);
+      dataset_ = open_dataset(file_.get(), s.file, s.names.samples);
+      if (dataset_dims(dataset_.get(), s.file, s.names.samples) != s.dims) {
+        fail(s.file, quoted(s.names.samples), "changed shape since the set was opened");
+      }
+      file_space_ = Id(H5Dget_space(dataset_.get()), H5Sclose);
+      const std::vector<hsize_t> sample(s.dims.begin() + 1, s.dims.end());
+      memory_space_ =
+          Id(H5Screate_simple(static_cast<int>(sample.size()), sample.data(), nullptr), H5Sclose);
+      memory_type_ = payload_type(s.spec.dtype);
+      start_.assign(s.dims.size(), 0);
+      block_ = s.dims;
+      block_[0] = 1;
+    } catch (...) {
+      close();
+      throw;
     }
-    file_space_ = Id(H5Dget_space(dataset_.get()), H5Sclose);
-    const std::vector<hsize_t> sample(s.dims.begin() + 1, s.dims.end());
-    memory_space_ =
-        Id(H5Screate_simple(static_cast<int>(sample.size()), sample.data(), nullptr), H5Sclose);
-    memory_type_ = payload_type(s.spec.dtype);
-    start_.assign(s.dims.size(), 0);
-    block_ = s.dims;
-    block_[0] = 1;
     buffer_.resize(s.spec.payload_bytes());
   }
 
   ~Hdf5Reader() override {
     std::lock_guard lock(hdf5_mutex());
-    memory_type_.reset();
-    memory_space_.reset();
-    file_space_.reset();
-    dataset_.reset();
-    file_.reset();
+    close();
   }
 
   RecordRef read(std::uint64_t position) override {
@@ -375,6 +377,15 @@ class Hdf5Reader final : public RecordReader {
   }
 
  private:
+  // With hdf5_mutex() held.
+  void close() {
+    memory_type_.reset();
+    memory_space_.reset();
+    file_space_.reset();
+    dataset_.reset();
+    file_.reset();
+  }
+
   std::shared_ptr<const Hdf5RecordSet::State> state_;
   Id file_, dataset_, file_space_, memory_space_, memory_type_;
   std::vector<hsize_t> start_, block_;

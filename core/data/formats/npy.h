@@ -21,7 +21,9 @@
 // own descriptor (no mmap: a file truncated while it is read gives an error, not SIGBUS). An NPZ
 // member stored uncompressed (np.savez) is read in place through libzip, each reader with its
 // own archive handle; a deflated member (np.savez_compressed) cannot be read by position, so it
-// is inflated into memory once when the set opens and shared by the readers.
+// is inflated into memory once when the set opens and shared by the readers. Member CRCs are
+// checked for what is read whole (labels, keys, deflated samples); stored samples read by
+// position are not (a CRC covers the whole member).
 //
 // Metadata: the defaults of every array format ("name", "classes" = largest label + 1,
 // "normalize" for integer samples), then, in an .npz, the JSON of a "metadata.json" member when
@@ -89,6 +91,7 @@ class NpyRecordSet final : public RecordSet {
   std::unique_ptr<RecordReader> open_reader() const override;
 
   struct State;
+  // Use open_npy / open_npz; public only for std::make_shared.
   explicit NpyRecordSet(std::shared_ptr<const State> state);
 
  private:

@@ -238,6 +238,11 @@ TEST(Hdf5, CorruptFilesAreFormatErrors) {
     std::filesystem::resize_file(dir / "cut.h5", keep);
     expect_format_error([&] { Hdf5RecordSet set(dir / "cut.h5"); }, {(dir / "cut.h5").string()});
   }
+  // A set whose file goes away: its next reader cannot open it.
+  Hdf5RecordSet set(dir / "good.h5");
+  std::filesystem::rename(dir / "good.h5", dir / "moved.h5");
+  expect_format_error([&] { set.open_reader(); }, {(dir / "good.h5").string(), "no such file"});
+  std::filesystem::rename(dir / "moved.h5", dir / "good.h5");
   // Zeros over the superblock: still a file, no signature.
   std::filesystem::copy_file(dir / "good.h5", dir / "zeroed.h5");
   {

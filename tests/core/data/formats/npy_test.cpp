@@ -6,6 +6,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <random>
 
 #include "tests/core/data/formats/array_fixtures.h"
 #include "tests/support/test_data.h"
@@ -289,6 +290,46 @@ TEST(Npy, StoredMemberShorterThanItsShape) {
   ASSERT_EQ(zip_close(zip), 0);
   expect_format_error([&] { NpyRecordSet::open_npz(dir / "short.npz"); },
                       {"short.npz: member 'x.npy': at byte 138", "needs 12"});
+}
+
+// Any byte of a small .npy or .npz changed: the set opens and reads, or throws FormatError.
+TEST(Npy, FlippedBytesNeverCrash) {
+  TempDir dir;
+  const SampleSpec spec{SampleDType::f32, {3}};
+  const auto records = make_records(spec, 6, 2);
+  VectorSource pair_source(spec, records);
+  write_npy(dir / "x.npy", dir / "y.npy", pair_source);
+  VectorSource zip_source(spec, records);
+  write_npz(dir / "a.npz", zip_source, {{}, true});
+  auto load = [](const std::filesystem::path& file) {
+    std::ifstream in(file, std::ios::binary);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string x = load(dir / "x.npy"), npz = load(dir / "a.npz");
+  auto read_all = [](const RecordSet& set) {
+    auto reader = set.open_reader();
+    for (std::uint64_t i = 0; i < set.size(); ++i) reader->read(i);
+  };
+  std::mt19937 rng(17);
+  int errors = 0;
+  for (int round = 0; round < 400; ++round) {
+    const bool archive = round % 2 == 1;
+    std::string bytes = archive ? npz : x;
+    const std::size_t at = rng() % bytes.size();
+    bytes[at] = static_cast<char>(rng() & 0xff);
+    if (rng() % 4 == 0) bytes.resize(rng() % bytes.size());
+    save(dir / (archive ? "b.npz" : "z.npy"), bytes);
+    try {
+      if (archive) {
+        read_all(*NpyRecordSet::open_npz(dir / "b.npz"));
+      } else {
+        read_all(*NpyRecordSet::open_npy(dir / "z.npy", dir / "y.npy"));
+      }
+    } catch (const FormatError&) {
+      ++errors;
+    }
+  }
+  EXPECT_GT(errors, 50);
 }
 
 }  // namespace
