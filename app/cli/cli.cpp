@@ -133,6 +133,11 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
                    "Fashion-MNIST folders or project files (their dataset, with its limits)")
       ->required();
   pack_cmd->add_option("-o,--output", data_pack.output, "Output folder")->required();
+  pack_cmd
+      ->add_option("--format", data_pack.format,
+                   "Write shards, or convert to tfrecord, hdf5, npy or lmdb (one SRC)")
+      ->check(CLI::IsMember({"shards", "tfrecord", "hdf5", "npy", "lmdb"}))
+      ->capture_default_str();
   pack_cmd->add_option("--shard-size", data_pack.shard_size, "Largest shard file: 64MiB, 1GB, ...")
       ->capture_default_str();
   pack_cmd->add_option("--zstd", data_pack.zstd_level, "Compress each record with zstd (1..22)")

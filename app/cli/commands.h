@@ -47,6 +47,7 @@ int check_data(const DataCheckCommand& command);
 struct DataPackCommand {
   std::vector<std::string> sources;  // Fashion-MNIST folders or project files
   std::filesystem::path output;      // DIR: DIR/train and DIR/test are written
+  std::string format = "shards";     // or tfrecord, hdf5, npy, lmdb (formats/splits.h layouts)
   std::string shard_size = "64MiB";
   int zstd_level = 0;  // 0: off
   bool json = false;

@@ -5,6 +5,7 @@
 #include "app/cli/cli.h"
 #include "app/cli/commands.h"
 #include "core/data/dataset.h"
+#include "core/data/formats/splits.h"
 #include "core/data/inspect.h"
 #include "core/data/shard_dataset.h"
 #include "core/run/project.h"
@@ -72,12 +73,19 @@ void print_report(const data::InspectReport& r) {
 
 int check_data(const DataCheckCommand& command) {
   const auto project = run::Project::load(command.project_file, command.overrides);
-  const auto split = project.data.dataset == "shards"
-                         ? data::shard::load_shard_split(
-                               project.data.path, project.data.train_limit, project.data.test_limit)
-                         : data::load_fashion_mnist(project.data.path, project.data.train_limit,
-                                                    project.data.test_limit);
-  const auto report = data::inspect(split.train, split.test, command.options);
+  if (!data::is_dataset_format(project.data.dataset)) {
+    std::fprintf(stderr, "error: %s: data check reads dense datasets in files, not \"%s\"\n",
+                 command.project_file.c_str(), project.data.dataset.c_str());
+    return kExitBadInput;
+  }
+  const auto open = [&](bool train) {
+    return data::load_into_memory(*data::first_records(
+        data::open_split(project.data.dataset, project.data.path, train, project.data.options),
+        static_cast<std::uint64_t>(train ? project.data.train_limit : project.data.test_limit)));
+  };
+  const auto train = open(true);
+  const auto test = open(false);
+  const auto report = data::inspect(train, test, command.options);
   if (command.json) {
     std::cout << data::to_json(report).dump() << std::endl;
   } else {

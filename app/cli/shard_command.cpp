@@ -8,6 +8,7 @@
 
 #include "app/cli/cli.h"
 #include "app/cli/commands.h"
+#include "core/data/formats/splits.h"
 #include "core/data/shard_dataset.h"
 #include "core/run/project.h"
 #include "core/util/error.h"
@@ -18,9 +19,12 @@ namespace {
 using nlohmann::json;
 namespace shard = data::shard;
 
-// One SRC of `data pack`: a Fashion-MNIST folder, or a project file naming one (with its limits).
+// One SRC of `data pack`: a Fashion-MNIST folder, or a project file naming a dataset in any
+// input format (with its options and limits).
 struct PackSource {
+  std::string format = "fashion-mnist";
   std::filesystem::path dir;
+  nlohmann::json options = nlohmann::json::object();
   std::int64_t train_limit = 0;
   std::int64_t test_limit = 0;
 };
@@ -28,18 +32,19 @@ struct PackSource {
 PackSource resolve_source(const std::string& src) {
   const std::filesystem::path path(src);
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return {path, 0, 0};
+  if (std::filesystem::is_directory(path, ec)) return {"fashion-mnist", path, json::object(), 0, 0};
   if (!std::filesystem::exists(path, ec)) {
     throw Error(src +
                 ": no such folder or project file (expected a Fashion-MNIST folder or a "
                 "project file)");
   }
   const auto project = run::Project::load(path, {});
-  if (project.data.dataset != "fashion-mnist") {
+  if (!data::is_dataset_format(project.data.dataset)) {
     throw Error(src + ": data.dataset \"" + project.data.dataset +
-                "\" cannot be packed yet (expected fashion-mnist)");
+                "\" is generated, not read from files: there is nothing to pack");
   }
-  return {project.data.path, project.data.train_limit, project.data.test_limit};
+  return {project.data.dataset, project.data.path, project.data.options, project.data.train_limit,
+          project.data.test_limit};
 }
 
 json stats_json(const shard::ShardWriter& writer) {
@@ -133,6 +138,34 @@ std::uint64_t parse_size(const std::string& text, const std::string& option) {
   return static_cast<std::uint64_t>(value * *factor);
 }
 
+// `data pack --format F`: the first source's splits rewritten in another input format.
+int convert_data(const DataPackCommand& command, const PackSource& source,
+                 std::chrono::steady_clock::time_point start) {
+  if (command.sources.size() != 1) {
+    throw Error("--format " + command.format + " converts one SRC (got " +
+                std::to_string(command.sources.size()) + "); only shards join several");
+  }
+  json result = {{"output", command.output.string()}, {"format", command.format}};
+  for (const bool train : {true, false}) {
+    const auto limit = static_cast<std::uint64_t>(train ? source.train_limit : source.test_limit);
+    auto records = data::as_record_source(data::first_records(
+        data::open_split(source.format, source.dir, train, source.options), limit));
+    result[train ? "train" : "test"] = {
+        {"records", data::write_split(command.format, command.output, train, *records)}};
+  }
+  result["seconds"] =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (command.json) {
+    std::cout << result.dump() << std::endl;
+  } else {
+    std::printf("%s: train %llu and test %llu records as %s in %.1f s\n", command.output.c_str(),
+                result["train"]["records"].get<unsigned long long>(),
+                result["test"]["records"].get<unsigned long long>(), command.format.c_str(),
+                result["seconds"].get<double>());
+  }
+  return kExitOk;
+}
+
 int pack_data(const DataPackCommand& command) {
   const auto start = std::chrono::steady_clock::now();
   shard::ShardWriterOptions options;
@@ -140,15 +173,17 @@ int pack_data(const DataPackCommand& command) {
   options.zstd_level = command.zstd_level;
   std::vector<PackSource> sources;
   for (const auto& src : command.sources) sources.push_back(resolve_source(src));
+  if (command.format != "shards") return convert_data(command, sources.front(), start);
 
   std::optional<shard::ShardWriter> writers[2];
   const char* const splits[2] = {"train", "test"};
-  const char* const prefixes[2] = {"train", "t10k"};
   std::uint64_t next_key[2] = {0, 0};
   for (const auto& source : sources) {
     for (int s = 0; s < 2; ++s) {
-      auto records = shard::fashion_mnist_source(source.dir, prefixes[s],
-                                                 s == 0 ? source.train_limit : source.test_limit);
+      const auto limit =
+          static_cast<std::uint64_t>(s == 0 ? source.train_limit : source.test_limit);
+      auto records = data::as_record_source(data::first_records(
+          data::open_split(source.format, source.dir, s == 0, source.options), limit));
       if (!writers[s]) {
         auto split_options = options;
         split_options.metadata = records->metadata().dump();

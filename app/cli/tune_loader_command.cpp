@@ -10,6 +10,7 @@
 
 #include "app/cli/cli.h"
 #include "app/cli/commands.h"
+#include "core/data/formats/splits.h"
 #include "core/run/runner.h"
 #include "core/util/error.h"
 
@@ -50,7 +51,7 @@ Trial run_trial(run::Project project, std::int64_t workers, std::int64_t prefetc
 
 int tune_loader(const TuneLoaderCommand& command) {
   const auto project = run::Project::load(command.project_file, command.overrides);
-  if (project.data.dataset != "fashion-mnist" && project.data.dataset != "shards") {
+  if (!data::is_dataset_format(project.data.dataset)) {
     std::fprintf(stderr,
                  "error: %s: data.dataset \"%s\" is generated in memory; tune-loader tunes "
                  "the pipeline of file datasets\n",

@@ -8,8 +8,7 @@
 #include <vector>
 
 #include "core/amp/precision.h"
-#include "core/data/formats/fashion_mnist.h"
-#include "core/data/formats/shards.h"
+#include "core/data/formats/splits.h"
 #include "core/data/pipeline/batch_loader.h"
 #include "core/nn/model.h"
 #include "core/run/workload.h"
@@ -20,11 +19,9 @@ namespace {
 
 std::shared_ptr<const data::RecordSet> open_split(const Project& project, bool train) {
   const auto limit = train ? project.data.train_limit : project.data.test_limit;
-  if (project.data.dataset == "shards") {
-    const auto dir = std::filesystem::path(project.data.path) / (train ? "train" : "test");
-    return data::first_records(data::open_shard_record_set(dir), static_cast<std::uint64_t>(limit));
-  }
-  return data::fashion_mnist_record_set(project.data.path, train ? "train" : "t10k", limit);
+  return data::first_records(
+      data::open_split(project.data.dataset, project.data.path, train, project.data.options),
+      static_cast<std::uint64_t>(limit));
 }
 
 std::int64_t classes_of(const data::RecordSet& set) {
@@ -125,7 +122,11 @@ class DenseWorkload final : public Workload {
     epoch_ = epoch;
     train_.start_epoch(epoch);
   }
-  void skip(std::int64_t batches) override { train_.start_epoch(epoch_, batches); }
+  // Restarts the epoch past its first batches; the batches already decoded for it are dropped,
+  // so this happens only when there is something to skip.
+  void skip(std::int64_t batches) override {
+    if (batches > 0) train_.start_epoch(epoch_, batches);
+  }
   std::int64_t next_batch() override {
     if (!train_.next(batch_)) return 0;
     upload(batch_, x_, y_);

@@ -2,6 +2,7 @@
 
 #include "core/run/json_reader.h"
 
+#include "core/data/formats/splits.h"
 #include "core/optim/sparse.h"
 
 #include <algorithm>
@@ -99,7 +100,7 @@ void read_synthetic(ObjectReader& data, DataSettings& settings, const std::strin
 void check_combination(const Project& p, const ObjectReader& top) {
   const auto& dataset = p.data.dataset;
   const auto& type = p.model.type;
-  const bool dense_data = dataset == "fashion-mnist" || dataset == "shards";
+  const bool dense_data = data::is_dataset_format(dataset);
   const bool dense_model = type == "mlp" || type == "cnn";
   if (dense_data && !dense_model) {
     top.fail("model.type", "'" + type + "' needs sparse data (data.dataset \"synthetic-" + type +
@@ -157,9 +158,14 @@ Project Project::from_json(const json& doc, const std::string& source) {
   });
   top.field("data", [&](const json& v, const std::string& path) {
     ObjectReader data(v, path, source);
-    data.string_in("dataset", p.data.dataset,
-                   {"fashion-mnist", "shards", "synthetic-bow", "synthetic-recsys"});
+    std::vector<std::string> datasets = data::dataset_formats();
+    datasets.insert(datasets.end(), {"synthetic-bow", "synthetic-recsys"});
+    data.string_in("dataset", p.data.dataset, datasets);
     data.string("path", p.data.path);
+    data.field("options", [&](const json& o, const std::string& options_path) {
+      if (!o.is_object()) data.fail(options_path, "expected an object, got " + o.dump());
+      p.data.options = o;
+    });
     data.integer("batch_size", p.data.batch_size, 1, 1 << 20);
     data.boolean("shuffle", p.data.shuffle);
     data.integer("train_limit", p.data.train_limit, 0);
@@ -167,11 +173,15 @@ Project Project::from_json(const json& doc, const std::string& source) {
     read_synthetic(data, p.data, source);
     read_loader(data, p.data.loader, source);
     data.finish();
-    const bool synthetic = p.data.dataset != "fashion-mnist" && p.data.dataset != "shards";
-    if (p.data.dataset == "shards" && p.data.path.empty()) {
-      data.fail(path + ".path",
-                "data.dataset \"shards\" needs the folder `trainbench data pack` wrote (with "
-                "train/ and test/)");
+    const bool synthetic = !data::is_dataset_format(p.data.dataset);
+    if (!synthetic && p.data.dataset != "fashion-mnist" && p.data.path.empty()) {
+      data.fail(path + ".path", "data.dataset \"" + p.data.dataset +
+                                    "\" needs the folder that holds its train and test splits");
+    }
+    if (synthetic && v.contains("options")) {
+      data.fail(path + ".options",
+                "generated datasets take their settings in data." +
+                    std::string(p.data.dataset == "synthetic-bow" ? "bow" : "recsys"));
     }
     if (synthetic) {
       const char* section = p.data.dataset == "synthetic-bow" ? "bow" : "recsys";
@@ -186,7 +196,7 @@ Project Project::from_json(const json& doc, const std::string& source) {
     if (synthetic && v.contains("loader")) {
       data.fail(path + ".loader",
                 "generated datasets are made in memory; the loader section is "
-                "for fashion-mnist and shards");
+                "for datasets in files");
     }
     if (v.contains("bow") && p.data.dataset != "synthetic-bow")
       data.fail(path + ".bow", "needs data.dataset \"synthetic-bow\"");
@@ -284,7 +294,8 @@ json Project::to_json() const {
       {"cache_dir", loader.cache_dir},
       {"on_error", loader.on_error},
       {"augment", {{"crop_padding", loader.crop_padding}, {"flip", loader.flip}}}};
-  if (data.dataset != "fashion-mnist" && data.dataset != "shards") {
+  if (!data.options.empty()) data_json["options"] = data.options;
+  if (!data::is_dataset_format(data.dataset)) {
     data_json.erase("loader");
     data_json.erase("path");
     data_json.erase("train_limit");

@@ -37,8 +37,8 @@ class ProjectError : public Error {
 
 // The data pipeline (data/pipeline/batch_loader.h) for dense datasets: the `data.loader` section.
 struct LoaderSettings {
-  std::int64_t workers = 2;       // decode threads (0: decode on the training thread)
-  std::int64_t prefetch = 4;      // batches decoded ahead of the training loop
+  std::int64_t workers = 2;   // decode threads (0: decode on the training thread)
+  std::int64_t prefetch = 4;  // batches decoded ahead of the training loop
   // "none" | "memory" (decoded samples, LRU, for this run) | "lmdb" (decoded samples on disk in
   // cache_dir, kept for the next runs of the same data)
   std::string cache = "none";
@@ -50,12 +50,14 @@ struct LoaderSettings {
 };
 
 struct DataSettings {
-  // "fashion-mnist" (IDX files, dense images) | "shards" (a `trainbench data pack` folder, dense
-  // samples) | "synthetic-bow" (a generated topic corpus, sparse
-  // bag-of-words rows) | "synthetic-recsys" (generated user-item clicks, ids for Embeddings).
+  // A dense file format (data/formats/splits.h): "fashion-mnist" (IDX files), "shards" (a
+  // `trainbench data pack` folder), "tfrecord", "hdf5", "npy", "lmdb", "csv"; or generated:
+  // "synthetic-bow" (a topic corpus, sparse bag-of-words rows) | "synthetic-recsys" (user-item
+  // clicks, ids for Embeddings).
   std::string dataset = "fashion-mnist";
   std::string path;  // fashion-mnist: folder with the IDX files (empty: the system's copy);
-                     // shards: the pack's folder, holding train/ and test/
+                     // the other formats: the folder holding the train and test splits
+  nlohmann::json options = nlohmann::json::object();  // the format's own settings (splits.h)
   std::int64_t batch_size = 128;
   bool shuffle = true;
   std::int64_t train_limit = 0;      // use only the first N training samples (0: all)

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/data/batch_iterator.h"
+#include "core/data/formats/splits.h"
 #include "core/data/sparse_dataset.h"
 #include "core/data/synthetic_recsys.h"
 #include "core/data/synthetic_text.h"
@@ -97,7 +98,7 @@ class SparseWorkload final : public Workload {
 
 std::unique_ptr<Workload> make_workload(tensor::Backend& backend, const Project& project,
                                         trace::Recorder* recorder) {
-  if (project.data.dataset == "fashion-mnist" || project.data.dataset == "shards") {
+  if (data::is_dataset_format(project.data.dataset)) {
     return make_dense_workload(backend, project, recorder);
   }
   return std::make_unique<SparseWorkload>(backend, project);
