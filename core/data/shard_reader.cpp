@@ -128,6 +128,9 @@ struct ShardSet::Reader {
   std::vector<std::byte> window;
   std::vector<std::byte> raw;
   ZSTD_DCtx* zstd = nullptr;
+  // Where the last point read (ShardSet::read) ended, to tell runs in key order.
+  std::uint32_t last_shard = kNoShard;
+  std::uint64_t last_end = 0;
 
   Reader() = default;
   Reader(const Reader&) = delete;
@@ -312,8 +315,13 @@ const Location* ShardSet::find(std::uint64_t key) const {
 bool ShardSet::read(std::uint64_t key, Record& out) {
   const Location* where = find(key);
   if (where == nullptr) return false;
-  const auto view =
-      reader_->record(shards_[where->shard], where->shard, where->offset, key, kPointWindow);
+  // A read that starts where the last one ended is most likely one of a run in key order (a
+  // loader without shuffling, a range): read ahead as a scan does, not a page at a time.
+  const bool continues = where->shard == reader_->last_shard && where->offset == reader_->last_end;
+  const auto view = reader_->record(shards_[where->shard], where->shard, where->offset, key,
+                                    continues ? kScanWindow : kPointWindow);
+  reader_->last_shard = where->shard;
+  reader_->last_end = where->offset + kRecordHeaderBytes + view.stored_bytes;
   out.key = view.key;
   out.label = view.label;
   out.payload.assign(view.payload.begin(), view.payload.end());
