@@ -65,6 +65,17 @@ std::shared_ptr<data::SampleCache> make_cache(const Project& project, const data
   return data::open_lmdb_sample_cache(root / folder, identity, set.spec().numel(), budget);
 }
 
+// A host tensor's storage taken over from a loaded batch, so the CPU backend trains on the
+// loader's floats without copying them (a batch of 128 Fashion-MNIST images is 400 KB, a copy
+// of which was ~2% of an MLP step).
+class BatchFeatures final : public tensor::Buffer {
+ public:
+  std::vector<float> values;
+  void* data() override { return values.data(); }
+  std::size_t bytes() const override { return values.size() * sizeof(float); }
+  tensor::Device device() const override { return tensor::Device::cpu; }
+};
+
 data::LoaderOptions with_cache(data::LoaderOptions options,
                                std::shared_ptr<data::SampleCache> cache) {
   options.cache = std::move(cache);
@@ -129,7 +140,16 @@ class DenseWorkload final : public Workload {
   }
   std::int64_t next_batch() override {
     if (!train_.next(batch_)) return 0;
-    upload(batch_, x_, y_);
+    if (backend_.device() == tensor::Device::cpu) {
+      // The batch's floats become x's storage; x's previous floats go back to the loader.
+      dims_[0] = batch_.size;
+      std::swap(features_->values, batch_.features);
+      x_ = tensor::Tensor(features_, tensor::Shape(dims_), tensor::DType::f32);
+      backend_.ensure(y_, {batch_.size}, tensor::DType::i32);
+      backend_.upload(y_, batch_.labels.data(), batch_.labels.size() * sizeof(std::int32_t));
+    } else {
+      upload(batch_, x_, y_);
+    }
     return batch_.size;
   }
   const tensor::Tensor& labels() const override { return y_; }
@@ -206,6 +226,7 @@ class DenseWorkload final : public Workload {
   std::vector<std::int64_t> dims_;  // [N, sample shape...]
   data::LoadedBatch batch_;
   data::LoadedBatch test_batch_;
+  std::shared_ptr<BatchFeatures> features_ = std::make_shared<BatchFeatures>();  // x_ on the CPU
   tensor::Tensor x_;  // [N, sample shape...] f32
   tensor::Tensor y_;  // [N] i32
 };
