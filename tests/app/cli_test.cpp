@@ -218,7 +218,7 @@ TEST(Cli, BadInputIsOneLineAndANonZeroExit) {
 TEST(Cli, EverySubcommandHasHelp) {
   TempDir dir;
   for (const char* command : {"", "run", "sessions", "show", "gui", "devices", "optim-path",
-                              "data check", "data pack", "data inspect"}) {
+                              "data check", "data pack", "data inspect", "tune-loader"}) {
     const auto help = trainbench(std::string(command) + " --help", dir);
     EXPECT_EQ(help.exit_code, 0) << command;
     EXPECT_NE(help.out.find("--"), std::string::npos) << command;
@@ -388,6 +388,37 @@ TEST(Cli, DataPackInspectAndRunOnShards) {
       trainbench("run " + common + " --set data.dataset=shards --set data.path=" + packed, dir);
   EXPECT_EQ(bad_run.exit_code, 1);
   EXPECT_NE(bad_run.err.find("checksum"), std::string::npos) << bad_run.err;
+}
+
+// tune-loader trains briefly with each worker count and prefetch depth: every trial runs, the
+// list is sorted fastest first, and the best setting is the first row.
+TEST(Cli, TuneLoaderTriesEachSettingAndNamesTheFastest) {
+  TempDir dir;
+  tb::testing::write_synthetic_fashion_mnist(dir / "data", 512, 64, 4);
+  std::ofstream(dir / "tiny.json")
+      << R"({"name": "tiny", "data": {"path": ")" << (dir / "data").string()
+      << R"(", "batch_size": 32}, "model": {"hidden": [16]}, "train": {"threads": 1}})";
+  const auto tune =
+      trainbench("tune-loader " + (dir / "tiny.json").string() + " --seconds 0.2 --json", dir);
+  ASSERT_EQ(tune.exit_code, 0) << tune.err;
+  const auto out = json::parse(tune.out);
+  const auto& trials = out["trials"];
+  ASSERT_GE(trials.size(), 5u);  // workers 0; 1 and 2 with prefetch 2 and 8
+  for (std::size_t i = 0; i < trials.size(); ++i) {
+    EXPECT_EQ(trials[i]["error"], "") << trials[i].dump();
+    EXPECT_GT(trials[i]["samples_per_s"].get<double>(), 0.0);
+    EXPECT_GE(trials[i]["data_wait_share"].get<double>(), 0.0);
+    EXPECT_LT(trials[i]["data_wait_share"].get<double>(), 1.0);
+    if (i > 0) {
+      EXPECT_LE(trials[i]["samples_per_s"].get<double>(),
+                trials[i - 1]["samples_per_s"].get<double>());
+    }
+  }
+  EXPECT_EQ(out["best"]["workers"], trials[0]["workers"]);
+  EXPECT_EQ(out["best"]["prefetch"], trials[0]["prefetch"]);
+  const auto synthetic = trainbench("tune-loader " + project_path("sparse_bow.json"), dir);
+  EXPECT_EQ(synthetic.exit_code, 2);
+  EXPECT_NE(synthetic.err.find("generated"), std::string::npos) << synthetic.err;
 }
 
 TEST(Cli, DevicesListsTheCpu) {
