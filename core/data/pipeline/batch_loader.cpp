@@ -1,9 +1,11 @@
 #include "core/data/pipeline/batch_loader.h"
 
 #include <algorithm>
+
 #include <string>
 #include <utility>
 
+#include "core/data/pipeline/worker_threads.h"
 #include "core/data/sparse_dataset.h"
 #include "core/util/error.h"
 
@@ -42,6 +44,7 @@ BatchLoader::BatchLoader(std::shared_ptr<const RecordSet> set, LoaderOptions opt
         [this, w, reader = std::move(readers[static_cast<std::size_t>(w)])]() mutable {
           WorkerState state;
           state.reader = std::move(reader);
+          yield_to_the_training_loop();
           if (options_.recorder) {
             options_.recorder->name_this_thread("loader worker " + std::to_string(w + 1));
           }

@@ -7,6 +7,7 @@
 #include <string>
 #include <utility>
 
+#include "core/data/pipeline/worker_threads.h"
 #include "core/ds/bloom_filter.h"
 #include "core/ds/content_hash.h"
 #include "core/util/error.h"
@@ -63,11 +64,13 @@ StreamLoader::StreamLoader(std::unique_ptr<RecordStream> stream, StreamOptions o
   // Checks bits per key now, on the caller's thread (it throws naming the setting).
   if (options_.dedup) (void)ds::BlockedBloomFilter::optimal_probes(options_.dedup_bits_per_key);
   threads_.emplace_back([this] {
+    yield_to_the_training_loop();
     if (options_.recorder) options_.recorder->name_this_thread("loader reader");
     reader_loop();
   });
   for (int w = 0; w < options_.workers; ++w) {
     threads_.emplace_back([this, w] {
+      yield_to_the_training_loop();
       if (options_.recorder) {
         options_.recorder->name_this_thread("loader worker " + std::to_string(w + 1));
       }
