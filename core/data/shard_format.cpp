@@ -4,7 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
-#if defined(__SSE4_2__)
+#if defined(__x86_64__)
 #include <nmmintrin.h>
 #endif
 
@@ -115,11 +115,15 @@ std::string SampleSpec::describe() const {
   return text + "]";
 }
 
-std::uint32_t crc32c(std::span<const std::byte> bytes, std::uint32_t crc) noexcept {
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-  std::size_t n = bytes.size();
-  std::uint32_t state = ~crc;
-#if defined(__SSE4_2__)
+namespace {
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+// The hardware CRC32C instruction (SSE4.2), compiled for it even in a portable build: crc32c()
+// calls it when the CPU has it (every x86-64 CPU since 2008), which a portable build otherwise
+// could not use, and the table loop is ~10x slower.
+__attribute__((target("sse4.2"))) std::uint32_t crc32c_hardware(const unsigned char* p,
+                                                                std::size_t n,
+                                                                std::uint32_t state) {
   std::uint64_t wide = state;
   while (n >= 8) {
     std::uint64_t word;
@@ -130,10 +134,29 @@ std::uint32_t crc32c(std::span<const std::byte> bytes, std::uint32_t crc) noexce
   }
   state = static_cast<std::uint32_t>(wide);
   while (n-- > 0) state = _mm_crc32_u8(state, *p++);
-#else
-  state = crc32c_table(p, n, state);
+  return state;
+}
+
+bool cpu_has_sse42() {
+  static const bool has = __builtin_cpu_supports("sse4.2");
+  return has;
+}
 #endif
-  return ~state;
+
+}  // namespace
+
+std::uint32_t crc32c(std::span<const std::byte> bytes, std::uint32_t crc) noexcept {
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  const std::size_t n = bytes.size();
+  const std::uint32_t state = ~crc;
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  if (cpu_has_sse42()) return ~crc32c_hardware(p, n, state);
+#endif
+  return ~crc32c_table(p, n, state);
+}
+
+std::uint32_t crc32c_portable(std::span<const std::byte> bytes, std::uint32_t crc) noexcept {
+  return ~crc32c_table(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), ~crc);
 }
 
 void put_u32(std::byte* p, std::uint32_t v) noexcept {

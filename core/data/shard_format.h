@@ -40,7 +40,8 @@
 //
 // CRC32C (Castagnoli, as iSCSI, ext4 and LevelDB use) rather than XXH3: it is a true checksum
 // (every error of up to three bits within a record is detected, all burst errors up to 32 bits),
-// and SSE4.2 computes it in hardware at several GB/s; crc32c() falls back to a table elsewhere.
+// and SSE4.2 computes it in hardware at several GB/s (chosen at run time, so portable builds
+// use it too); crc32c() falls back to a table elsewhere.
 //
 // A shard is written under a temporary name (`.tbs.tmp`) and renamed when its index is complete,
 // so a file named `.tbs` is never a half-written shard.
@@ -113,6 +114,8 @@ struct Trailer {
 // CRC32C of `bytes` continuing from `crc` (the value returned for the bytes before; 0 to start):
 // crc32c(b, crc32c(a)) == crc32c(a then b).
 std::uint32_t crc32c(std::span<const std::byte> bytes, std::uint32_t crc = 0) noexcept;
+// The same, always by the table (what crc32c() falls back to): for tests of the hardware path.
+std::uint32_t crc32c_portable(std::span<const std::byte> bytes, std::uint32_t crc = 0) noexcept;
 
 // Little-endian field access on raw bytes.
 void put_u32(std::byte* p, std::uint32_t v) noexcept;
