@@ -1,6 +1,9 @@
 #include "core/data/record_set.h"
 
+#include <string>
 #include <utility>
+
+#include "core/util/error.h"
 
 namespace tb::data {
 namespace {
@@ -46,6 +49,26 @@ class FirstRecords final : public RecordSet {
 };
 
 }  // namespace
+
+std::int64_t metadata_classes(const nlohmann::json& metadata) {
+  if (!metadata.is_object() || !metadata.contains("classes") ||
+      !metadata["classes"].is_number_integer()) {
+    return 0;
+  }
+  return metadata["classes"].get<std::int64_t>();
+}
+
+void check_record(const std::string& where, const RecordRef& record, std::size_t payload_bytes,
+                  std::int64_t classes) {
+  if (record.payload.size() != payload_bytes) {
+    throw FormatError(where + " has " + std::to_string(record.payload.size()) +
+                      " payload bytes, expected " + std::to_string(payload_bytes));
+  }
+  if (record.label < 0 || (classes > 0 && record.label >= classes)) {
+    throw FormatError(where + " has label " + std::to_string(record.label) + ", expected 0.." +
+                      (classes > 0 ? std::to_string(classes - 1) : std::string("2147483647")));
+  }
+}
 
 std::shared_ptr<const RecordSet> first_records(std::shared_ptr<const RecordSet> set,
                                                std::uint64_t count) {

@@ -54,6 +54,15 @@ class RecordSet {
   virtual std::unique_ptr<RecordReader> open_reader() const = 0;
 };
 
+// The metadata's "classes" (an integer), or 0 when it names none.
+std::int64_t metadata_classes(const nlohmann::json& metadata);
+
+// What every reader of records checks before decoding one: `payload_bytes` bytes of payload and a
+// label in 0..classes-1 (0..int32 max when classes is 0). Throws tb::FormatError starting with
+// `where` ("train.h5: record 12 (key 40)") and saying what was found and expected.
+void check_record(const std::string& where, const RecordRef& record, std::size_t payload_bytes,
+                  std::int64_t classes);
+
 // The first `count` records of `set` (all of them when count is 0 or beyond its size).
 std::shared_ptr<const RecordSet> first_records(std::shared_ptr<const RecordSet> set,
                                                std::uint64_t count);

@@ -25,12 +25,11 @@ std::shared_ptr<const data::RecordSet> open_split(const Project& project, bool t
 }
 
 std::int64_t classes_of(const data::RecordSet& set) {
-  const auto meta = set.metadata();
-  if (!meta.is_object() || !meta.contains("classes") || !meta["classes"].is_number_integer() ||
-      meta["classes"].get<std::int64_t>() < 2) {
+  const std::int64_t classes = data::metadata_classes(set.metadata());
+  if (classes < 2) {
     throw Error(set.name() + ": its metadata names no class count (\"classes\" >= 2)");
   }
-  return meta["classes"].get<std::int64_t>();
+  return classes;
 }
 
 std::filesystem::path default_cache_root() {

@@ -198,10 +198,7 @@ InMemoryDataset load_into_memory(const RecordSet& set) {
       data.class_names.push_back(name.is_string() ? name.get<std::string>() : name.dump());
     }
   }
-  const std::int64_t classes =
-      meta.is_object() && meta.contains("classes") && meta["classes"].is_number_integer()
-          ? meta["classes"].get<std::int64_t>()
-          : 0;
+  const std::int64_t classes = metadata_classes(meta);
   const std::size_t numel = set.spec().numel();
   data.features.resize(set.size() * numel);
   data.labels.resize(set.size());
@@ -209,15 +206,9 @@ InMemoryDataset load_into_memory(const RecordSet& set) {
   std::int32_t max_label = -1;
   for (std::uint64_t i = 0; i < set.size(); ++i) {
     const RecordRef record = reader->read(i);
-    if (record.payload.size() != set.spec().payload_bytes() || record.label < 0 ||
-        (classes > 0 && record.label >= classes)) {
-      throw FormatError(set.name() + ": record " + std::to_string(i) + " (key " +
-                        std::to_string(record.key) + ") has " +
-                        (record.label < 0 || (classes > 0 && record.label >= classes)
-                             ? "label " + std::to_string(record.label) + " outside the classes"
-                             : std::to_string(record.payload.size()) + " payload bytes, expected " +
-                                   std::to_string(set.spec().payload_bytes())));
-    }
+    check_record(
+        set.name() + ": record " + std::to_string(i) + " (key " + std::to_string(record.key) + ")",
+        record, set.spec().payload_bytes(), classes);
     decoder.decode(record.payload, {data.features.data() + i * numel, numel});
     data.labels[i] = record.label;
     max_label = std::max(max_label, record.label);

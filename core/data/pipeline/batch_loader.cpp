@@ -24,10 +24,7 @@ BatchLoader::BatchLoader(std::shared_ptr<const RecordSet> set, LoaderOptions opt
     throw Error("data loader: augmentation (random crop, flip) needs image samples [C, H, W]; " +
                 set_->name() + " holds " + set_->spec().describe());
   }
-  const auto meta = set_->metadata();
-  if (meta.is_object() && meta.contains("classes") && meta["classes"].is_number_integer()) {
-    classes_ = meta["classes"].get<std::int64_t>();
-  }
+  classes_ = metadata_classes(set_->metadata());
   const auto n = static_cast<std::int64_t>(size_);
   const auto b = options_.batch_size;
   batches_ = options_.drop_last ? n / b : (n + b - 1) / b;
@@ -164,19 +161,9 @@ void BatchLoader::fill(WorkerState& state, std::int64_t batch, LoadedBatch& out)
     if (!options_.cache || !options_.cache->get(position, sample, label)) {
       try {
         const RecordRef record = state.reader->read(position);
-        if (record.payload.size() != payload_bytes) {
-          throw FormatError(set_->name() + ": record " + std::to_string(position) + " (key " +
-                            std::to_string(record.key) + ") has " +
-                            std::to_string(record.payload.size()) + " payload bytes, expected " +
-                            std::to_string(payload_bytes) + " (" + decoder_.spec().describe() +
-                            ")");
-        }
-        if (record.label < 0 || (classes_ > 0 && record.label >= classes_)) {
-          throw FormatError(set_->name() + ": record " + std::to_string(position) + " (key " +
-                            std::to_string(record.key) + ") has label " +
-                            std::to_string(record.label) + ", outside 0.." +
-                            (classes_ > 0 ? std::to_string(classes_ - 1) : "") + "");
-        }
+        check_record(set_->name() + ": record " + std::to_string(position) + " (key " +
+                         std::to_string(record.key) + ")",
+                     record, payload_bytes, classes_);
         decoder_.decode(record.payload, sample);
         label = record.label;
       } catch (const FormatError&) {

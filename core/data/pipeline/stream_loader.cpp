@@ -52,6 +52,7 @@ StreamLoader::StreamLoader(std::unique_ptr<RecordStream> stream, StreamOptions o
       options_(std::move(options)),
       decoder_(stream_->spec(), stream_->metadata(), stream_->name()),
       payload_bytes_(stream_->spec().payload_bytes()),
+      classes_(metadata_classes(stream_->metadata())),
       numel_(stream_->spec().numel()) {
   if (options_.batch_size < 1) throw Error("data loader: batch_size must be >= 1");
   if (options_.prefetch < 1) throw Error("data loader: prefetch must be >= 1");
@@ -95,6 +96,9 @@ void StreamLoader::reader_loop() {
     if (options_.dedup) {
       seen.emplace(static_cast<std::size_t>(std::max<std::uint64_t>(options_.dedup_expected, 1)),
                    options_.dedup_bits_per_key);
+      const std::lock_guard lock(mutex_);
+      dedup_blocks_ = seen->block_count();
+      dedup_probes_ = seen->probes();
     }
     std::mt19937_64 rng(options_.seed ^ 0x5EED5EED5EED5EEDull);
     const auto buffer_size = static_cast<std::size_t>(options_.shuffle_buffer);
@@ -130,13 +134,8 @@ void StreamLoader::reader_loop() {
       }
       try {
         if (!stream_->next(record)) break;
-        if (record.payload.size() != payload_bytes_ || record.label < 0) {
-          throw FormatError(stream_->name() + ": record with key " + std::to_string(record.key) +
-                            (record.label < 0 ? " has a negative label"
-                                              : " has " + std::to_string(record.payload.size()) +
-                                                    " payload bytes, expected " +
-                                                    std::to_string(payload_bytes_)));
-        }
+        check_record(stream_->name() + ": record with key " + std::to_string(record.key), record,
+                     payload_bytes_, classes_);
       } catch (const FormatError&) {
         if (options_.on_error == OnError::fail) throw;
         const std::lock_guard lock(mutex_);
@@ -149,7 +148,6 @@ void StreamLoader::reader_loop() {
         const std::lock_guard lock(mutex_);
         ++stats_.read;
         stats_.duplicates_skipped += duplicate ? 1 : 0;
-        if (seen) stats_.dedup_false_positive_rate = seen->expected_false_positive_rate();
       }
       if (duplicate) continue;
       if (buffer_size == 0) {
@@ -241,7 +239,13 @@ bool StreamLoader::next(LoadedBatch& out) {
 
 StreamStats StreamLoader::stats() const {
   const std::lock_guard lock(mutex_);
-  return stats_;
+  StreamStats stats = stats_;
+  if (dedup_blocks_ > 0) {
+    // The filter holds one key per record let through: the formula at that load.
+    stats.dedup_false_positive_rate = ds::BlockedBloomFilter::blocked_fpr_formula(
+        static_cast<double>(stats.read - stats.duplicates_skipped), dedup_blocks_, dedup_probes_);
+  }
+  return stats;
 }
 
 }  // namespace tb::data

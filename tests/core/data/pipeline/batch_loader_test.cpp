@@ -176,6 +176,87 @@ TEST(BatchLoader, ABadRecordFailsItsBatchOrIsSkippedAndCounted) {
   }
 }
 
+// A set whose record 5 carries label 12 (the metadata says 10 classes) and record 7 a payload
+// one byte short: each is a FormatError naming the record, or with skip, left out and counted.
+class MislabelledSet final : public RecordSet {
+ public:
+  std::string name() const override { return "mislabelled"; }
+  SampleSpec spec() const override { return {shard::SampleDType::u8, {1, 2, 2}}; }
+  nlohmann::json metadata() const override { return {{"classes", 10}}; }
+  std::uint64_t size() const override { return 20; }
+  std::unique_ptr<RecordReader> open_reader() const override { return std::make_unique<Reader>(); }
+
+ private:
+  class Reader final : public RecordReader {
+   public:
+    RecordRef read(std::uint64_t position) override {
+      const auto label = static_cast<std::int32_t>(position == 5 ? 12 : position % 10);
+      return {position + 100, label, std::span(payload_).first(position == 7 ? 3 : 4)};
+    }
+
+   private:
+    std::vector<std::byte> payload_ = std::vector<std::byte>(4);
+  };
+};
+
+TEST(BatchLoader, LabelsOutsideTheClassesAndShortPayloadsAreFormatErrors) {
+  const auto set = std::make_shared<MislabelledSet>();
+  auto o = options(1, 2);
+  o.shuffle = false;
+  o.batch_size = 6;
+  BatchLoader loader(set, o);
+  loader.start_epoch(0);
+  LoadedBatch batch;
+  try {
+    loader.next(batch);
+    ADD_FAILURE() << "label 12 of 10 classes was accepted";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("mislabelled: record 5 (key 105) has label 12, expected "
+                                         "0..9"),
+              std::string::npos)
+        << e.what();
+  }
+  loader.start_epoch(0, 1);  // batch 1: records 6..11
+  try {
+    loader.next(batch);
+    ADD_FAILURE() << "a 3-byte payload was accepted";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("mislabelled: record 7 (key 107) has 3 payload bytes, "
+                                         "expected 4"),
+              std::string::npos)
+        << e.what();
+  }
+  o.batch_size = 20;
+  o.on_error = OnError::skip;
+  BatchLoader skipping(set, o);
+  const auto batches = epoch(skipping, 0);
+  ASSERT_EQ(batches.size(), 1u);
+  EXPECT_EQ(batches[0].size, 18);
+  EXPECT_EQ(skipping.stats().skipped_records, 2u);
+  EXPECT_EQ(std::count(batches[0].positions.begin(), batches[0].positions.end(), 7u), 0);
+}
+
+TEST(CheckRecord, NamesTheRecordAndWhatWasExpected) {
+  std::vector<std::byte> payload(4);
+  EXPECT_NO_THROW(check_record("s: record 1", {1, 9, payload}, 4, 10));
+  EXPECT_NO_THROW(check_record("s: record 1", {1, 500, payload}, 4, 0));
+  try {
+    check_record("s: record 1", {1, 0, std::span(payload).first(3)}, 4, 10);
+    ADD_FAILURE() << "short payload accepted";
+  } catch (const FormatError& e) {
+    EXPECT_STREQ(e.what(), "s: record 1 has 3 payload bytes, expected 4");
+  }
+  try {
+    check_record("s: record 1", {1, -1, payload}, 4, 0);
+    ADD_FAILURE() << "negative label accepted";
+  } catch (const FormatError& e) {
+    EXPECT_STREQ(e.what(), "s: record 1 has label -1, expected 0..2147483647");
+  }
+  EXPECT_EQ(metadata_classes({{"classes", 7}}), 7);
+  EXPECT_EQ(metadata_classes({{"classes", "7"}}), 0);
+  EXPECT_EQ(metadata_classes(nlohmann::json::array()), 0);
+}
+
 TEST(BatchLoader, TheCacheServesLaterEpochsWithTheSameSamples) {
   const auto set = std::make_shared<GeneratedSet>(200);
   auto o = options(2, 2);

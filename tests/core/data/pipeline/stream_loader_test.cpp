@@ -157,6 +157,46 @@ TEST(StreamLoader, ABadRecordEndsTheStreamAfterTheBatchesBeforeItOrIsSkipped) {
   EXPECT_EQ(skipping.stats().skipped_records, 2u);
 }
 
+// The stream's metadata names 5 classes; a record labelled 7 is refused by the reader thread.
+class LabelSevenStream final : public RecordStream {
+ public:
+  std::string name() const override { return "sevens"; }
+  SampleSpec spec() const override { return {shard::SampleDType::u8, {2}}; }
+  nlohmann::json metadata() const override { return {{"classes", 5}}; }
+  bool next(RecordRef& out) override {
+    if (next_ == 30) return false;
+    const std::uint64_t key = next_++;
+    payload_[0] = static_cast<std::byte>(key);
+    out = {key, key == 20 ? 7 : 1, payload_};
+    return true;
+  }
+
+ private:
+  std::uint64_t next_ = 0;
+  std::vector<std::byte> payload_ = std::vector<std::byte>(2);
+};
+
+TEST(StreamLoader, ALabelOutsideTheClassesIsAFormatErrorOrSkipped) {
+  StreamOptions o;
+  o.batch_size = 10;
+  StreamLoader failing(std::make_unique<LabelSevenStream>(), o);
+  LoadedBatch batch;
+  ASSERT_TRUE(failing.next(batch));
+  ASSERT_TRUE(failing.next(batch));
+  try {
+    failing.next(batch);
+    ADD_FAILURE() << "label 7 of 5 classes was accepted";
+  } catch (const FormatError& e) {
+    EXPECT_NE(std::string(e.what()).find("sevens: record with key 20 has label 7, expected 0..4"),
+              std::string::npos)
+        << e.what();
+  }
+  o.on_error = OnError::skip;
+  StreamLoader skipping(std::make_unique<LabelSevenStream>(), o);
+  EXPECT_EQ(keys_of(drain(skipping)).size(), 29u);
+  EXPECT_EQ(skipping.stats().skipped_records, 1u);
+}
+
 TEST(StreamLoader, StoppingWhileTheReaderWaitsIsSafe) {
   std::vector<std::uint32_t> ids(100'000);
   for (std::uint32_t i = 0; i < ids.size(); ++i) ids[i] = i;
