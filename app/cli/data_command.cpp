@@ -79,9 +79,9 @@ int check_data(const DataCheckCommand& command) {
     return kExitBadInput;
   }
   const auto open = [&](bool train) {
-    return data::load_into_memory(*data::first_records(
-        data::open_split(project.data.dataset, project.data.path, train, project.data.options),
-        static_cast<std::uint64_t>(train ? project.data.train_limit : project.data.test_limit)));
+    return data::load_into_memory(
+        *data::open_split(project.data.dataset, project.data.path, train, project.data.options),
+        static_cast<std::uint64_t>(train ? project.data.train_limit : project.data.test_limit));
   };
   const auto train = open(true);
   const auto test = open(false);

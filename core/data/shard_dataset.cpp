@@ -9,7 +9,6 @@
 
 #include "core/data/formats/fashion_mnist.h"
 #include "core/data/idx.h"
-#include "core/data/pipeline/sample_decoder.h"
 #include "core/data/record_set.h"
 #include "core/util/error.h"
 
@@ -140,71 +139,6 @@ std::string fingerprint(ShardSet& set) {
     labels.push_back(r.label);
   });
   return finish_fingerprint(static_cast<std::uint32_t>(crc), labels);
-}
-
-InMemoryDataset load_shard_dataset(const std::filesystem::path& dir, std::int64_t limit) {
-  auto set = ShardSet::open(dir);
-  const auto& first_file = set.shards().front().file;
-  const json meta = json::parse(set.metadata(), nullptr, false);
-  if (!meta.is_object()) {
-    throw FormatError(first_file.string() + ": at byte 64: metadata is not a JSON object");
-  }
-  InMemoryDataset data;
-  data.name = meta.value("name", "shards:" + dir.filename().string());
-  const auto& spec = set.spec();
-  std::vector<std::int64_t> dims(spec.shape.begin(), spec.shape.end());
-  data.sample_shape = tensor::Shape(dims);
-  const SampleDecoder decoder(spec, meta, first_file.string() + ": at byte 64");
-  data.raw_mean = decoder.mean();
-  data.raw_std = decoder.stddev();
-  if (meta.contains("class_names") && meta["class_names"].is_array()) {
-    for (const auto& name : meta["class_names"]) {
-      data.class_names.push_back(name.is_string() ? name.get<std::string>() : name.dump());
-    }
-  }
-  std::int64_t classes = meta.contains("classes") && meta["classes"].is_number_integer()
-                             ? meta["classes"].get<std::int64_t>()
-                             : 0;
-
-  const std::uint64_t total = set.size();
-  const std::uint64_t keep = limit > 0 && static_cast<std::uint64_t>(limit) < total
-                                 ? static_cast<std::uint64_t>(limit)
-                                 : total;
-  const std::size_t numel = spec.numel();
-  data.features.resize(keep * numel);
-  data.labels.reserve(total);
-  uLong crc = crc32(0L, Z_NULL, 0);
-  std::uint64_t n = 0;
-  std::int32_t max_label = -1;
-  set.for_each([&](const RecordView& r) {
-    crc = crc32_z(crc, reinterpret_cast<const Bytef*>(r.payload.data()), r.payload.size());
-    if (r.label < 0) {
-      const auto where = set.find(r.key);
-      fail(set.shards()[where->shard].file, where->offset + 12,
-           "label " + std::to_string(r.label) + " of key " + std::to_string(r.key) +
-               " is negative (expected a class index)");
-    }
-    max_label = std::max(max_label, r.label);
-    data.labels.push_back(r.label);
-    if (n < keep) decoder.decode(r.payload, {data.features.data() + n * numel, numel});
-    ++n;
-  });
-  data.fingerprint = finish_fingerprint(static_cast<std::uint32_t>(crc), data.labels);
-  data.labels.resize(keep);
-  if (classes <= 0) classes = max_label + 1;
-  if (max_label >= classes) {
-    throw FormatError(first_file.string() + ": at byte 64: a record's label " +
-                      std::to_string(max_label) + " is outside the metadata's " +
-                      std::to_string(classes) + " classes");
-  }
-  data.classes = classes;
-  return data;
-}
-
-TrainTestSplit load_shard_split(const std::filesystem::path& dir, std::int64_t train_limit,
-                                std::int64_t test_limit) {
-  return {load_shard_dataset(dir / "train", train_limit),
-          load_shard_dataset(dir / "test", test_limit)};
 }
 
 }  // namespace tb::data::shard

@@ -1,6 +1,6 @@
 // Shards as the engine uses them: sources that pack into shards (`trainbench data pack`), what a
-// shard set holds (`trainbench data inspect`), and a packed split loaded as an InMemoryDataset
-// (`data.dataset: "shards"`).
+// shard set holds (`trainbench data inspect`), and the shard set's content fingerprint. Training
+// reads a pack through its RecordSet (data/formats/shards.h).
 #pragma once
 
 #include <cstdint>
@@ -80,15 +80,5 @@ struct ShardSummary {
 // `examples` records and, with `verify`, runs ShardSet::verify(), keeping its error.
 ShardSummary summarize(const std::filesystem::path& path, std::size_t examples, bool verify);
 nlohmann::json to_json(const ShardSummary& summary);
-
-// A packed split, every record read and verified, in key order. u8/i8/i32 payloads become
-// (x / scale - mean) / std with the metadata's "normalize" (1, 0, 1 without), f32 stay as they
-// are. limit > 0 keeps the first `limit` records. The fingerprint is "crc32:xxxxxxxx" of every
-// record's payload, then every label (one byte each when all are in 0..255, else four
-// little-endian bytes): for a pack of a whole IDX split it equals the IDX files' fingerprint.
-InMemoryDataset load_shard_dataset(const std::filesystem::path& dir, std::int64_t limit = 0);
-// DIR/train and DIR/test, as `data pack` writes them.
-TrainTestSplit load_shard_split(const std::filesystem::path& dir, std::int64_t train_limit = 0,
-                                std::int64_t test_limit = 0);
 
 }  // namespace tb::data::shard

@@ -1,5 +1,7 @@
 #include "core/data/formats/splits.h"
 
+#include <zlib.h>
+
 #include <algorithm>
 #include <fstream>
 
@@ -183,7 +185,7 @@ std::uint64_t write_split(const std::string& format, const fs::path& dir, bool t
               "\" (write shards, tfrecord, hdf5, npy or lmdb)");
 }
 
-InMemoryDataset load_into_memory(const RecordSet& set) {
+InMemoryDataset load_into_memory(const RecordSet& set, std::uint64_t limit) {
   const SampleDecoder decoder(set.spec(), set.metadata(), set.name());
   const json meta = set.metadata();
   InMemoryDataset data;
@@ -192,27 +194,34 @@ InMemoryDataset load_into_memory(const RecordSet& set) {
   data.sample_shape = tensor::Shape(std::vector<std::int64_t>(shape.begin(), shape.end()));
   data.raw_mean = decoder.mean();
   data.raw_std = decoder.stddev();
-  data.fingerprint = set.fingerprint();
   if (meta.is_object() && meta.contains("class_names") && meta["class_names"].is_array()) {
     for (const auto& name : meta["class_names"]) {
       data.class_names.push_back(name.is_string() ? name.get<std::string>() : name.dump());
     }
   }
   const std::int64_t classes = metadata_classes(meta);
+  const std::uint64_t keep = limit > 0 && limit < set.size() ? limit : set.size();
   const std::size_t numel = set.spec().numel();
-  data.features.resize(set.size() * numel);
-  data.labels.resize(set.size());
+  data.features.resize(keep * numel);
+  std::vector<std::int32_t> labels(set.size());
   const auto reader = set.open_reader();
   std::int32_t max_label = -1;
+  uLong crc = crc32(0L, Z_NULL, 0);
   for (std::uint64_t i = 0; i < set.size(); ++i) {
     const RecordRef record = reader->read(i);
     check_record(
         set.name() + ": record " + std::to_string(i) + " (key " + std::to_string(record.key) + ")",
         record, set.spec().payload_bytes(), classes);
-    decoder.decode(record.payload, {data.features.data() + i * numel, numel});
-    data.labels[i] = record.label;
+    crc =
+        crc32_z(crc, reinterpret_cast<const Bytef*>(record.payload.data()), record.payload.size());
+    if (i < keep) decoder.decode(record.payload, {data.features.data() + i * numel, numel});
+    labels[i] = record.label;
     max_label = std::max(max_label, record.label);
   }
+  // The whole set's content, in the same pass (RecordSet::fingerprint() may read it all again).
+  data.fingerprint = shard::finish_fingerprint(static_cast<std::uint32_t>(crc), labels);
+  labels.resize(keep);
+  data.labels = std::move(labels);
   data.classes = classes > 0 ? classes : max_label + 1;
   return data;
 }

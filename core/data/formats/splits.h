@@ -49,9 +49,12 @@ std::shared_ptr<const RecordSet> open_split(
 std::uint64_t write_split(const std::string& format, const std::filesystem::path& dir, bool train,
                           shard::RecordSource& source);
 
-// Every record of `set` decoded into memory (what the dataset inspector and `data check` read).
-// Throws tb::FormatError for a record that cannot be read, a negative label or one outside the
-// metadata's "classes".
-InMemoryDataset load_into_memory(const RecordSet& set);
+// The first `limit` records of `set` (all when 0) decoded into memory, what the dataset inspector
+// and `data check` read. Every record is read and checked, and the fingerprint is computed in the
+// same pass over all of them: "crc32:xxxxxxxx" of the payloads in position order, then the labels
+// (shard::finish_fingerprint), which for shards and Fashion-MNIST is their RecordSet fingerprint.
+// Throws tb::FormatError for a record that cannot be read, a payload of the wrong size or a label
+// outside the metadata's "classes".
+InMemoryDataset load_into_memory(const RecordSet& set, std::uint64_t limit = 0);
 
 }  // namespace tb::data

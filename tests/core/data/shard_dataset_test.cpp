@@ -1,10 +1,12 @@
-// Fashion-MNIST packed into shards loads as the very dataset the IDX files give: same floats bit
-// for bit, same labels, same fingerprint; and `summarize` reports what `data inspect` prints.
+// Fashion-MNIST packed into shards loads (load_into_memory over the shards' RecordSet, as
+// `data check` reads it) as the very dataset the IDX files give: same floats bit for bit, same
+// labels, same fingerprint; and `summarize` reports what `data inspect` prints.
 #include <gtest/gtest.h>
 
 #include <cstring>
 
 #include "core/data/dataset.h"
+#include "core/data/formats/splits.h"
 #include "core/data/shard_dataset.h"
 #include "core/util/error.h"
 #include "tests/support/test_data.h"
@@ -21,6 +23,13 @@ void pack_split(const std::filesystem::path& idx, const std::string& prefix,
   ShardWriter writer(out, source->spec(), options);
   EXPECT_EQ(pack(*source, writer), source->size());
   writer.close();
+}
+
+// Both splits of a pack in memory, the first train_limit / test_limit samples of each (0: all).
+TrainTestSplit load_pack(const std::filesystem::path& dir, std::uint64_t train_limit = 0,
+                         std::uint64_t test_limit = 0) {
+  return {load_into_memory(*open_split("shards", dir, true), train_limit),
+          load_into_memory(*open_split("shards", dir, false), test_limit)};
 }
 
 void expect_same(const InMemoryDataset& a, const InMemoryDataset& b) {
@@ -48,12 +57,12 @@ TEST(ShardDataset, PackedFashionMnistLoadsBitForBitAsTheIdxFiles) {
     pack_split(dir / "idx", "train", out / "train", options);
     pack_split(dir / "idx", "t10k", out / "test", options);
     const auto idx = load_fashion_mnist(dir / "idx");
-    const auto shards = load_shard_split(out);
+    const auto shards = load_pack(out);
     expect_same(shards.train, idx.train);
     expect_same(shards.test, idx.test);
     // Limits keep the first samples; the fingerprint still covers them all, as with IDX.
     const auto idx_limited = load_fashion_mnist(dir / "idx", 100, 30);
-    const auto limited = load_shard_split(out, 100, 30);
+    const auto limited = load_pack(out, 100, 30);
     expect_same(limited.train, idx_limited.train);
     expect_same(limited.test, idx_limited.test);
 
@@ -83,7 +92,7 @@ TEST(ShardDataset, AMissingSplitIsAFormatErrorNamingTheFolder) {
   tb::testing::write_synthetic_fashion_mnist(dir / "idx", 50, 10, 4);
   pack_split(dir / "idx", "train", dir / "packed" / "train", {});
   try {
-    load_shard_split(dir / "packed");
+    load_pack(dir / "packed");
     FAIL() << "loaded without test/";
   } catch (const FormatError& e) {
     EXPECT_NE(std::string(e.what()).find((dir / "packed" / "test").string()), std::string::npos)
