@@ -16,39 +16,12 @@
 #include "core/data/record_set.h"
 #include "core/data/shard_dataset.h"
 #include "core/util/error.h"
+#include "tests/support/record_source.h"
 
 namespace tb::testing::arrays {
 
-struct TestRecord {
-  std::uint64_t key = 0;
-  std::int32_t label = 0;
-  std::vector<std::byte> payload;
-};
-
-class VectorSource final : public data::shard::RecordSource {
- public:
-  VectorSource(data::SampleSpec spec, std::vector<TestRecord> records,
-               nlohmann::json metadata = nlohmann::json::object())
-      : spec_(std::move(spec)), records_(std::move(records)), metadata_(std::move(metadata)) {}
-  std::string name() const override { return "test-source"; }
-  data::SampleSpec spec() const override { return spec_; }
-  nlohmann::json metadata() const override { return metadata_; }
-  std::uint64_t size() const override { return records_.size(); }
-  bool next(data::shard::SourceRecord& out) override {
-    if (next_ == records_.size()) return false;
-    const auto& r = records_[next_++];
-    out.key = r.key;
-    out.label = r.label;
-    out.payload = r.payload;
-    return true;
-  }
-
- private:
-  data::SampleSpec spec_;
-  std::vector<TestRecord> records_;
-  nlohmann::json metadata_;
-  std::size_t next_ = 0;
-};
+using tb::testing::TestRecord;
+using tb::testing::VectorSource;
 
 // `count` records of `spec`: random payloads (finite values for float dtypes), labels 0..classes-1,
 // keys positions when `position_keys`, else distinct scattered values.

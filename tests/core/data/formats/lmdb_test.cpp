@@ -12,6 +12,7 @@
 
 #include "core/data/formats/lmdb.h"
 #include "core/util/error.h"
+#include "tests/support/record_source.h"
 #include "tests/support/test_data.h"
 
 namespace tb::data {
@@ -19,35 +20,8 @@ namespace {
 
 using tb::testing::TempDir;
 
-struct Record {
-  std::uint64_t key;
-  std::int32_t label;
-  std::vector<std::byte> payload;
-};
-
-class VectorSource final : public shard::RecordSource {
- public:
-  VectorSource(SampleSpec spec, std::vector<Record> records, nlohmann::json metadata = {})
-      : spec_(std::move(spec)), records_(std::move(records)), metadata_(std::move(metadata)) {}
-  std::string name() const override { return "test/vector"; }
-  SampleSpec spec() const override { return spec_; }
-  nlohmann::json metadata() const override { return metadata_; }
-  std::uint64_t size() const override { return records_.size(); }
-  bool next(shard::SourceRecord& out) override {
-    if (next_ == records_.size()) return false;
-    const Record& r = records_[next_++];
-    out.key = r.key;
-    out.label = r.label;
-    out.payload = r.payload;
-    return true;
-  }
-
- private:
-  SampleSpec spec_;
-  std::vector<Record> records_;
-  nlohmann::json metadata_;
-  std::size_t next_ = 0;
-};
+using Record = tb::testing::TestRecord;
+using tb::testing::VectorSource;
 
 // Unique keys across the whole u64 range (small ones, ones above 2^32 and 2^56, so that a
 // little-endian key layout would misorder them), shuffled, with random labels and payloads.
