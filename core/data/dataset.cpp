@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "core/data/idx.h"
+#include "core/data/normalize.h"
 #include "core/util/error.h"
 
 namespace tb::data {
@@ -29,11 +30,8 @@ InMemoryDataset load_split(const std::filesystem::path& dir, const std::string& 
   set.features.resize(pixels);
   set.raw_mean = kFashionMnistMean;
   set.raw_std = kFashionMnistStd;
-  for (std::size_t i = 0; i < pixels; ++i) {
-    set.features[i] =
-        (static_cast<float>(images.values[i]) / kFashionMnistScale - kFashionMnistMean) /
-        kFashionMnistStd;
-  }
+  Normalization(kFashionMnistScale, kFashionMnistMean, kFashionMnistStd)
+      .apply(images.values.data(), set.features.data(), pixels);
   set.labels.assign(labels.values.begin(), labels.values.begin() + idx.count);
   return set;
 }

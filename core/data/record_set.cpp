@@ -58,16 +58,14 @@ std::int64_t metadata_classes(const nlohmann::json& metadata) {
   return metadata["classes"].get<std::int64_t>();
 }
 
-void check_record(const std::string& where, const RecordRef& record, std::size_t payload_bytes,
-                  std::int64_t classes) {
+void throw_record_misfit(const std::string& where, const RecordRef& record,
+                         std::size_t payload_bytes, std::int64_t classes) {
   if (record.payload.size() != payload_bytes) {
     throw FormatError(where + " has " + std::to_string(record.payload.size()) +
                       " payload bytes, expected " + std::to_string(payload_bytes));
   }
-  if (record.label < 0 || (classes > 0 && record.label >= classes)) {
-    throw FormatError(where + " has label " + std::to_string(record.label) + ", expected 0.." +
-                      (classes > 0 ? std::to_string(classes - 1) : std::string("2147483647")));
-  }
+  throw FormatError(where + " has label " + std::to_string(record.label) + ", expected 0.." +
+                    (classes > 0 ? std::to_string(classes - 1) : std::string("2147483647")));
 }
 
 std::shared_ptr<const RecordSet> first_records(std::shared_ptr<const RecordSet> set,

@@ -38,6 +38,10 @@ class RecordReader {
   // The record at `position` (0 <= position < the set's size()). Throws tb::FormatError naming
   // the file and the byte offset (or row, or key) of a record that cannot be read or decoded.
   virtual RecordRef read(std::uint64_t position) = 0;
+  // A hint that `position` is read soon: a format that reads memory in place starts loading it,
+  // so a shuffled order waits on memory once per batch rather than once per record. Never throws;
+  // a position out of range is ignored.
+  virtual void prefetch(std::uint64_t /*position*/) {}
 };
 
 class RecordSet {
@@ -58,10 +62,25 @@ class RecordSet {
 std::int64_t metadata_classes(const nlohmann::json& metadata);
 
 // What every reader of records checks before decoding one: `payload_bytes` bytes of payload and a
-// label in 0..classes-1 (0..int32 max when classes is 0). Throws tb::FormatError starting with
-// `where` ("train.h5: record 12 (key 40)") and saying what was found and expected.
-void check_record(const std::string& where, const RecordRef& record, std::size_t payload_bytes,
-                  std::int64_t classes);
+// label in 0..classes-1 (0..int32 max when classes is 0).
+inline bool record_fits(const RecordRef& record, std::size_t payload_bytes,
+                        std::int64_t classes) noexcept {
+  return record.payload.size() == payload_bytes && record.label >= 0 &&
+         (classes <= 0 || record.label < classes);
+}
+// Throws the tb::FormatError for a record that does not fit: the message starts with `where`
+// ("train.h5: record 12 (key 40)") and says what was found and expected.
+[[noreturn]] void throw_record_misfit(const std::string& where, const RecordRef& record,
+                                      std::size_t payload_bytes, std::int64_t classes);
+// record_fits(), or the error; `where()` builds the message's start only when it is needed (a
+// loader checks millions of records a second).
+template <class Where>
+void check_record(const RecordRef& record, std::size_t payload_bytes, std::int64_t classes,
+                  Where&& where) {
+  if (!record_fits(record, payload_bytes, classes)) {
+    throw_record_misfit(where(), record, payload_bytes, classes);
+  }
+}
 
 // The first `count` records of `set` (all of them when count is 0 or beyond its size).
 std::shared_ptr<const RecordSet> first_records(std::shared_ptr<const RecordSet> set,

@@ -4,48 +4,10 @@
 #include <cstdio>
 #include <cstring>
 
-#if defined(__x86_64__)
-#include <nmmintrin.h>
-#endif
-
 #include "core/util/error.h"
 
 namespace tb::data::shard {
 namespace {
-
-// Slicing-by-8 tables for the reflected Castagnoli polynomial 0x82F63B78: eight bytes per step
-// where SSE4.2 is not available.
-struct CrcTables {
-  std::array<std::array<std::uint32_t, 256>, 8> t{};
-  constexpr CrcTables() {
-    for (std::uint32_t i = 0; i < 256; ++i) {
-      std::uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = (c >> 1) ^ ((c & 1u) ? 0x82F63B78u : 0u);
-      t[0][i] = c;
-    }
-    for (std::size_t s = 1; s < 8; ++s) {
-      for (std::size_t i = 0; i < 256; ++i) t[s][i] = (t[s - 1][i] >> 8) ^ t[0][t[s - 1][i] & 0xFF];
-    }
-  }
-};
-
-[[maybe_unused]] std::uint32_t crc32c_table(const unsigned char* p, std::size_t n,
-                                            std::uint32_t state) noexcept {
-  static constexpr CrcTables kTables;
-  const auto& t = kTables.t;
-  while (n >= 8) {
-    std::uint64_t word;
-    std::memcpy(&word, p, 8);
-    word ^= state;  // little-endian: the low four bytes are the first four
-    state = t[7][word & 0xFF] ^ t[6][(word >> 8) & 0xFF] ^ t[5][(word >> 16) & 0xFF] ^
-            t[4][(word >> 24) & 0xFF] ^ t[3][(word >> 32) & 0xFF] ^ t[2][(word >> 40) & 0xFF] ^
-            t[1][(word >> 48) & 0xFF] ^ t[0][word >> 56];
-    p += 8;
-    n -= 8;
-  }
-  while (n-- > 0) state = (state >> 8) ^ t[0][(state ^ *p++) & 0xFF];
-  return state;
-}
 
 std::string quote_magic(const std::byte* p) {
   std::string text;
@@ -113,67 +75,6 @@ std::string SampleSpec::describe() const {
     text += (i ? ", " : "") + std::to_string(shape[i]);
   }
   return text + "]";
-}
-
-namespace {
-
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-// The hardware CRC32C instruction (SSE4.2), compiled for it even in a portable build: crc32c()
-// calls it when the CPU has it (every x86-64 CPU since 2008), which a portable build otherwise
-// could not use, and the table loop is ~10x slower.
-__attribute__((target("sse4.2"))) std::uint32_t crc32c_hardware(const unsigned char* p,
-                                                                std::size_t n,
-                                                                std::uint32_t state) {
-  std::uint64_t wide = state;
-  while (n >= 8) {
-    std::uint64_t word;
-    std::memcpy(&word, p, 8);
-    wide = _mm_crc32_u64(wide, word);
-    p += 8;
-    n -= 8;
-  }
-  state = static_cast<std::uint32_t>(wide);
-  while (n-- > 0) state = _mm_crc32_u8(state, *p++);
-  return state;
-}
-
-bool cpu_has_sse42() {
-  static const bool has = __builtin_cpu_supports("sse4.2");
-  return has;
-}
-#endif
-
-}  // namespace
-
-std::uint32_t crc32c(std::span<const std::byte> bytes, std::uint32_t crc) noexcept {
-  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-  const std::size_t n = bytes.size();
-  const std::uint32_t state = ~crc;
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  if (cpu_has_sse42()) return ~crc32c_hardware(p, n, state);
-#endif
-  return ~crc32c_table(p, n, state);
-}
-
-std::uint32_t crc32c_portable(std::span<const std::byte> bytes, std::uint32_t crc) noexcept {
-  return ~crc32c_table(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), ~crc);
-}
-
-void put_u32(std::byte* p, std::uint32_t v) noexcept {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
-}
-void put_u64(std::byte* p, std::uint64_t v) noexcept {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
-}
-std::uint32_t get_u32(const std::byte* p) noexcept {
-  std::uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | std::to_integer<std::uint32_t>(p[i]);
-  return v;
-}
-std::uint64_t get_u64(const std::byte* p) noexcept {
-  std::uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | std::to_integer<std::uint64_t>(p[i]);
-  return v;
 }
 
 void fail(const std::filesystem::path& file, std::uint64_t offset, const std::string& what) {

@@ -54,6 +54,8 @@
 #include <string>
 #include <vector>
 
+#include "core/data/crc32c.h"
+
 namespace tb::data::shard {
 
 inline constexpr char kHeaderMagic[8] = {'T', 'B', 'S', 'H', 'A', 'R', 'D', '\0'};
@@ -111,17 +113,24 @@ struct Trailer {
   std::uint32_t crc = 0;
 };
 
-// CRC32C of `bytes` continuing from `crc` (the value returned for the bytes before; 0 to start):
-// crc32c(b, crc32c(a)) == crc32c(a then b).
-std::uint32_t crc32c(std::span<const std::byte> bytes, std::uint32_t crc = 0) noexcept;
-// The same, always by the table (what crc32c() falls back to): for tests of the hardware path.
-std::uint32_t crc32c_portable(std::span<const std::byte> bytes, std::uint32_t crc = 0) noexcept;
-
-// Little-endian field access on raw bytes.
-void put_u32(std::byte* p, std::uint32_t v) noexcept;
-void put_u64(std::byte* p, std::uint64_t v) noexcept;
-std::uint32_t get_u32(const std::byte* p) noexcept;
-std::uint64_t get_u64(const std::byte* p) noexcept;
+// Little-endian field access on raw bytes. Inline: the compiler turns each into one load or store
+// on little-endian machines, and a reader calls them for every record.
+inline void put_u32(std::byte* p, std::uint32_t v) noexcept {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
+}
+inline void put_u64(std::byte* p, std::uint64_t v) noexcept {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
+}
+inline std::uint32_t get_u32(const std::byte* p) noexcept {
+  std::uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | std::to_integer<std::uint32_t>(p[i]);
+  return v;
+}
+inline std::uint64_t get_u64(const std::byte* p) noexcept {
+  std::uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | std::to_integer<std::uint64_t>(p[i]);
+  return v;
+}
 
 // The header's bytes (fixed part and metadata) with its checksum filled in.
 std::vector<std::byte> encode_header(const ShardHeader& header);

@@ -1,76 +1,54 @@
 #include "core/data/shard_reader.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <zstd.h>
 
 #include <algorithm>
-#include <array>
-#include <cerrno>
-#include <cstring>
 #include <limits>
 #include <queue>
 #include <utility>
 
 #include "core/util/error.h"
+#include "core/util/mapped_file.h"
 
 namespace tb::data::shard {
 namespace {
 
 constexpr std::uint32_t kNoShard = std::numeric_limits<std::uint32_t>::max();
-// Sequential reads (ranges, iteration, verify) fetch this much at once, so a scan costs one
-// system call per few hundred small records; a point read fetches only what one record needs.
-constexpr std::uint64_t kScanWindow = 1u << 20;
-constexpr std::uint64_t kPointWindow = 4096;
 
-void read_exact(int fd, const std::filesystem::path& file, std::uint64_t offset, std::size_t size,
-                std::byte* out) {
-  std::size_t got = 0;
-  while (got < size) {
-    const ssize_t n = ::pread(fd, out + got, size - got, static_cast<off_t>(offset + got));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail(file, offset + got, std::string("read error (") + std::strerror(errno) + ")");
-    }
-    if (n == 0) {
-      fail(file, offset + got,
-           "file ends here (expected " + std::to_string(size - got) +
-               " more bytes: truncated while open?)");
-    }
-    got += static_cast<std::size_t>(n);
+// A shard shorter now than when it was mapped reads as zeros past its new end; whatever check
+// that fails is reported as what it is.
+void check_not_truncated(const MappedFile& map, const std::filesystem::path& file,
+                         std::uint64_t offset) {
+  if (map.truncated()) {
+    fail(file, offset,
+         "the file lost bytes while open (truncated by another process, or a read error; it was " +
+             std::to_string(map.size()) + " bytes when opened)");
   }
 }
 
 // Opens one shard: header, trailer, index; checks them and returns the index entries in key order.
-std::vector<IndexEntry> open_shard(int fd, ShardInfo& info) {
+std::vector<IndexEntry> open_shard(const MappedFile& map, ShardInfo& info) {
   const auto& file = info.file;
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    throw FormatError(file.string() + ": cannot stat (" + std::strerror(errno) + ")");
-  }
-  const auto size = static_cast<std::uint64_t>(st.st_size);
+  const auto bytes = map.bytes();
+  const std::uint64_t size = map.size();
   info.file_bytes = size;
   if (size < kFixedHeaderBytes + kTrailerBytes) {
     fail(file, size,
          "file is " + std::to_string(size) + " bytes, shorter than a shard's header and trailer (" +
              std::to_string(kFixedHeaderBytes + kTrailerBytes) + " bytes): truncated?");
   }
-  std::array<std::byte, kFixedHeaderBytes> fixed;
-  read_exact(fd, file, 0, fixed.size(), fixed.data());
+  const auto fixed = bytes.first<kFixedHeaderBytes>();
   const std::uint32_t metadata_bytes = parse_fixed_header(fixed, file, info.header);
+  info.payload_bytes = info.header.spec.payload_bytes();
   if (kFixedHeaderBytes + metadata_bytes + kTrailerBytes > size) {
     fail(file, 52,
          "metadata length " + std::to_string(metadata_bytes) + " runs past the trailer (file is " +
              std::to_string(size) + " bytes): truncated?");
   }
-  std::vector<std::byte> metadata(metadata_bytes);
-  read_exact(fd, file, kFixedHeaderBytes, metadata.size(), metadata.data());
-  check_header_crc(fixed, metadata, file, info.header);
+  check_header_crc(fixed, bytes.subspan(kFixedHeaderBytes, metadata_bytes), file, info.header);
 
   const std::uint64_t trailer_at = size - kTrailerBytes;
-  std::array<std::byte, kTrailerBytes> trailer_bytes;
-  read_exact(fd, file, trailer_at, trailer_bytes.size(), trailer_bytes.data());
+  const auto trailer_bytes = bytes.subspan(trailer_at).first<kTrailerBytes>();
   const Trailer trailer = parse_trailer(trailer_bytes, file, trailer_at);
   const std::uint64_t records_begin = info.header.bytes();
   if (trailer.footer_bytes > size - records_begin) {
@@ -85,10 +63,10 @@ std::vector<IndexEntry> open_shard(int fd, ShardInfo& info) {
              std::to_string(info.header.record_count) + " records (expected equal)");
   }
   info.index_offset = size - trailer.footer_bytes;
-  std::vector<std::byte> index(trailer.footer_bytes - kTrailerBytes);
-  read_exact(fd, file, info.index_offset, index.size(), index.data());
-  const std::uint32_t crc = crc32c(std::span(trailer_bytes).first(16), crc32c(index));
+  const auto index = bytes.subspan(info.index_offset, trailer.footer_bytes - kTrailerBytes);
+  const std::uint32_t crc = crc32c(trailer_bytes.first(16), crc32c(index));
   if (crc != trailer.crc) {
+    check_not_truncated(map, file, info.index_offset);
     fail(file, trailer_at + 16,
          "index checksum " + hex32(trailer.crc) + " does not match the index (" + hex32(crc) +
              ", CRC32C of the entries and trailer bytes 0..16)");
@@ -121,105 +99,98 @@ std::vector<IndexEntry> open_shard(int fd, ShardInfo& info) {
 
 }  // namespace
 
-struct ShardSet::Reader {
-  std::vector<int> fds;
-  std::uint32_t window_shard = kNoShard;
-  std::uint64_t window_start = 0;
-  std::vector<std::byte> window;
-  std::vector<std::byte> raw;
+struct ShardSet::Files {
+  std::filesystem::path path;
+  std::vector<ShardInfo> shards;
+  std::vector<MappedFile> maps;  // one per shard
+  ds::BPlusTreeMap<std::uint64_t, Location> tree;
+  ds::FlatHashMap<std::uint64_t, Location> hash;
+};
+
+struct ShardSet::Decoder {
   ZSTD_DCtx* zstd = nullptr;
-  // Where the last point read (ShardSet::read) ended, to tell runs in key order.
-  std::uint32_t last_shard = kNoShard;
-  std::uint64_t last_end = 0;
+  std::vector<std::byte> raw;
 
-  Reader() = default;
-  Reader(const Reader&) = delete;
-  Reader& operator=(const Reader&) = delete;
-  ~Reader() {
-    for (int fd : fds) ::close(fd);
-    ZSTD_freeDCtx(zstd);
+  Decoder() = default;
+  Decoder(const Decoder&) = delete;
+  Decoder& operator=(const Decoder&) = delete;
+  ~Decoder() { ZSTD_freeDCtx(zstd); }
+};
+
+namespace {
+
+// The record at `offset` of a shard, every length and the checksum checked; decompressed into
+// `decoder` when the shard is zstd's.
+template <class Decoder>
+RecordView read_record(const ShardInfo& info, const MappedFile& map, std::uint64_t offset,
+                       std::uint64_t expected_key, Decoder& decoder) {
+  const auto& file = info.file;
+  const std::uint64_t end = info.index_offset;
+  if (offset + kRecordHeaderBytes > end) {
+    fail(file, offset, "record header runs into the index at byte " + std::to_string(end));
   }
-
-  // Makes [offset, offset + need) available in the window, reading `prefetch` bytes at least
-  // (within the records). Returns a pointer to offset's byte.
-  const std::byte* ensure(const ShardInfo& info, std::uint32_t shard, std::uint64_t offset,
-                          std::uint64_t need, std::uint64_t prefetch) {
-    if (window_shard != shard || offset < window_start ||
-        offset + need > window_start + window.size()) {
-      const std::uint64_t size = std::min(std::max(need, prefetch), info.index_offset - offset);
-      window_shard = kNoShard;  // stays invalid if the read throws
-      window.resize(size);
-      read_exact(fds[shard], info.file, offset, size, window.data());
-      window_shard = shard;
-      window_start = offset;
-    }
-    return window.data() + (offset - window_start);
+  const std::byte* h = map.bytes().data() + offset;
+  RecordView view;
+  view.stored_bytes = get_u32(h + 4);
+  const std::uint32_t raw_bytes = get_u32(h + 8);
+  view.label = static_cast<std::int32_t>(get_u32(h + 12));
+  view.key = get_u64(h + 16);
+  const std::uint64_t expected_raw = info.payload_bytes;
+  if (view.stored_bytes > end - offset - kRecordHeaderBytes || raw_bytes != expected_raw ||
+      (!info.header.zstd() && view.stored_bytes != raw_bytes)) {
+    check_not_truncated(map, file, offset);
   }
-
-  RecordView record(const ShardInfo& info, std::uint32_t shard, std::uint64_t offset,
-                    std::uint64_t expected_key, std::uint64_t prefetch) {
-    const auto& file = info.file;
-    const std::uint64_t end = info.index_offset;
-    if (offset + kRecordHeaderBytes > end) {
-      fail(file, offset, "record header runs into the index at byte " + std::to_string(end));
-    }
-    const std::byte* h = ensure(info, shard, offset, kRecordHeaderBytes, prefetch);
-    RecordView view;
-    view.stored_bytes = get_u32(h + 4);
-    const std::uint32_t raw_bytes = get_u32(h + 8);
-    view.label = static_cast<std::int32_t>(get_u32(h + 12));
-    view.key = get_u64(h + 16);
-    if (view.stored_bytes > end - offset - kRecordHeaderBytes) {
-      fail(file, offset + 4,
-           "stored length " + std::to_string(view.stored_bytes) +
-               " runs past the records' end at byte " + std::to_string(end) +
-               " (expected at most " + std::to_string(end - offset - kRecordHeaderBytes) + ")");
-    }
-    const std::uint64_t expected_raw = info.header.spec.payload_bytes();
-    if (raw_bytes != expected_raw) {
-      fail(file, offset + 8,
-           "raw length " + std::to_string(raw_bytes) + ", expected " +
-               std::to_string(expected_raw) + " (" + info.header.spec.describe() + ")");
-    }
-    if (!info.header.zstd() && view.stored_bytes != raw_bytes) {
-      fail(file, offset + 4,
-           "stored length " + std::to_string(view.stored_bytes) + " differs from the raw length " +
-               std::to_string(raw_bytes) + " in a shard without zstd (expected equal)");
-    }
-    h = ensure(info, shard, offset, kRecordHeaderBytes + view.stored_bytes, prefetch);
-    const std::span<const std::byte> stored(h + kRecordHeaderBytes, view.stored_bytes);
-    const std::uint32_t crc = crc32c(stored, crc32c(std::span(h + 4, 20)));
-    if (crc != get_u32(h)) {
-      fail(file, offset,
-           "record checksum " + hex32(get_u32(h)) + " does not match the record (" + hex32(crc) +
-               ", CRC32C of its key, label, lengths and payload)");
-    }
-    if (view.key != expected_key) {
-      fail(file, offset + 16,
-           "record key " + std::to_string(view.key) + ", the index says " +
-               std::to_string(expected_key) + " at this offset");
-    }
-    if (!info.header.zstd()) {
-      view.payload = stored;
-      return view;
-    }
-    if (zstd == nullptr) zstd = ZSTD_createDCtx();
-    if (zstd == nullptr) throw Error("zstd: cannot create a decompression context");
-    raw.resize(raw_bytes);
-    const std::size_t n =
-        ZSTD_decompressDCtx(zstd, raw.data(), raw.size(), stored.data(), stored.size());
-    if (ZSTD_isError(n) || n != raw_bytes) {
-      fail(
-          file, offset + kRecordHeaderBytes,
-          "zstd payload of key " + std::to_string(view.key) + " does not decompress to " +
-              std::to_string(raw_bytes) + " bytes (" +
-              (ZSTD_isError(n) ? std::string(ZSTD_getErrorName(n)) : std::to_string(n) + " bytes") +
-              ")");
-    }
-    view.payload = raw;
+  if (view.stored_bytes > end - offset - kRecordHeaderBytes) {
+    fail(file, offset + 4,
+         "stored length " + std::to_string(view.stored_bytes) +
+             " runs past the records' end at byte " + std::to_string(end) + " (expected at most " +
+             std::to_string(end - offset - kRecordHeaderBytes) + ")");
+  }
+  if (raw_bytes != expected_raw) {
+    fail(file, offset + 8,
+         "raw length " + std::to_string(raw_bytes) + ", expected " + std::to_string(expected_raw) +
+             " (" + info.header.spec.describe() + ")");
+  }
+  if (!info.header.zstd() && view.stored_bytes != raw_bytes) {
+    fail(file, offset + 4,
+         "stored length " + std::to_string(view.stored_bytes) + " differs from the raw length " +
+             std::to_string(raw_bytes) + " in a shard without zstd (expected equal)");
+  }
+  const std::span<const std::byte> stored(h + kRecordHeaderBytes, view.stored_bytes);
+  // The checksummed header bytes (4..24) run straight into the payload: one pass over both.
+  const std::uint32_t crc = crc32c(std::span(h + 4, 20 + std::size_t{view.stored_bytes}));
+  if (crc != get_u32(h)) {
+    check_not_truncated(map, file, offset);
+    fail(file, offset,
+         "record checksum " + hex32(get_u32(h)) + " does not match the record (" + hex32(crc) +
+             ", CRC32C of its key, label, lengths and payload)");
+  }
+  if (view.key != expected_key) {
+    fail(file, offset + 16,
+         "record key " + std::to_string(view.key) + ", the index says " +
+             std::to_string(expected_key) + " at this offset");
+  }
+  if (!info.header.zstd()) {
+    view.payload = stored;
     return view;
   }
-};
+  if (decoder.zstd == nullptr) decoder.zstd = ZSTD_createDCtx();
+  if (decoder.zstd == nullptr) throw Error("zstd: cannot create a decompression context");
+  decoder.raw.resize(raw_bytes);
+  const std::size_t n = ZSTD_decompressDCtx(decoder.zstd, decoder.raw.data(), decoder.raw.size(),
+                                            stored.data(), stored.size());
+  if (ZSTD_isError(n) || n != raw_bytes) {
+    fail(file, offset + kRecordHeaderBytes,
+         "zstd payload of key " + std::to_string(view.key) + " does not decompress to " +
+             std::to_string(raw_bytes) + " bytes (" +
+             (ZSTD_isError(n) ? std::string(ZSTD_getErrorName(n)) : std::to_string(n) + " bytes") +
+             ")");
+  }
+  view.payload = decoder.raw;
+  return view;
+}
+
+}  // namespace
 
 ShardSet::ShardSet(ShardSet&&) noexcept = default;
 ShardSet& ShardSet::operator=(ShardSet&&) noexcept = default;
@@ -247,21 +218,16 @@ ShardSet ShardSet::open(const std::filesystem::path& path) {
   }
   if (files.size() >= kNoShard) throw FormatError(path.string() + ": too many shards");
 
-  ShardSet set;
-  set.path_ = path;
-  set.reader_ = std::make_unique<Reader>();
+  auto built = std::make_shared<Files>();
+  built->path = path;
   std::vector<std::vector<IndexEntry>> indices;
   for (const auto& file : files) {
-    const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      throw FormatError(file.string() + ": cannot open (" + std::strerror(errno) + ")");
-    }
-    set.reader_->fds.push_back(fd);
+    built->maps.push_back(MappedFile::open(file));
     ShardInfo info;
     info.file = file;
-    indices.push_back(open_shard(fd, info));
-    if (!set.shards_.empty()) {
-      const auto& first = set.shards_.front();
+    indices.push_back(open_shard(built->maps.back(), info));
+    if (!built->shards.empty()) {
+      const auto& first = built->shards.front();
       if (info.header.spec != first.header.spec) {
         fail(file, 24,
              "sample " + info.header.spec.describe() + " differs from " + first.file.string() +
@@ -273,7 +239,7 @@ ShardSet ShardSet::open(const std::filesystem::path& path) {
                  "'s (expected one pack's shards only)");
       }
     }
-    set.shards_.push_back(std::move(info));
+    built->shards.push_back(std::move(info));
   }
 
   // K-way merge of the sorted indices; equal keys meet here, one after the other.
@@ -292,8 +258,8 @@ ShardSet ShardSet::open(const std::filesystem::path& path) {
     heads.pop();
     const std::size_t i = next[s]++;
     if (!merged.empty() && merged.back().first == key) {
-      const auto& other = set.shards_[merged.back().second.shard];
-      fail(set.shards_[s].file, set.shards_[s].index_offset + i * kIndexEntryBytes,
+      const auto& other = built->shards[merged.back().second.shard];
+      fail(built->shards[s].file, built->shards[s].index_offset + i * kIndexEntryBytes,
            "key " + std::to_string(key) + " is also in " + other.file.string() + " (at byte " +
                std::to_string(merged.back().second.offset) +
                "; expected each key in one shard only)");
@@ -301,27 +267,69 @@ ShardSet ShardSet::open(const std::filesystem::path& path) {
     merged.push_back({key, Location{s, indices[s][i].offset}});
     if (next[s] < indices[s].size()) heads.push({indices[s][next[s]].key, s});
   }
-  set.hash_.reserve(merged.size());
-  for (const auto& [key, location] : merged) set.hash_.try_emplace(key, location);
-  set.tree_.bulk_load(std::move(merged));
+  built->hash.reserve(merged.size());
+  for (const auto& [key, location] : merged) built->hash.try_emplace(key, location);
+  built->tree.bulk_load(std::move(merged));
+
+  ShardSet set;
+  set.files_ = std::move(built);
+  set.decoder_ = std::make_unique<Decoder>();
   return set;
 }
 
+ShardSet ShardSet::share() const {
+  ShardSet set;
+  set.files_ = files_;
+  set.decoder_ = std::make_unique<Decoder>();
+  return set;
+}
+
+std::uint64_t ShardSet::size() const {
+  return files_->tree.size();
+}
+const std::filesystem::path& ShardSet::path() const {
+  return files_->path;
+}
+const SampleSpec& ShardSet::spec() const {
+  return files_->shards.front().header.spec;
+}
+const std::string& ShardSet::metadata() const {
+  return files_->shards.front().header.metadata;
+}
+const std::vector<ShardInfo>& ShardSet::shards() const {
+  return files_->shards;
+}
+const ds::BPlusTreeMap<std::uint64_t, Location>& ShardSet::index() const {
+  return files_->tree;
+}
+
 const Location* ShardSet::find(std::uint64_t key) const {
-  const auto it = hash_.find(key);
-  return it == hash_.end() ? nullptr : &it->second;
+  const auto it = files_->hash.find(key);
+  return it == files_->hash.end() ? nullptr : &it->second;
+}
+
+RecordView ShardSet::read_at(const Location& where, std::uint64_t key) {
+  return read_record(files_->shards[where.shard], files_->maps[where.shard], where.offset, key,
+                     *decoder_);
+}
+
+void ShardSet::prefetch(const Location& where) const {
+  if (where.shard >= files_->maps.size()) return;
+  const auto& info = files_->shards[where.shard];
+  const auto bytes = files_->maps[where.shard].bytes();
+  if (where.offset >= info.index_offset) return;
+  // A zstd record's stored length is unknown until its header is read: its first lines only.
+  const std::uint64_t want = info.header.zstd() ? 256 : kRecordHeaderBytes + info.payload_bytes;
+  const std::uint64_t end = std::min(where.offset + want, info.index_offset);
+  for (std::uint64_t at = where.offset & ~std::uint64_t{63}; at < end; at += 64) {
+    __builtin_prefetch(bytes.data() + at);
+  }
 }
 
 bool ShardSet::read(std::uint64_t key, Record& out) {
   const Location* where = find(key);
   if (where == nullptr) return false;
-  // A read that starts where the last one ended is most likely one of a run in key order (a
-  // loader without shuffling, a range): read ahead as a scan does, not a page at a time.
-  const bool continues = where->shard == reader_->last_shard && where->offset == reader_->last_end;
-  const auto view = reader_->record(shards_[where->shard], where->shard, where->offset, key,
-                                    continues ? kScanWindow : kPointWindow);
-  reader_->last_shard = where->shard;
-  reader_->last_end = where->offset + kRecordHeaderBytes + view.stored_bytes;
+  const auto view = read_at(*where, key);
   out.key = view.key;
   out.label = view.label;
   out.payload.assign(view.payload.begin(), view.payload.end());
@@ -331,46 +339,42 @@ bool ShardSet::read(std::uint64_t key, Record& out) {
 Record ShardSet::read(std::uint64_t key) {
   Record record;
   if (!read(key, record)) {
-    throw Error(path_.string() + ": no record with key " + std::to_string(key));
+    throw Error(path().string() + ": no record with key " + std::to_string(key));
   }
   return record;
 }
 
 template <class It>
 void ShardSet::visit(It first, It last, const std::function<void(const RecordView&)>& visit) {
-  for (; first != last; ++first) {
-    const Location& where = first->second;
-    visit(reader_->record(shards_[where.shard], where.shard, where.offset, first->first,
-                          kScanWindow));
-  }
+  for (; first != last; ++first) visit(read_at(first->second, first->first));
 }
 
 void ShardSet::range(std::uint64_t lo, std::uint64_t hi,
                      const std::function<void(const RecordView&)>& visit_record) {
-  const auto r = std::as_const(tree_).range(lo, hi);
+  const auto r = std::as_const(files_->tree).range(lo, hi);
   visit(r.begin(), r.end(), visit_record);
 }
 
 void ShardSet::for_each(const std::function<void(const RecordView&)>& visit_record) {
-  visit(std::as_const(tree_).begin(), std::as_const(tree_).end(), visit_record);
+  visit(std::as_const(files_->tree).begin(), std::as_const(files_->tree).end(), visit_record);
 }
 
 std::uint64_t ShardSet::verify() {
   std::uint64_t checked = 0;
-  for (std::uint32_t s = 0; s < shards_.size(); ++s) {
-    const auto& info = shards_[s];
+  const auto& tree = files_->tree;
+  for (std::uint32_t s = 0; s < files_->shards.size(); ++s) {
+    const auto& info = files_->shards[s];
+    const auto& map = files_->maps[s];
     std::uint64_t offset = info.header.bytes();
     std::uint64_t records = 0;
     while (offset < info.index_offset) {
       // The key in the record itself is what is looked up; the checksum has vouched for it.
-      const std::byte* h = reader_->ensure(
-          info, s, offset, std::min<std::uint64_t>(kRecordHeaderBytes, info.index_offset - offset),
-          kScanWindow);
-      const std::uint64_t key =
-          offset + kRecordHeaderBytes <= info.index_offset ? get_u64(h + 16) : 0;
-      const auto view = reader_->record(info, s, offset, key, kScanWindow);
-      const auto it = tree_.find(view.key);
-      if (it == tree_.end() || !(it->second == Location{s, offset})) {
+      const std::uint64_t key = offset + kRecordHeaderBytes <= info.index_offset
+                                    ? get_u64(map.bytes().data() + offset + 16)
+                                    : 0;
+      const auto view = read_record(info, map, offset, key, *decoder_);
+      const auto it = tree.find(view.key);
+      if (it == tree.end() || !(it->second == Location{s, offset})) {
         fail(info.file, offset,
              "record of key " + std::to_string(view.key) +
                  " is not listed at this offset in the index (expected every record indexed)");

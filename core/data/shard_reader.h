@@ -8,8 +8,13 @@
 // lengths against the header, its zstd frame. Whatever is wrong throws tb::FormatError naming the
 // file, the byte offset and what was expected; nothing is trusted before it is checked.
 //
-// A ShardSet is movable, not copyable, and not thread-safe: reads share one buffer (one set per
-// reading thread).
+// The shards are memory-mapped (core/util/mapped_file.h): a record is checked and handed out in
+// place, with no copy out of the page cache; a shard truncated while open reads as zeros, fails
+// its checksum and is reported as truncated, never a crash.
+//
+// A ShardSet is movable, not copyable, and not thread-safe: zstd records decompress into one
+// buffer of the set's. share() gives another thread a set of its own over the same open files and
+// indices.
 #pragma once
 
 #include <cstdint>
@@ -33,8 +38,9 @@ struct Location {
   bool operator==(const Location&) const = default;
 };
 
-// One record as read: the payload is decompressed and verified. The view's payload lives in the
-// set's buffer until its next read.
+// One record as read: the payload is decompressed and verified. The view's payload lives as long
+// as the set for an uncompressed shard (it is the mapped file), in the set's buffer until its next
+// read for a zstd one.
 struct RecordView {
   std::uint64_t key = 0;
   std::int32_t label = 0;
@@ -54,6 +60,7 @@ struct ShardInfo {
   std::uint64_t file_bytes = 0;
   std::uint64_t index_offset = 0;             // where the records end and the index begins
   std::uint64_t first_key = 0, last_key = 0;  // when it holds records
+  std::uint64_t payload_bytes = 0;            // header.spec.payload_bytes(), asked per record
 };
 
 class ShardSet {
@@ -61,18 +68,21 @@ class ShardSet {
   // `path` is one `.tbs` file or a folder whose `.tbs` files (in name order) form the set. Every
   // shard must share the first one's sample spec and metadata; a key in two shards is an error.
   static ShardSet open(const std::filesystem::path& path);
+  // Another set over the same open shards and indices, with a decompression buffer of its own:
+  // for another reading thread, without opening and indexing the files again.
+  ShardSet share() const;
 
   ShardSet(ShardSet&&) noexcept;
   ShardSet& operator=(ShardSet&&) noexcept;
   ~ShardSet();
 
-  std::uint64_t size() const { return tree_.size(); }
-  const std::filesystem::path& path() const { return path_; }
-  const SampleSpec& spec() const { return shards_.front().header.spec; }
-  const std::string& metadata() const { return shards_.front().header.metadata; }
-  const std::vector<ShardInfo>& shards() const { return shards_; }
+  std::uint64_t size() const;
+  const std::filesystem::path& path() const;
+  const SampleSpec& spec() const;
+  const std::string& metadata() const;
+  const std::vector<ShardInfo>& shards() const;
   // key -> Location in key order.
-  const ds::BPlusTreeMap<std::uint64_t, Location>& index() const { return tree_; }
+  const ds::BPlusTreeMap<std::uint64_t, Location>& index() const;
 
   // The record's location (hash map lookup), or nullptr when no record has this key.
   const Location* find(std::uint64_t key) const;
@@ -81,6 +91,11 @@ class ShardSet {
   bool read(std::uint64_t key, Record& out);
   // Throws tb::Error when no record has this key.
   Record read(std::uint64_t key);
+  // The record at a location taken from index(), checked to hold `key`: no lookup, no copy.
+  RecordView read_at(const Location& where, std::uint64_t key);
+  // Starts loading the record at `where` into the cache (its header and, uncompressed, its
+  // payload), for a read_at() soon after. Checks nothing.
+  void prefetch(const Location& where) const;
   // Every record with lo <= key < hi, in key order.
   void range(std::uint64_t lo, std::uint64_t hi,
              const std::function<void(const RecordView&)>& visit);
@@ -94,15 +109,13 @@ class ShardSet {
 
  private:
   ShardSet() = default;
-  struct Reader;  // open files, the read window, the zstd context
+  struct Files;    // what open() built: mapped shards, their infos, both indices; immutable
+  struct Decoder;  // the zstd context and buffer of this set
   template <class It>
   void visit(It first, It last, const std::function<void(const RecordView&)>& visit);
 
-  std::filesystem::path path_;
-  std::vector<ShardInfo> shards_;
-  ds::BPlusTreeMap<std::uint64_t, Location> tree_;
-  ds::FlatHashMap<std::uint64_t, Location> hash_;
-  std::unique_ptr<Reader> reader_;
+  std::shared_ptr<const Files> files_;
+  std::unique_ptr<Decoder> decoder_;
 };
 
 }  // namespace tb::data::shard

@@ -12,24 +12,31 @@
 namespace tb::data {
 namespace {
 
+using Entry = std::pair<std::uint64_t, shard::Location>;  // key, where its record is
+
+// Position -> (key, location) straight from an array, and the record checked in place in the
+// mapped shard: no lookup, no copy.
 class ShardReader final : public RecordReader {
  public:
-  ShardReader(shard::ShardSet set, const std::vector<std::uint64_t>& keys)
-      : set_(std::move(set)), keys_(keys) {}
+  ShardReader(shard::ShardSet set, const std::vector<Entry>& entries)
+      : set_(std::move(set)), entries_(entries) {}
   RecordRef read(std::uint64_t position) override {
-    if (position >= keys_.size()) {
+    if (position >= entries_.size()) {
       throw FormatError(set_.path().string() + ": no record at position " +
                         std::to_string(position) + " (the set holds " +
-                        std::to_string(keys_.size()) + ")");
+                        std::to_string(entries_.size()) + ")");
     }
-    set_.read(keys_[position], record_);
-    return {record_.key, record_.label, record_.payload};
+    const auto& [key, where] = entries_[position];
+    const auto view = set_.read_at(where, key);
+    return {view.key, view.label, view.payload};
+  }
+  void prefetch(std::uint64_t position) override {
+    if (position < entries_.size()) set_.prefetch(entries_[position].second);
   }
 
  private:
   shard::ShardSet set_;
-  const std::vector<std::uint64_t>& keys_;  // owned by the ShardRecordSet, which outlives readers
-  shard::Record record_;
+  const std::vector<Entry>& entries_;  // owned by the ShardRecordSet, which outlives readers
 };
 
 class ShardRecordSet final : public RecordSet {
@@ -40,31 +47,31 @@ class ShardRecordSet final : public RecordSet {
       throw FormatError(set_.shards().front().file.string() +
                         ": at byte 64: metadata is not a JSON object");
     }
-    keys_.reserve(set_.size());
-    for (const auto& entry : set_.index()) keys_.push_back(entry.first);
+    entries_.reserve(set_.size());
+    for (const auto& entry : set_.index()) entries_.emplace_back(entry.first, entry.second);
   }
   std::string name() const override {
     return metadata_.value("name", "shards:" + set_.path().filename().string());
   }
   SampleSpec spec() const override { return set_.spec(); }
   nlohmann::json metadata() const override { return metadata_; }
-  std::uint64_t size() const override { return keys_.size(); }
+  std::uint64_t size() const override { return entries_.size(); }
   // Reads the whole set once, at the first call (a session asks once, when it starts).
   std::string fingerprint() const override {
     std::call_once(fingerprint_once_, [&] {
-      auto set = shard::ShardSet::open(set_.path());
+      auto set = set_.share();
       fingerprint_ = shard::fingerprint(set);
     });
     return fingerprint_;
   }
   std::unique_ptr<RecordReader> open_reader() const override {
-    return std::make_unique<ShardReader>(shard::ShardSet::open(set_.path()), keys_);
+    return std::make_unique<ShardReader>(set_.share(), entries_);
   }
 
  private:
   shard::ShardSet set_;
   nlohmann::json metadata_;
-  std::vector<std::uint64_t> keys_;  // position -> key, ascending
+  std::vector<Entry> entries_;  // position -> record, in key order
   mutable std::once_flag fingerprint_once_;
   mutable std::string fingerprint_;
 };

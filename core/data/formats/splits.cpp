@@ -209,9 +209,10 @@ InMemoryDataset load_into_memory(const RecordSet& set, std::uint64_t limit) {
   uLong crc = crc32(0L, Z_NULL, 0);
   for (std::uint64_t i = 0; i < set.size(); ++i) {
     const RecordRef record = reader->read(i);
-    check_record(
-        set.name() + ": record " + std::to_string(i) + " (key " + std::to_string(record.key) + ")",
-        record, set.spec().payload_bytes(), classes);
+    check_record(record, set.spec().payload_bytes(), classes, [&] {
+      return set.name() + ": record " + std::to_string(i) + " (key " + std::to_string(record.key) +
+             ")";
+    });
     crc =
         crc32_z(crc, reinterpret_cast<const Bytef*>(record.payload.data()), record.payload.size());
     if (i < keep) decoder.decode(record.payload, {data.features.data() + i * numel, numel});

@@ -137,7 +137,7 @@ bool BatchLoader::next(LoadedBatch& out) {
   ++next_consume_;
   stats_.samples += static_cast<std::uint64_t>(out.size);
   lock.unlock();
-  work_ready_.notify_all();
+  work_ready_.notify_one();  // one slot freed: one batch for one worker to claim
   return true;
 }
 
@@ -154,16 +154,28 @@ void BatchLoader::fill(WorkerState& state, std::int64_t batch, LoadedBatch& out)
   const std::size_t payload_bytes = decoder_.spec().payload_bytes();
   LoaderStats counts;
   std::size_t filled = 0;
+  // Records this far ahead are asked to be loaded: in a shuffled order each is a cache and TLB
+  // miss, and a few in flight at once overlap their waits.
+  constexpr std::int64_t kPrefetchAhead = 4;
+  const bool cached = options_.cache != nullptr;
+  for (std::int64_t i = begin; i < std::min(begin + kPrefetchAhead, end) && !cached; ++i) {
+    state.reader->prefetch(static_cast<std::uint64_t>(order_[static_cast<std::size_t>(i)]));
+  }
   for (std::int64_t i = begin; i < end; ++i) {
     const auto position = static_cast<std::uint64_t>(order_[static_cast<std::size_t>(i)]);
+    if (i + kPrefetchAhead < end && !cached) {
+      state.reader->prefetch(
+          static_cast<std::uint64_t>(order_[static_cast<std::size_t>(i + kPrefetchAhead)]));
+    }
     const std::span<float> sample(out.features.data() + filled * numel_, numel_);
     std::int32_t label = 0;
     if (!options_.cache || !options_.cache->get(position, sample, label)) {
       try {
         const RecordRef record = state.reader->read(position);
-        check_record(set_->name() + ": record " + std::to_string(position) + " (key " +
-                         std::to_string(record.key) + ")",
-                     record, payload_bytes, classes_);
+        check_record(record, payload_bytes, classes_, [&] {
+          return set_->name() + ": record " + std::to_string(position) + " (key " +
+                 std::to_string(record.key) + ")";
+        });
         decoder_.decode(record.payload, sample);
         label = record.label;
       } catch (const FormatError&) {

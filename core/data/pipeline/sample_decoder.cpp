@@ -66,22 +66,19 @@ SampleDecoder::SampleDecoder(const shard::SampleSpec& spec, const nlohmann::json
       throw FormatError(where + ": metadata normalize.scale and .std must be > 0");
     }
   }
+  normalization_ = Normalization(scale_, mean_, std_);
 }
 
 void SampleDecoder::decode(std::span<const std::byte> payload, std::span<float> out) const {
   const std::size_t numel = out.size();
   if (spec_.dtype == SampleDType::u8) {
-    // The very expression the IDX reader evaluates, so the floats are bit for bit the same.
-    for (std::size_t i = 0; i < numel; ++i) {
-      out[i] =
-          (static_cast<float>(std::to_integer<std::uint8_t>(payload[i])) / scale_ - mean_) / std_;
-    }
+    normalization_.apply(reinterpret_cast<const std::uint8_t*>(payload.data()), out.data(), numel);
   } else if (spec_.dtype == SampleDType::f32) {
     std::memcpy(out.data(), payload.data(), numel * sizeof(float));
   } else {
     const std::size_t width = shard::dtype_size(spec_.dtype);
     for (std::size_t i = 0; i < numel; ++i) {
-      out[i] = (sample_value_to_float(&payload[i * width], spec_.dtype) / scale_ - mean_) / std_;
+      out[i] = normalization_.apply(sample_value_to_float(&payload[i * width], spec_.dtype));
     }
   }
 }

@@ -1,8 +1,8 @@
 // SampleDecoder: a record's payload bytes (SampleSpec layout) to the model's float features.
 // Integer samples become (x / scale - mean) / std with the set's metadata "normalize" (1, 0, 1
-// without it); f32 samples are taken as they are. Shared by every reader of records (the
-// in-memory shard loader and the pipeline's workers), so a sample decodes to the same floats
-// whichever path reads it.
+// without it), through Normalization (core/data/normalize.h); f32 samples are taken as they are.
+// Shared by every reader of records (the in-memory shard loader and the pipeline's workers), so a
+// sample decodes to the same floats whichever path reads it.
 #pragma once
 
 #include <cstddef>
@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/data/normalize.h"
 #include "core/data/shard_format.h"
 
 namespace tb::data {
@@ -25,7 +26,7 @@ class SampleDecoder {
   // out.size() must be spec.numel() and payload.size() spec.payload_bytes().
   void decode(std::span<const std::byte> payload, std::span<float> out) const;
   // The feature a raw value of 0 becomes (what padding adds around an image).
-  float zero_feature() const { return (0.0f / scale_ - mean_) / std_; }
+  float zero_feature() const { return normalization_.apply(0.0f); }
 
   const shard::SampleSpec& spec() const { return spec_; }
   float scale() const { return scale_; }
@@ -37,6 +38,7 @@ class SampleDecoder {
   float scale_ = 1.0f;
   float mean_ = 0.0f;
   float std_ = 1.0f;
+  Normalization normalization_;
 };
 
 // One little-endian value of `dtype` at p, as float.

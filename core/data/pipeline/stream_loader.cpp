@@ -134,8 +134,9 @@ void StreamLoader::reader_loop() {
       }
       try {
         if (!stream_->next(record)) break;
-        check_record(stream_->name() + ": record with key " + std::to_string(record.key), record,
-                     payload_bytes_, classes_);
+        check_record(record, payload_bytes_, classes_, [&] {
+          return stream_->name() + ": record with key " + std::to_string(record.key);
+        });
       } catch (const FormatError&) {
         if (options_.on_error == OnError::fail) throw;
         const std::lock_guard lock(mutex_);

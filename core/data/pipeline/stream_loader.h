@@ -114,7 +114,7 @@ class StreamLoader {
   std::int64_t total_batches_ = -1;  // known once the reader reached the end (or failed)
   std::exception_ptr error_;         // thrown once batch total_batches_ would be due
   bool stopping_ = false;
-  StreamStats stats_;         // dedup_false_positive_rate is derived in stats()
+  StreamStats stats_;             // dedup_false_positive_rate is derived in stats()
   std::size_t dedup_blocks_ = 0;  // the filter's size, once the reader made it
   int dedup_probes_ = 0;
   std::vector<std::thread> threads_;

@@ -138,7 +138,7 @@ TEST(BatchLoader, DecodesAsTheMetadataSaysAndChecksLabels) {
     EXPECT_EQ(batches[0].labels[i], static_cast<std::int32_t>(i % 10));
     for (std::size_t j = 0; j < 16; ++j) {
       const float raw = static_cast<float>((i * 7 + j) % 251);
-      EXPECT_EQ(batches[0].features[i * 16 + j], (raw / 255.0f - 0.5f) / 0.25f);
+      EXPECT_FLOAT_EQ(batches[0].features[i * 16 + j], (raw / 255.0f - 0.5f) / 0.25f);
     }
   }
 }
@@ -238,20 +238,34 @@ TEST(BatchLoader, LabelsOutsideTheClassesAndShortPayloadsAreFormatErrors) {
 
 TEST(CheckRecord, NamesTheRecordAndWhatWasExpected) {
   std::vector<std::byte> payload(4);
-  EXPECT_NO_THROW(check_record("s: record 1", {1, 9, payload}, 4, 10));
-  EXPECT_NO_THROW(check_record("s: record 1", {1, 500, payload}, 4, 0));
+  int named = 0;
+  const auto where = [&] {
+    ++named;
+    return std::string("s: record 1");
+  };
+  EXPECT_NO_THROW(check_record({1, 9, payload}, 4, 10, where));
+  EXPECT_NO_THROW(check_record({1, 500, payload}, 4, 0, where));
+  EXPECT_EQ(named, 0) << "the message was built for a record that fits";
+  EXPECT_FALSE(record_fits({1, 10, payload}, 4, 10));
   try {
-    check_record("s: record 1", {1, 0, std::span(payload).first(3)}, 4, 10);
+    check_record({1, 0, std::span(payload).first(3)}, 4, 10, where);
     ADD_FAILURE() << "short payload accepted";
   } catch (const FormatError& e) {
     EXPECT_STREQ(e.what(), "s: record 1 has 3 payload bytes, expected 4");
   }
   try {
-    check_record("s: record 1", {1, -1, payload}, 4, 0);
+    check_record({1, -1, payload}, 4, 0, where);
     ADD_FAILURE() << "negative label accepted";
   } catch (const FormatError& e) {
     EXPECT_STREQ(e.what(), "s: record 1 has label -1, expected 0..2147483647");
   }
+  try {
+    check_record({1, 10, payload}, 4, 10, where);
+    ADD_FAILURE() << "label past the classes accepted";
+  } catch (const FormatError& e) {
+    EXPECT_STREQ(e.what(), "s: record 1 has label 10, expected 0..9");
+  }
+  EXPECT_EQ(named, 3);
   EXPECT_EQ(metadata_classes({{"classes", 7}}), 7);
   EXPECT_EQ(metadata_classes({{"classes", "7"}}), 0);
   EXPECT_EQ(metadata_classes(nlohmann::json::array()), 0);
