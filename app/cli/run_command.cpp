@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <string>
 
 #include <nlohmann/json.hpp>
 
@@ -40,6 +41,29 @@ run::Project resumed_project(const std::filesystem::path& db_path, store::Sessio
   run::apply_override(doc, "train.max_steps=0");
   for (const auto& assignment : overrides) run::apply_override(doc, assignment);
   return run::Project::from_json(doc, name);
+}
+
+std::string loader_count(const store::Params& params, const std::string& key) {
+  for (const auto& [k, v] : params) {
+    if (k == key) return v;
+  }
+  return "0";
+}
+
+// What the pipeline left out, when it left anything out: nothing is dropped without a word.
+void print_loader_counts(const store::Params& loader) {
+  const std::string unreadable = loader_count(loader, "loader.skipped_records");
+  if (loader_count(loader, "loader.mode") == "stream") {
+    std::printf(
+        "stream: %s records read, %s repeats left out (Bloom filter, expected false-positive rate "
+        "%s), %s unreadable records skipped\n",
+        loader_count(loader, "loader.read").c_str(),
+        loader_count(loader, "loader.duplicates_skipped").c_str(),
+        loader_count(loader, "loader.dedup_false_positive_rate").c_str(), unreadable.c_str());
+  } else if (unreadable != "0") {
+    std::printf("loader: %s unreadable records skipped (data.loader.on_error \"skip\")\n",
+                unreadable.c_str());
+  }
 }
 
 }  // namespace
@@ -99,6 +123,7 @@ int run_project(const RunCommand& command) {
                     100.0 * result.data_wait_s / result.train_s, result.data_wait_s,
                     result.train_s);
       }
+      print_loader_counts(result.loader);
       if (result.dense_grad_bytes > 0) {
         std::printf(
             "embedding gradients: row-sparse %.1f KiB (largest step) vs dense %.1f KiB (%.1fx "

@@ -67,7 +67,9 @@ int tune_loader(const TuneLoaderCommand& command) {
   const auto steps = std::max<std::int64_t>(
       20, static_cast<std::int64_t>(steps_per_s * command.seconds_per_trial));
 
-  std::vector<std::int64_t> worker_counts{0, 1, 2};
+  // Streaming decodes on worker threads only.
+  std::vector<std::int64_t> worker_counts{1, 2};
+  if (project.data.loader.mode != "stream") worker_counts.insert(worker_counts.begin(), 0);
   const auto cores = static_cast<std::int64_t>(std::max(1u, std::thread::hardware_concurrency()));
   for (std::int64_t w = 4; w <= cores; w *= 2) worker_counts.push_back(w);
   std::vector<Trial> trials;

@@ -1,6 +1,8 @@
 // Dense samples (Fashion-MNIST's IDX files or a shard pack) into nn::Model, fed by the data
-// pipeline: a BatchLoader per split with the project's data.loader settings, batches uploaded
-// into x [N, sample shape...].
+// pipeline with the project's data.loader settings: the training split through a BatchLoader
+// (mode "batch") or a StreamLoader per epoch (mode "stream"), the test split through a
+// BatchLoader; batches uploaded into x [N, sample shape...].
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -10,6 +12,7 @@
 #include "core/amp/precision.h"
 #include "core/data/formats/splits.h"
 #include "core/data/pipeline/batch_loader.h"
+#include "core/data/pipeline/stream_loader.h"
 #include "core/nn/model.h"
 #include "core/run/workload.h"
 #include "core/util/error.h"
@@ -81,18 +84,47 @@ data::LoaderOptions with_cache(data::LoaderOptions options,
   return options;
 }
 
+// What batch and stream options share: threads, queue, errors, augmentation, trace.
+template <class Options>
+void set_threads_and_samples(Options& options, const LoaderSettings& settings,
+                             trace::Recorder* recorder) {
+  options.workers = static_cast<int>(settings.workers);
+  options.prefetch = static_cast<int>(settings.prefetch);
+  options.on_error = settings.on_error == "skip" ? data::OnError::skip : data::OnError::fail;
+  options.augment = {settings.crop_padding, settings.flip};
+  options.recorder = recorder;
+}
+
 data::LoaderOptions loader_options(const Project& project, trace::Recorder* recorder) {
   const auto& settings = project.data.loader;
   data::LoaderOptions options;
   options.batch_size = project.data.batch_size;
   options.shuffle = project.data.shuffle;
   options.seed = project.seed;
-  options.workers = static_cast<int>(settings.workers);
-  options.prefetch = static_cast<int>(settings.prefetch);
-  options.on_error = settings.on_error == "skip" ? data::OnError::skip : data::OnError::fail;
-  options.augment = {settings.crop_padding, settings.flip};
-  options.recorder = recorder;
+  set_threads_and_samples(options, settings, recorder);
   return options;
+}
+
+// One pass of the training split as a stream, its shuffle buffer and augmentation drawn anew for
+// each epoch.
+data::StreamOptions stream_options(const Project& project, trace::Recorder* recorder,
+                                   std::int64_t epoch, std::uint64_t expected_samples) {
+  const auto& settings = project.data.loader;
+  data::StreamOptions options;
+  options.batch_size = project.data.batch_size;
+  options.seed = project.seed ^ (static_cast<std::uint64_t>(epoch + 1) * 0x9E3779B97F4A7C15ull);
+  options.shuffle_buffer = project.data.shuffle ? settings.shuffle_buffer : 0;
+  options.dedup = settings.dedup;
+  options.dedup_expected = std::max<std::uint64_t>(expected_samples, 1024);
+  set_threads_and_samples(options, settings, recorder);
+  return options;
+}
+
+void add_pass(data::StreamStats& totals, const data::StreamStats& pass) {
+  totals.read += pass.read;
+  totals.duplicates_skipped += pass.duplicates_skipped;
+  totals.skipped_records += pass.skipped_records;
+  totals.samples += pass.samples;
 }
 
 class DenseWorkload final : public Workload {
@@ -103,8 +135,12 @@ class DenseWorkload final : public Workload {
         recorder_(recorder),
         train_set_(open_split(project, true)),
         test_set_(open_split(project, false)),
-        train_(train_set_, with_cache(loader_options(project, recorder),
-                                      make_cache(project, *train_set_, "train"))) {
+        streaming_(project.data.loader.mode == "stream") {
+    if (!streaming_) {
+      train_ = std::make_unique<data::BatchLoader>(
+          train_set_,
+          with_cache(loader_options(project, recorder), make_cache(project, *train_set_, "train")));
+    }
     const auto& shape = train_set_->spec().shape;
     std::vector<std::int64_t> sample(shape.begin(), shape.end());
     if (test_set_->spec() != train_set_->spec()) {
@@ -119,7 +155,7 @@ class DenseWorkload final : public Workload {
   }
 
   std::string train_name() const override { return train_set_->name(); }
-  std::int64_t train_size() const override { return static_cast<std::int64_t>(train_.size()); }
+  std::int64_t train_size() const override { return static_cast<std::int64_t>(train_set_->size()); }
   std::int64_t test_size() const override { return static_cast<std::int64_t>(test_set_->size()); }
   store::Params dataset_params() const override {
     return {{"dataset.train.fingerprint", train_set_->fingerprint()},
@@ -127,18 +163,37 @@ class DenseWorkload final : public Workload {
             {"dataset.train.samples", std::to_string(train_size())},
             {"dataset.test.samples", std::to_string(test_size())}};
   }
-  std::int64_t batches_per_epoch() const override { return train_.batches_per_epoch(); }
+  std::int64_t batches_per_epoch() const override {
+    if (train_) return train_->batches_per_epoch();
+    const auto b = project_.data.batch_size;
+    return (train_size() + b - 1) / b;
+  }
+  bool exact_epoch_length() const override { return !streaming_ || !project_.data.loader.dedup; }
   void start_epoch(std::int64_t epoch) override {
     epoch_ = epoch;
-    train_.start_epoch(epoch);
+    if (train_) {
+      train_->start_epoch(epoch);
+      return;
+    }
+    finish_stream();
+    stream_ = std::make_unique<data::StreamLoader>(
+        data::stream_of(train_set_),
+        stream_options(project_, recorder_, epoch, train_set_->size()));
   }
-  // Restarts the epoch past its first batches; the batches already decoded for it are dropped,
-  // so this happens only when there is something to skip.
+  // Batch mode restarts the epoch past its first batches (the batches already decoded for it
+  // are dropped, so this happens only when there is something to skip); a stream is read past
+  // them, as its order is the seed's.
   void skip(std::int64_t batches) override {
-    if (batches > 0) train_.start_epoch(epoch_, batches);
+    if (batches <= 0) return;
+    if (train_) {
+      train_->start_epoch(epoch_, batches);
+      return;
+    }
+    for (std::int64_t i = 0; i < batches && stream_->next(batch_); ++i) {
+    }
   }
   std::int64_t next_batch() override {
-    if (!train_.next(batch_)) return 0;
+    if (!(train_ ? train_->next(batch_) : stream_->next(batch_))) return 0;
     if (backend_.device() == tensor::Device::cpu) {
       // The batch's floats become x's storage; x's previous floats go back to the loader.
       dims_[0] = batch_.size;
@@ -152,13 +207,32 @@ class DenseWorkload final : public Workload {
     return batch_.size;
   }
   const tensor::Tensor& labels() const override { return y_; }
-  std::int64_t loader_queue_depth() const override { return train_.ready_batches(); }
+  std::int64_t loader_queue_depth() const override {
+    if (train_) return train_->ready_batches();
+    return stream_ ? stream_->ready_batches() : 0;
+  }
   store::Params loader_params() const override {
-    const auto stats = train_.stats();
-    return {{"loader.samples", std::to_string(stats.samples)},
-            {"loader.decoded", std::to_string(stats.decoded)},
-            {"loader.cache_hits", std::to_string(stats.cache_hits)},
-            {"loader.skipped_records", std::to_string(stats.skipped_records)}};
+    if (train_) {
+      const auto stats = train_->stats();
+      return {{"loader.mode", "batch"},
+              {"loader.samples", std::to_string(stats.samples)},
+              {"loader.decoded", std::to_string(stats.decoded)},
+              {"loader.cache_hits", std::to_string(stats.cache_hits)},
+              {"loader.skipped_records", std::to_string(stats.skipped_records)}};
+    }
+    auto totals = stream_totals_;
+    double false_positive_rate = 0.0;
+    if (stream_) {
+      const auto stats = stream_->stats();
+      add_pass(totals, stats);
+      false_positive_rate = stats.dedup_false_positive_rate;
+    }
+    return {{"loader.mode", "stream"},
+            {"loader.samples", std::to_string(totals.samples)},
+            {"loader.read", std::to_string(totals.read)},
+            {"loader.duplicates_skipped", std::to_string(totals.duplicates_skipped)},
+            {"loader.skipped_records", std::to_string(totals.skipped_records)},
+            {"loader.dedup_false_positive_rate", std::to_string(false_positive_rate)}};
   }
 
   const tensor::Tensor& forward(bool training) override { return model_->forward(x_, training); }
@@ -203,6 +277,13 @@ class DenseWorkload final : public Workload {
   }
 
  private:
+  // The last epoch's stream is done with: its counts join the run's.
+  void finish_stream() {
+    if (!stream_) return;
+    add_pass(stream_totals_, stream_->stats());
+    stream_.reset();
+  }
+
   void upload(const data::LoadedBatch& batch, tensor::Tensor& x, tensor::Tensor& y) {
     dims_[0] = batch.size;
     backend_.ensure(x, tensor::Shape(dims_));
@@ -216,8 +297,11 @@ class DenseWorkload final : public Workload {
   trace::Recorder* recorder_;
   std::shared_ptr<const data::RecordSet> train_set_;
   std::shared_ptr<const data::RecordSet> test_set_;
-  data::BatchLoader train_;
-  std::unique_ptr<data::BatchLoader> test_;  // made at the first evaluation
+  bool streaming_ = false;
+  std::unique_ptr<data::BatchLoader> train_;    // mode "batch"
+  std::unique_ptr<data::StreamLoader> stream_;  // mode "stream": this epoch's pass
+  data::StreamStats stream_totals_;             // the finished passes'
+  std::unique_ptr<data::BatchLoader> test_;     // made at the first evaluation
   std::shared_ptr<data::SampleCache> test_cache_;
   std::int64_t test_batch_size_ = 0;
   std::unique_ptr<nn::Model> model_;

@@ -67,6 +67,9 @@ struct RunResult {
   // would take dense (rows x dim floats of every table).
   std::int64_t sparse_grad_bytes = 0;
   std::int64_t dense_grad_bytes = 0;
+  // The data pipeline's counts ("loader.mode", "loader.samples", "loader.skipped_records",
+  // streaming's "loader.read" and "loader.duplicates_skipped", ...), as stored with the session.
+  store::Params loader;
 };
 
 class RunObserver {

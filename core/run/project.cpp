@@ -44,6 +44,9 @@ void read_conv_blocks(ObjectReader& model, std::vector<ConvBlockSettings>& block
 void read_loader(ObjectReader& data, LoaderSettings& loader, const std::string& source) {
   data.field("loader", [&](const json& v, const std::string& path) {
     ObjectReader section(v, path, source);
+    section.string_in("mode", loader.mode, {"batch", "stream"});
+    section.integer("shuffle_buffer", loader.shuffle_buffer, 0, std::int64_t{1} << 30);
+    section.boolean("dedup", loader.dedup);
     section.integer("workers", loader.workers, 0, 256);
     section.integer("prefetch", loader.prefetch, 1, 1024);
     section.string_in("cache", loader.cache, {"none", "memory", "lmdb"});
@@ -57,6 +60,14 @@ void read_loader(ObjectReader& data, LoaderSettings& loader, const std::string& 
       augment.finish();
     });
     section.finish();
+    if (loader.mode == "stream" && loader.workers < 1) {
+      section.fail(path + ".workers", "stream mode decodes on worker threads: expected >= 1");
+    }
+    if (loader.mode == "stream" && loader.cache != "none") {
+      section.fail(path + ".cache",
+                   "stream mode reads each sample once per pass, and the caches keep samples by "
+                   "their position in a set: expected \"none\" (or mode \"batch\")");
+    }
   });
 }
 
@@ -287,6 +298,9 @@ json Project::to_json() const {
                     {"train_limit", data.train_limit}, {"test_limit", data.test_limit}};
   const auto& loader = data.loader;
   data_json["loader"] = {
+      {"mode", loader.mode},
+      {"shuffle_buffer", loader.shuffle_buffer},
+      {"dedup", loader.dedup},
       {"workers", loader.workers},
       {"prefetch", loader.prefetch},
       {"cache", loader.cache},

@@ -37,7 +37,14 @@ class ProjectError : public Error {
 
 // The data pipeline (data/pipeline/batch_loader.h) for dense datasets: the `data.loader` section.
 struct LoaderSettings {
-  std::int64_t workers = 2;   // decode threads (0: decode on the training thread)
+  // "batch": epochs over the known set in a seeded global permutation, every sample once.
+  // "stream": each epoch reads the training split front to back as a stream
+  // (data/pipeline/stream_loader.h): a shuffle buffer instead of a permutation, repeated samples
+  // left out by a Bloom filter; epochs may be shorter than the set.
+  std::string mode = "batch";
+  std::int64_t shuffle_buffer = 10000;  // stream: records reordered at once (with data.shuffle)
+  bool dedup = true;                    // stream: leave repeated samples out
+  std::int64_t workers = 2;   // decode threads (0: decode on the training thread; stream: >= 1)
   std::int64_t prefetch = 4;  // batches decoded ahead of the training loop
   // "none" | "memory" (decoded samples, LRU, for this run) | "lmdb" (decoded samples on disk in
   // cache_dir, kept for the next runs of the same data)

@@ -273,6 +273,12 @@ RunResult Runner::run() {
     std::int64_t train_samples = 0;
     std::int64_t step = 0;
     if (options_.resume_from.valid()) {
+      if (!work->exact_epoch_length()) {
+        throw Error(
+            "--resume: with data.loader.mode \"stream\" and dedup, an epoch's length is known "
+            "only once it is read, so a step cannot be placed in its epoch (set dedup false, or "
+            "mode \"batch\")");
+      }
       step = sink.restore(options_.resume_from, *backend, trainables);
       work->set_training_steps_done(static_cast<std::uint64_t>(step));
     }
@@ -400,7 +406,9 @@ RunResult Runner::run() {
       if (stopped) break;
       if (epoch_steps == 0) break;
       const std::int64_t skipped = epoch == first_epoch ? batches_done : 0;
-      const bool partial = skipped + epoch_steps < work->batches_per_epoch();
+      // Only max_steps ends an epoch early; a deduplicated stream's epochs are simply shorter.
+      const bool partial = project_.train.max_steps > 0 && step >= project_.train.max_steps &&
+                           skipped + epoch_steps < work->batches_per_epoch();
       detail::Evaluation eval;
       {
         trace::ScopedSpan span(&recorder, "evaluate", trace::Category::eval, step);
@@ -433,7 +441,8 @@ RunResult Runner::run() {
     if (project_.train.checkpoint != "none" && step > 0 && step != checkpointed_step) {
       sink.checkpoint(step, *backend, trainables);
     }
-    sink.params(work->loader_params());
+    result.loader = work->loader_params();
+    sink.params(result.loader);
     if (sparse_optimizer) {
       sink.params({{"memory.sparse_grad_bytes", std::to_string(result.sparse_grad_bytes)},
                    {"memory.dense_grad_bytes", std::to_string(result.dense_grad_bytes)}});
@@ -502,6 +511,10 @@ nlohmann::json to_json(const RunResult& result) {
   if (result.dense_grad_bytes > 0) {
     out["sparse_grad_bytes"] = result.sparse_grad_bytes;
     out["dense_grad_bytes"] = result.dense_grad_bytes;
+  }
+  if (!result.loader.empty()) {
+    auto& loader = out["loader"];
+    for (const auto& [key, value] : result.loader) loader[key.substr(key.find('.') + 1)] = value;
   }
   if (!result.error.empty()) out["error"] = result.error;
   return out;

@@ -32,8 +32,12 @@ class Workload {
   virtual std::int64_t test_size() const = 0;
   // Fingerprints and sizes of the data, stored as session params.
   virtual store::Params dataset_params() const = 0;
+  // Batches in an epoch; with an inexact epoch length (streaming with deduplication) the most
+  // there can be, and an epoch may end before.
   virtual std::int64_t batches_per_epoch() const = 0;
+  virtual bool exact_epoch_length() const { return true; }
   virtual void start_epoch(std::int64_t epoch) = 0;  // 0-based
+  // Passes over the epoch's first `batches` (resuming inside an epoch).
   virtual void skip(std::int64_t batches) = 0;
   // Loads the next training batch (and uploads it); its size, 0 at the end of the epoch.
   virtual std::int64_t next_batch() = 0;

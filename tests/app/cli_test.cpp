@@ -416,6 +416,21 @@ TEST(Cli, TuneLoaderTriesEachSettingAndNamesTheFastest) {
   }
   EXPECT_EQ(out["best"]["workers"], trials[0]["workers"]);
   EXPECT_EQ(out["best"]["prefetch"], trials[0]["prefetch"]);
+  // Streaming: worker counts from 1, and `run` says what the stream read and left out.
+  const auto stream_tune = trainbench("tune-loader " + (dir / "tiny.json").string() +
+                                          " --seconds 0.2 --json --set data.loader.mode=stream",
+                                      dir);
+  ASSERT_EQ(stream_tune.exit_code, 0) << stream_tune.err;
+  for (const auto& trial : json::parse(stream_tune.out)["trials"]) {
+    EXPECT_GE(trial["workers"].get<int>(), 1);
+    EXPECT_EQ(trial["error"], "") << trial.dump();
+  }
+  const auto stream_run = trainbench(
+      "run " + (dir / "tiny.json").string() +
+          " --set data.loader.mode=stream --set train.epochs=1 --db " + (dir / "s.db").string(),
+      dir);
+  ASSERT_EQ(stream_run.exit_code, 0) << stream_run.err;
+  EXPECT_NE(stream_run.out.find("stream: 512 records read, "), std::string::npos) << stream_run.out;
   const auto synthetic = trainbench("tune-loader " + project_path("sparse_bow.json"), dir);
   EXPECT_EQ(synthetic.exit_code, 2);
   EXPECT_NE(synthetic.err.find("generated"), std::string::npos) << synthetic.err;

@@ -238,6 +238,11 @@ bool StreamLoader::next(LoadedBatch& out) {
   return true;
 }
 
+std::int64_t StreamLoader::ready_batches() const {
+  const std::lock_guard lock(mutex_);
+  return static_cast<std::int64_t>(ready_.size());
+}
+
 StreamStats StreamLoader::stats() const {
   const std::lock_guard lock(mutex_);
   StreamStats stats = stats_;

@@ -86,6 +86,8 @@ class StreamLoader {
   // batch may be short. Rethrows the reader's or a worker's error after the batches before it.
   bool next(LoadedBatch& out);
   StreamStats stats() const;
+  // Batches decoded and waiting for next() (the queue depth the trace records).
+  std::int64_t ready_batches() const;
 
  private:
   struct RawBatch {

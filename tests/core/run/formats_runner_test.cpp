@@ -9,29 +9,15 @@
 #include "core/data/formats/splits.h"
 #include "core/run/runner.h"
 #include "core/store/session_store.h"
+#include "tests/support/run_support.h"
 #include "tests/support/test_data.h"
 
 namespace tb::run {
 namespace {
 
+using tb::testing::param;
+using tb::testing::small_project;
 using tb::testing::TempDir;
-
-std::string param(const store::Params& params, const std::string& key) {
-  for (const auto& [k, v] : params) {
-    if (k == key) return v;
-  }
-  return "missing";
-}
-
-Project small_project(const std::filesystem::path& idx) {
-  Project p;
-  p.data.path = idx.string();
-  p.data.batch_size = 64;
-  p.model.hidden = {32};
-  p.train.epochs = 2;
-  p.train.threads = 1;
-  return p;
-}
 
 TEST(FormatsRunner, EveryFormatTrainsBitIdenticallyToTheIdxFiles) {
   TempDir dir;
