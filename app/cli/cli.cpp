@@ -67,6 +67,14 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
   show_cmd->add_flag("--json", json, "Print one JSON object on stdout");
   add_db(show_cmd);
 
+  ExportTraceCommand export_command;
+  auto* export_cmd = app.add_subcommand(
+      "export-trace", "Write a session as Chrome trace JSON (Perfetto, chrome://tracing)");
+  export_cmd->add_option("id", export_command.session, "Session id")->required();
+  export_cmd->add_option("-o,--output", export_command.output, "FILE.json or FILE.json.gz")
+      ->required();
+  add_db(export_cmd);
+
   OptimPathCommand path;
   auto* path_cmd = app.add_subcommand("optim-path",
                                       "Run an optimizer on a 2-D test function and print its path");
@@ -191,6 +199,9 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
       outcome.exit_code = list_sessions(db_path, json);
     } else if (*show_cmd) {
       outcome.exit_code = show_session(db_path, show_id, json);
+    } else if (*export_cmd) {
+      export_command.db_path = db_path;
+      outcome.exit_code = export_trace(export_command);
     } else if (*path_cmd) {
       for (const auto& [name, value] : numbers) {
         if (name == "lookahead-k") {

@@ -74,6 +74,14 @@ struct TuneLoaderCommand {
 // Trains the project briefly with each loader setting; prints throughput and data-wait share.
 int tune_loader(const TuneLoaderCommand& command);
 
+struct ExportTraceCommand {
+  std::filesystem::path db_path;
+  std::int64_t session = 0;
+  std::filesystem::path output;  // .json, or .json.gz for gzip
+};
+// A stored session as Chrome trace JSON (Perfetto, chrome://tracing).
+int export_trace(const ExportTraceCommand& command);
+
 // The CPU and every CUDA device this build can use.
 int list_devices(bool json);
 

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <numeric>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -217,8 +218,9 @@ TEST(Cli, BadInputIsOneLineAndANonZeroExit) {
 
 TEST(Cli, EverySubcommandHasHelp) {
   TempDir dir;
-  for (const char* command : {"", "run", "sessions", "show", "gui", "devices", "optim-path",
-                              "data check", "data pack", "data inspect", "tune-loader"}) {
+  for (const char* command :
+       {"", "run", "sessions", "show", "gui", "devices", "optim-path", "data check", "data pack",
+        "data inspect", "tune-loader", "export-trace"}) {
     const auto help = trainbench(std::string(command) + " --help", dir);
     EXPECT_EQ(help.exit_code, 0) << command;
     EXPECT_NE(help.out.find("--"), std::string::npos) << command;
@@ -434,6 +436,45 @@ TEST(Cli, TuneLoaderTriesEachSettingAndNamesTheFastest) {
   const auto synthetic = trainbench("tune-loader " + project_path("sparse_bow.json"), dir);
   EXPECT_EQ(synthetic.exit_code, 2);
   EXPECT_NE(synthetic.err.find("generated"), std::string::npos) << synthetic.err;
+}
+
+TEST(Cli, ExportTraceWritesTheSessionAsChromeTraceJson) {
+  TempDir dir;
+  tb::testing::write_synthetic_fashion_mnist(dir / "data", 256, 64, 4);
+  std::ofstream(dir / "tiny.json")
+      << R"({"name": "tiny", "data": {"path": ")" << (dir / "data").string()
+      << R"(", "batch_size": 32}, "model": {"hidden": [16]}, "train": {"threads": 1, "epochs": 1}})";
+  const std::string db = (dir / "s.db").string();
+  const auto run = trainbench("run " + (dir / "tiny.json").string() + " --json --db " + db, dir);
+  ASSERT_EQ(run.exit_code, 0) << run.err;
+  const auto id = json::parse(run.out)["session_id"].get<std::int64_t>();
+  const auto file = dir / "trace.json";
+  const auto exported = trainbench(
+      "export-trace " + std::to_string(id) + " -o " + file.string() + " --db " + db, dir);
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_NE(exported.out.find("spans"), std::string::npos) << exported.out;
+
+  std::ifstream in(file);
+  const auto doc = json::parse(in);
+  std::size_t spans = 0;
+  std::set<std::string> tracks, counters;
+  for (const auto& e : doc["traceEvents"]) {
+    if (e["ph"] == "X") ++spans;
+    if (e["ph"] == "C") counters.insert(e["name"].get<std::string>());
+    if (e["ph"] == "M" && e["name"] == "thread_name") tracks.insert(e["args"]["name"]);
+  }
+  store::SessionStore store(dir / "s.db", store::SessionStore::Mode::read_only);
+  EXPECT_EQ(spans, store.spans(store::SessionId{id}).size());
+  EXPECT_GT(spans, 8u);  // a data, forward, backward, optimizer span per step at least
+  EXPECT_TRUE(tracks.contains("loader worker 1")) << doc["traceEvents"].size();
+  EXPECT_TRUE(counters.contains("train_loss"));
+  EXPECT_TRUE(counters.contains("loader_queue_depth"));
+  EXPECT_EQ(doc["otherData"]["name"], "tiny");
+  EXPECT_EQ(doc["otherData"]["params"]["loader.mode"], "batch");
+
+  const auto missing = trainbench("export-trace 999 -o " + file.string() + " --db " + db, dir);
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("no session 999"), std::string::npos) << missing.err;
 }
 
 TEST(Cli, DevicesListsTheCpu) {
