@@ -18,15 +18,14 @@ static_assert(std::endian::native == std::endian::little);
 
 using lmdb::as_val;
 using lmdb::check;
+using lmdb::kLabelBytes;
+using lmdb::kMaxBatchBytes;
+using lmdb::kMaxReaders;
+using lmdb::kMetaKey;
+using lmdb::kMetaKeyBytes;
 
-constexpr char kMetaKey[] = "meta";
-constexpr std::size_t kMetaKeyBytes = 4;
 constexpr const char* kFormat = "trainbench-sample-cache";
 constexpr int kVersion = 1;
-constexpr std::size_t kLabelBytes = 4;
-constexpr unsigned kMaxReaders = 512;
-// Bounds the queue's memory and the pages one transaction dirties (LMDB's MDB_TXN_FULL).
-constexpr std::uint64_t kMaxBatchBytes = std::uint64_t{64} << 20;
 
 std::string meta_text(const std::string& fingerprint, std::uint64_t sample_floats) {
   return nlohmann::json{{"format", kFormat},

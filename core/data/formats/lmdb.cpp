@@ -14,16 +14,14 @@ namespace {
 namespace fs = std::filesystem;
 using lmdb::as_val;
 using lmdb::check;
+using lmdb::kLabelBytes;
+using lmdb::kMaxBatchBytes;
+using lmdb::kMaxReaders;
+using lmdb::kMetaKey;
+using lmdb::kMetaKeyBytes;
 
-constexpr char kMetaKey[] = "meta";
-constexpr std::size_t kMetaKeyBytes = 4;
 constexpr const char* kFormat = "trainbench-lmdb";
 constexpr int kVersion = 1;
-constexpr std::size_t kLabelBytes = 4;
-// Enough for every worker of a big machine plus other processes reading the same dataset; the
-// lock file's reader table is sized by whoever creates it.
-constexpr unsigned kMaxReaders = 512;
-constexpr std::uint64_t kMaxBatchBytes = std::uint64_t{64} << 20;
 
 [[noreturn]] void fail(const fs::path& path, const std::string& what) {
   throw FormatError(path.string() + ": " + what);

@@ -5,6 +5,7 @@
 
 #include <lmdb.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -12,6 +13,17 @@
 #include <string>
 
 namespace tb::data::lmdb {
+
+// What the LMDB dataset format and the LMDB sample cache share: a "meta" entry describing the
+// database, values that start with a 4-byte label, and the environment's limits.
+inline constexpr char kMetaKey[] = "meta";
+inline constexpr std::size_t kMetaKeyBytes = 4;
+inline constexpr std::size_t kLabelBytes = 4;
+// Enough for every worker of a big machine plus other processes reading the same database; the
+// lock file's reader table is sized by whoever creates it.
+inline constexpr unsigned kMaxReaders = 512;
+// Bounds a write queue's memory and the pages one transaction dirties (LMDB's MDB_TXN_FULL).
+inline constexpr std::uint64_t kMaxBatchBytes = std::uint64_t{64} << 20;
 
 // Throws tb::FormatError "PATH: what: mdb_strerror(rc)" when rc is not MDB_SUCCESS.
 void check(int rc, const std::filesystem::path& path, const std::string& what);
