@@ -5,26 +5,6 @@
 
 namespace tb::trace {
 
-const char* category_name(Category category) {
-  switch (category) {
-    case Category::step:
-      return "step";
-    case Category::data:
-      return "data";
-    case Category::forward:
-      return "forward";
-    case Category::backward:
-      return "backward";
-    case Category::optimizer:
-      return "optimizer";
-    case Category::eval:
-      return "eval";
-    case Category::other:
-      return "other";
-  }
-  return "other";
-}
-
 // A thread's spans. Its mutex is only ever contended by drain(), never by another recorder
 // thread, so the hot path takes it uncontended.
 struct Recorder::ThreadBuffer {
@@ -32,7 +12,7 @@ struct Recorder::ThreadBuffer {
   std::uint32_t thread = 0;
   std::string name;  // guarded by the recorder's registry mutex
   std::mutex mutex;
-  std::vector<Span> spans;
+  std::vector<RecordedSpan> spans;
 };
 
 namespace {
@@ -88,8 +68,8 @@ void Recorder::record(const char* name, Category category, std::int64_t start_ns
   buffer.spans.push_back({name, category, buffer.thread, start_ns, end_ns, step});
 }
 
-std::vector<Span> Recorder::drain() {
-  std::vector<Span> all;
+std::vector<RecordedSpan> Recorder::drain() {
+  std::vector<RecordedSpan> all;
   {
     std::lock_guard lock(registry_mutex_);
     for (auto& buffer : buffers_) {
@@ -99,7 +79,7 @@ std::vector<Span> Recorder::drain() {
     }
   }
   std::stable_sort(all.begin(), all.end(),
-                   [](const Span& a, const Span& b) { return a.start_ns < b.start_ns; });
+                   [](const RecordedSpan& a, const RecordedSpan& b) { return a.start_ns < b.start_ns; });
   return all;
 }
 

@@ -14,12 +14,12 @@
 #include <thread>
 #include <vector>
 
+#include "core/trace/model.h"
+
 namespace tb::trace {
 
-enum class Category : std::uint8_t { step, data, forward, backward, optimizer, eval, other };
-const char* category_name(Category category);
 
-struct Span {
+struct RecordedSpan {
   const char* name = "";  // a string literal: lives for the whole program
   Category category = Category::other;
   std::uint32_t thread = 0;   // index of the recording thread, in order of first use
@@ -48,7 +48,7 @@ class Recorder {
   // The track name of recording thread `thread` (Span::thread).
   std::string track_name(std::uint32_t thread);
   // Every span recorded since the last drain, from all threads, ordered by start.
-  std::vector<Span> drain();
+  std::vector<RecordedSpan> drain();
 
  private:
   struct ThreadBuffer;
