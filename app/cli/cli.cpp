@@ -75,6 +75,37 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
       ->required();
   add_db(export_cmd);
 
+  ImportTraceCommand import_command;
+  auto* import_cmd = app.add_subcommand(
+      "import-trace", "Store a PyTorch profiler trace (.json or .json.gz) as a session");
+  import_cmd->add_option("file", import_command.file, "Trace file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  import_cmd->add_option("--name", import_command.name, "Session name (default: the file's)");
+  import_cmd->add_flag("--json", import_command.json, "Print one JSON object on stdout");
+  add_db(import_cmd);
+
+  ProfileCommand profile_command;
+  auto* profile_cmd = app.add_subcommand(
+      "profile", "Where a session's step time goes: breakdown, top ops, and a verdict");
+  profile_cmd->add_option("id", profile_command.session, "Session id")->required();
+  profile_cmd->add_option("--top", profile_command.top, "Ops and kernels listed")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  profile_cmd->add_flag("--json", profile_command.json, "Print one JSON object on stdout");
+  add_db(profile_cmd);
+
+  TraceDiffCommand diff_command;
+  auto* diff_cmd = app.add_subcommand(
+      "trace-diff", "Ops and kernels added, removed, faster and slower between two sessions");
+  diff_cmd->add_option("before", diff_command.before, "Session id (baseline)")->required();
+  diff_cmd->add_option("after", diff_command.after, "Session id (compared)")->required();
+  diff_cmd->add_option("--top", diff_command.top, "Rows listed (0: all)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  diff_cmd->add_flag("--json", diff_command.json, "Print one JSON object on stdout");
+  add_db(diff_cmd);
+
   OptimPathCommand path;
   auto* path_cmd = app.add_subcommand("optim-path",
                                       "Run an optimizer on a 2-D test function and print its path");
@@ -202,6 +233,15 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
     } else if (*export_cmd) {
       export_command.db_path = db_path;
       outcome.exit_code = export_trace(export_command);
+    } else if (*import_cmd) {
+      import_command.db_path = db_path;
+      outcome.exit_code = import_trace(import_command);
+    } else if (*profile_cmd) {
+      profile_command.db_path = db_path;
+      outcome.exit_code = profile_session(profile_command);
+    } else if (*diff_cmd) {
+      diff_command.db_path = db_path;
+      outcome.exit_code = diff_traces(diff_command);
     } else if (*path_cmd) {
       for (const auto& [name, value] : numbers) {
         if (name == "lookahead-k") {

@@ -82,6 +82,34 @@ struct ExportTraceCommand {
 // A stored session as Chrome trace JSON (Perfetto, chrome://tracing).
 int export_trace(const ExportTraceCommand& command);
 
+struct ImportTraceCommand {
+  std::filesystem::path db_path;
+  std::filesystem::path file;  // .json or .json.gz: Kineto object form or legacy array
+  std::string name;            // the session's name; empty: the file's name
+  bool json = false;
+};
+// A PyTorch profiler trace, stored as a session.
+int import_trace(const ImportTraceCommand& command);
+
+struct ProfileCommand {
+  std::filesystem::path db_path;
+  std::int64_t session = 0;
+  std::int64_t top = 15;  // ops listed
+  bool json = false;
+};
+// Step breakdown, top ops and the verdict of a session's trace.
+int profile_session(const ProfileCommand& command);
+
+struct TraceDiffCommand {
+  std::filesystem::path db_path;
+  std::int64_t before = 0;
+  std::int64_t after = 0;
+  std::int64_t top = 20;
+  bool json = false;
+};
+// Ops and kernels added, removed, faster and slower between two sessions.
+int diff_traces(const TraceDiffCommand& command);
+
 // The CPU and every CUDA device this build can use.
 int list_devices(bool json);
 

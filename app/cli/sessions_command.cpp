@@ -7,6 +7,7 @@
 #include "app/cli/cli.h"
 #include "app/cli/commands.h"
 #include "core/store/session_store.h"
+#include "core/store/trace_store.h"
 #include "core/trace/span_index.h"
 
 namespace tb::app {
@@ -101,12 +102,13 @@ int show_session(const std::filesystem::path& db_path, std::int64_t id, bool as_
   }
   json params = json::object();
   for (const auto& [key, value] : store->params(session->id)) params[key] = value;
-  const auto rows = store->spans(session->id);
-  const auto span_count = rows.size();
+  const auto stored = store::load_trace(*store, session->id);
+  const auto span_count = stored.spans().size();
   std::vector<trace::SpanRecord> records;
-  records.reserve(rows.size());
-  for (const auto& r : rows) {
-    records.push_back({r.track, r.name, r.category, r.start_ns, r.end_ns, r.step});
+  records.reserve(span_count);
+  for (const auto& s : stored.spans()) {
+    records.push_back({stored.track(s.track).name, std::string(stored.name(s.name)),
+                       trace::category_name(s.category), s.start_ns, s.end_ns, s.step});
   }
   const trace::SpanIndex spans(std::move(records));
   // Where the step time went: over the whole run, and over its last 100 steps (the steady state,

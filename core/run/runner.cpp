@@ -20,6 +20,8 @@
 #include "core/optim/sparse.h"
 #include "core/run/workload.h"
 #include "core/store/session_store.h"
+#include "core/store/trace_store.h"
+#include "core/tensor/memory_tracker.h"
 #include "core/trace/recorder.h"
 
 namespace tb::run {
@@ -170,16 +172,18 @@ class SessionSink {
   }
 
   void flush(trace::Recorder& recorder) {
-    auto spans = recorder.drain();
-    if (!store_) return;
-    metrics_->flush();
-    std::vector<store::SpanRow> rows;
-    rows.reserve(spans.size());
-    for (const auto& s : spans) {
-      rows.push_back({recorder.track_name(s.thread), s.name, trace::category_name(s.category),
-                      s.start_ns, s.end_ns, s.step});
+    if (!store_) {
+      recorder.drain();  // nothing keeps them, but the recorder's buffers must not grow
+      return;
     }
-    store_->add_spans(id_, rows);
+    metrics_->flush();
+    // A track per recording thread (loader workers as loader_worker tracks), process
+    // "trainbench"; the writer maps this batch's ids to the session's and keeps each track's
+    // last chunk open, so a flush every ~100 ms does not leave a chunk each.
+    trace::Trace batch;
+    recorder.drain_into(batch);
+    if (!trace_) trace_ = std::make_unique<store::TraceWriter>(*store_, id_);
+    trace_->append(batch);
   }
 
   void finish(const RunResult& result) {
@@ -191,7 +195,31 @@ class SessionSink {
  private:
   std::unique_ptr<store::SessionStore> store_;
   std::unique_ptr<store::MetricWriter> metrics_;
+  std::unique_ptr<store::TraceWriter> trace_;  // made at the first flush; goes before store_
   store::SessionId id_;
+};
+
+// How often a running session's spans and metrics reach the database: a live view lags at most
+// this much; each flush is one transaction of ~1000s of spans (a few ms).
+constexpr std::int64_t kLiveFlushNs = 1'000'000'000;
+
+// Tensor memory as the trace's "memory allocated (cpu)" counter: every allocation and free, with
+// the live total after it, on the thread that made it.
+class TensorMemoryCounter final : public tensor::AllocationObserver {
+ public:
+  explicit TensorMemoryCounter(trace::Recorder& recorder) : recorder_(recorder) {
+    recorder_.record_counter(
+        "memory allocated (cpu)", 0,
+        static_cast<double>(tensor::memory_stats(tensor::Device::cpu).allocated_bytes));
+  }
+  void on_allocation(tensor::Device device, std::int64_t, std::int64_t allocated) override {
+    recorder_.record_counter(
+        device == tensor::Device::cpu ? "memory allocated (cpu)" : "memory allocated (cuda)",
+        recorder_.now_ns(), static_cast<double>(allocated));
+  }
+
+ private:
+  trace::Recorder& recorder_;
 };
 
 // What the result may depend on besides the project and data: stored as params of the session.
@@ -217,6 +245,9 @@ RunResult Runner::run() {
   RunObserver& observer = options_.observer ? *options_.observer : no_observer;
   SessionSink sink(options_.db_path, project_);
   trace::Recorder recorder;
+  TensorMemoryCounter memory_counter(recorder);
+  const tensor::ScopedAllocationObserver memory_listening(&memory_counter);
+  std::int64_t last_flush_ns = 0;
   RunResult result;
   result.session = sink.id();
   result.status = "failed";
@@ -309,6 +340,7 @@ RunResult Runner::run() {
         if (const auto depth = work->loader_queue_depth(); depth >= 0) {
           sink.metric("loader_queue_depth", step, seconds_since(started),
                       static_cast<double>(depth));
+          recorder.record_counter("loader queue depth", data_end, static_cast<double>(depth));
         }
         float loss = 0.0f;
         double grad_norm = 0.0;
@@ -365,6 +397,11 @@ RunResult Runner::run() {
         backend->synchronize();
         const auto step_end = recorder.now_ns();
         recorder.record("step", trace::Category::step, step_start, step_end, step);
+        // A live view (the GUI's Profile tab) sees the trace at most a second behind.
+        if (step_end - last_flush_ns >= kLiveFlushNs) {
+          sink.flush(recorder);
+          last_flush_ns = step_end;
+        }
         const double seconds = static_cast<double>(step_end - step_start) * 1e-9;
         train_seconds += seconds;
         epoch_seconds += seconds;
@@ -388,6 +425,7 @@ RunResult Runner::run() {
         if (scaler) {
           for (const auto& event : scaler->take_events()) {
             sink.metric("loss_scale", event.step, report.elapsed_s, event.scale);
+            recorder.record_counter("loss scale", step_end, event.scale);
             if (event.skipped) {
               sink.metric("skipped_steps", event.step, report.elapsed_s,
                           static_cast<double>(event.skipped_total));

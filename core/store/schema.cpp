@@ -48,7 +48,8 @@ CREATE TABLE spans (
   end_ns INTEGER NOT NULL,
   step INTEGER NOT NULL
 );
-)sql"},
+)sql",
+     nullptr},
     {2, "finish time, run summary and indexes",
      R"sql(
 ALTER TABLE sessions ADD COLUMN finished TEXT NOT NULL DEFAULT '';
@@ -60,7 +61,8 @@ DELETE FROM params WHERE rowid NOT IN (SELECT max(rowid) FROM params GROUP BY se
 CREATE UNIQUE INDEX params_by_session ON params(session_id, key);
 CREATE INDEX metrics_by_session_key_step ON metrics(session_id, key, step);
 CREATE INDEX spans_by_session_start ON spans(session_id, start_ns);
-)sql"},
+)sql",
+     nullptr},
     {3, "checkpoints (model parameters and optimizer state)",
      R"sql(
 CREATE TABLE checkpoints (
@@ -80,7 +82,8 @@ CREATE TABLE checkpoint_tensors (
   PRIMARY KEY (session_id, step, name),
   FOREIGN KEY (session_id, step) REFERENCES checkpoints(session_id, step) ON DELETE CASCADE
 );
-)sql"},
+)sql",
+     nullptr},
     {4, "trace strings interned per session",
      R"sql(
 -- Every track, span name and category string of a session's trace, once; spans refer to them by
@@ -117,7 +120,87 @@ INSERT INTO spans_interned
 DROP TABLE spans;
 ALTER TABLE spans_interned RENAME TO spans;
 CREATE INDEX spans_by_session_start ON spans(session_id, start_ns);
-)sql"},
+)sql",
+     nullptr},
+    {5, "the trace in chunked, compressed, time-indexed tables",
+     R"sql(
+-- A session's trace (core/store/trace_store.h). Ids are per session, 1, 2, 3, ... in the order
+-- the writer first saw each track, name, args object and counter.
+CREATE TABLE trace_tracks (
+  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  track_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  kind TEXT NOT NULL,      -- trace::track_kind_name: cpu_thread, loader_worker, gpu_stream, rank
+  process TEXT NOT NULL,
+  rank INTEGER NOT NULL,
+  PRIMARY KEY (session_id, track_id)
+) WITHOUT ROWID;
+CREATE TABLE trace_names (
+  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  name_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  PRIMARY KEY (session_id, name_id)
+) WITHOUT ROWID;
+-- A span's args: a JSON object's text.
+CREATE TABLE trace_args (
+  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  args_id INTEGER NOT NULL,
+  json TEXT NOT NULL,
+  PRIMARY KEY (session_id, args_id)
+) WITHOUT ROWID;
+-- Spans by track, in chunks of at most kSpansPerChunk by start (seq 1, 2, ... per track); the
+-- blob's layout is core/store/trace_codec.h. start_ns is the chunk's first start, end_ns the
+-- latest end in it, so the chunks overlapping [t0, t1) are those with start_ns < t1 and
+-- end_ns >= t0: the time index answers that without reading a blob.
+CREATE TABLE trace_span_chunks (
+  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  track_id INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  start_ns INTEGER NOT NULL,
+  end_ns INTEGER NOT NULL,
+  span_count INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (session_id, track_id, seq),
+  FOREIGN KEY (session_id, track_id) REFERENCES trace_tracks(session_id, track_id)
+    ON DELETE CASCADE
+);
+CREATE INDEX trace_span_chunks_by_time ON trace_span_chunks(session_id, start_ns, end_ns);
+CREATE TABLE trace_counters (
+  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  counter_id INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  unit TEXT NOT NULL,
+  PRIMARY KEY (session_id, counter_id)
+) WITHOUT ROWID;
+-- A counter's points by time in chunks like the spans'; start_ns and end_ns: first and last.
+CREATE TABLE trace_counter_chunks (
+  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  counter_id INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  start_ns INTEGER NOT NULL,
+  end_ns INTEGER NOT NULL,
+  point_count INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (session_id, counter_id, seq),
+  FOREIGN KEY (session_id, counter_id) REFERENCES trace_counters(session_id, counter_id)
+    ON DELETE CASCADE
+);
+-- Flows by from_ns; start_ns and end_ns: the earliest and latest of either end.
+CREATE TABLE trace_flow_chunks (
+  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  seq INTEGER NOT NULL,
+  start_ns INTEGER NOT NULL,
+  end_ns INTEGER NOT NULL,
+  flow_count INTEGER NOT NULL,
+  data BLOB NOT NULL,
+  PRIMARY KEY (session_id, seq)
+);
+CREATE TABLE trace_metadata (
+  session_id INTEGER PRIMARY KEY REFERENCES sessions(id) ON DELETE CASCADE,
+  json TEXT NOT NULL
+);
+)sql",
+     convert_legacy_spans},
 };
 static_assert(std::size(kMigrations) == SessionStore::kSchemaVersion,
               "every schema version needs its migration step");
@@ -211,6 +294,7 @@ void migrate(sqlite3* db, const std::filesystem::path& path, int target) {
                                std::to_string(step.version - 1) + " to " +
                                std::to_string(step.version) + " (" + step.summary + ")";
       exec(db, path, step.sql, what);
+      if (step.code != nullptr) step.code(db, path, what);
       exec(db, path,
            "DELETE FROM schema_version; INSERT INTO schema_version (version) VALUES (" +
                std::to_string(step.version) + ")",

@@ -16,7 +16,15 @@ struct Migration {
   int version;          // the schema version after this step
   const char* summary;  // what the step adds, for error messages
   const char* sql;      // one or more statements, run inside the migration's transaction
+  // Runs after `sql`, in the same transaction, for what SQL cannot do (re-encoding rows); null
+  // for most steps. Throws StoreError naming the path, `what` says which step.
+  void (*code)(sqlite3* db, const std::filesystem::path& path, const std::string& what);
 };
+
+// Version 5's code: the spans of the version-4 `spans` table (strings in `trace_strings`) moved
+// into the chunked trace tables, a track per track string, then both old tables dropped.
+// Defined in legacy_spans.cpp, beside nothing else.
+void convert_legacy_spans(sqlite3* db, const std::filesystem::path& path, const std::string& what);
 
 // Every step from an empty file to SessionStore::kSchemaVersion, in order (step i makes i + 1).
 std::span<const Migration> migrations();

@@ -189,58 +189,6 @@ void SessionStore::add_metrics(SessionId id, const std::vector<MetricPoint>& poi
   transaction.commit();
 }
 
-void SessionStore::add_spans(SessionId id, const std::vector<SpanRow>& spans) {
-  if (spans.empty()) return;
-  const std::string what = "adding spans to " + session_text(id);
-  Transaction transaction(db_, path_, what);
-  // The session's strings so far, interned in id order so the interner hands out the stored ids;
-  // this batch's new strings then get the next ones.
-  ds::StringInterner strings = trace_strings(id, what);
-  const std::size_t known = strings.size();
-  Statement insert(db_, path_,
-                   "INSERT INTO spans (session_id, track_id, name_id, category_id, start_ns, "
-                   "end_ns, step) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                   what);
-  insert.bind_int(1, id.value);
-  for (const SpanRow& span : spans) {
-    insert.bind_int(2, strings.intern(span.track).value);
-    insert.bind_int(3, strings.intern(span.name).value);
-    insert.bind_int(4, strings.intern(span.category).value);
-    insert.bind_int(5, span.start_ns);
-    insert.bind_int(6, span.end_ns);
-    insert.bind_int(7, span.step);
-    insert.run();
-  }
-  Statement add_string(
-      db_, path_, "INSERT INTO trace_strings (session_id, id, text) VALUES (?1, ?2, ?3)", what);
-  add_string.bind_int(1, id.value);
-  for (std::size_t index = known + 1; index <= strings.size(); ++index) {
-    const ds::NameId string_id(static_cast<std::int64_t>(index));
-    add_string.bind_int(2, string_id.value);
-    add_string.bind_text(3, std::string(strings.name(string_id)));
-    add_string.run();
-  }
-  transaction.commit();
-}
-
-ds::StringInterner SessionStore::trace_strings(SessionId id, const std::string& what) const {
-  Statement query(db_, path_,
-                  "SELECT id, text FROM trace_strings WHERE session_id = ?1 ORDER BY id", what);
-  query.bind_int(1, id.value);
-  ds::StringInterner strings;
-  while (query.step()) {
-    const std::int64_t stored_id = query.column_int(0);
-    const std::string text = query.column_text(1);
-    // Ids are 1, 2, 3, ... with no gaps or repeats; anything else was not written by this class.
-    if (strings.find(text) || strings.intern(text).value != stored_id) {
-      throw StoreError(path_.string() + ": " + what + ": trace string id " +
-                       std::to_string(stored_id) + " (\"" + text +
-                       "\") breaks the sequence 1, 2, 3, ... of distinct strings");
-    }
-  }
-  return strings;
-}
-
 void SessionStore::finish_session(SessionId id, const std::string& status,
                                   const std::string& summary_json) {
   const std::string what = "finishing " + session_text(id);
@@ -315,30 +263,6 @@ std::vector<MetricPoint> SessionStore::metrics(SessionId id, const std::string& 
     points.push_back({key, query.column_int(0), query.column_real(1), query.column_real(2)});
   }
   return points;
-}
-
-std::vector<SpanRow> SessionStore::spans(SessionId id) const {
-  const std::string what = "reading the spans of " + session_text(id);
-  const ds::StringInterner strings = trace_strings(id, what);
-  const auto text = [&](std::int64_t string_id) {
-    if (string_id < 1 || string_id > static_cast<std::int64_t>(strings.size())) {
-      throw StoreError(path_.string() + ": " + what + ": a span refers to trace string " +
-                       std::to_string(string_id) + ", which the session does not have");
-    }
-    return std::string(strings.name(ds::NameId(string_id)));
-  };
-  Statement query(db_, path_,
-                  "SELECT track_id, name_id, category_id, start_ns, end_ns, step FROM spans "
-                  "WHERE session_id = ?1 ORDER BY start_ns, rowid",
-                  what);
-  query.bind_int(1, id.value);
-  std::vector<SpanRow> spans;
-  while (query.step()) {
-    spans.push_back({text(query.column_int(0)), text(query.column_int(1)),
-                     text(query.column_int(2)), query.column_int(3), query.column_int(4),
-                     query.column_int(5)});
-  }
-  return spans;
 }
 
 MetricWriter::MetricWriter(SessionStore& store, SessionId id, std::size_t batch_size)

@@ -1,9 +1,9 @@
 // SessionStore: every run is a session in one SQLite database, MLflow-like.
 //
 // Tables: sessions (one row a run), params (flattened project settings), metrics (key, step,
-// wall time, value), spans (the trace recorder's step phases; their track, name and category
-// strings interned once per session in trace_strings), and schema_version, brought up to
-// date by migrations when a database is opened read-write. WAL mode and a busy timeout let the
+// wall time, value), checkpoints, the session's trace (tracks, names, chunked spans, counters
+// and flows: written and read through core/store/trace_store.h), and schema_version, brought up
+// to date by migrations when a database is opened read-write. WAL mode and a busy timeout let the
 // GUI read while a run writes. Writes of many rows are one transaction each.
 //
 // A SessionStore is one connection: use one per thread (the engine thread opens its own).
@@ -16,8 +16,6 @@
 #include <utility>
 #include <vector>
 
-#include "core/ds/string_interner.h"
-
 #include "core/util/error.h"
 #include "core/util/typed_id.h"
 
@@ -26,6 +24,10 @@ struct sqlite3;
 namespace tb::store {
 
 using SessionId = TypedId<struct SessionTag>;
+
+namespace detail {
+struct StoreAccess;
+}
 
 // An error from the database: names the database file and what failed.
 class StoreError : public Error {
@@ -61,15 +63,6 @@ struct MetricPoint {
   double value = 0.0;
 };
 
-struct SpanRow {
-  std::string track;          // "engine", later one per thread/stream
-  std::string name;           // "step", "data", "forward", ...
-  std::string category;       // "data", "forward", "backward", "optimizer", "eval", "other"
-  std::int64_t start_ns = 0;  // since the run started
-  std::int64_t end_ns = 0;
-  std::int64_t step = 0;
-};
-
 using Params = std::vector<std::pair<std::string, std::string>>;
 
 // A named float32 tensor of a checkpoint: "model/1.weight", "optimizer/1.weight.exp_avg".
@@ -89,7 +82,7 @@ struct Checkpoint {
 class SessionStore {
  public:
   enum class Mode { read_write, read_only };
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
   // $XDG_DATA_HOME/trainbench/sessions.db, else ~/.local/share/trainbench/sessions.db.
   static std::filesystem::path default_path();
@@ -108,7 +101,6 @@ class SessionStore {
   SessionId create_session(const NewSession& session);
   void add_params(SessionId id, const Params& params);
   void add_metrics(SessionId id, const std::vector<MetricPoint>& points);
-  void add_spans(SessionId id, const std::vector<SpanRow>& spans);
   void finish_session(SessionId id, const std::string& status, const std::string& summary_json);
 
   std::vector<SessionRecord> list_sessions() const;  // newest first
@@ -116,7 +108,6 @@ class SessionStore {
   Params params(SessionId id) const;
   std::vector<std::string> metric_keys(SessionId id) const;
   std::vector<MetricPoint> metrics(SessionId id, const std::string& key) const;  // by step
-  std::vector<SpanRow> spans(SessionId id) const;                                // by start
 
   // Stores a checkpoint in one transaction, replacing one of the same step.
   void save_checkpoint(SessionId id, const Checkpoint& checkpoint);
@@ -125,8 +116,7 @@ class SessionStore {
   std::optional<Checkpoint> checkpoint(SessionId id, std::int64_t step = -1) const;
 
  private:
-  // The session's interned trace strings (track, span name, category), ids as stored.
-  ds::StringInterner trace_strings(SessionId id, const std::string& what) const;
+  friend struct detail::StoreAccess;  // the trace tables' code (trace_store.cpp) uses db_
 
   std::filesystem::path path_;
   sqlite3* db_ = nullptr;

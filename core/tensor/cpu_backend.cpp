@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "core/tensor/half.h"
+#include "core/tensor/memory_tracker.h"
 #include "core/util/error.h"
 
 namespace tb::tensor {
@@ -21,8 +22,12 @@ class HostBuffer final : public Buffer {
     const std::size_t rounded = std::max<std::size_t>(64, (bytes + 63) / 64 * 64);
     data_ = std::aligned_alloc(64, rounded);
     if (!data_) throw Error("out of host memory allocating " + std::to_string(bytes) + " bytes");
+    note_allocated(Device::cpu, bytes_);
   }
-  ~HostBuffer() override { std::free(data_); }
+  ~HostBuffer() override {
+    note_freed(Device::cpu, bytes_);
+    std::free(data_);
+  }
   void* data() override { return data_; }
   std::size_t bytes() const override { return bytes_; }
   Device device() const override { return Device::cpu; }

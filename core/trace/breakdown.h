@@ -6,7 +6,12 @@
 // time are then attributed to the training phase they belong to — forward, backward or
 // optimizer — from the engine's phase spans, or, in imported PyTorch traces, from the enclosing
 // ranges (autograd's backward functions, Optimizer.step, record_function "forward"/"backward"),
-// and for a kernel, from the host op that launched it (its flow / correlation).
+// and for a kernel, from the host op that launched it (its flow), else the phase active on a host
+// thread at its start. Activity in no phase range counts as forward in a trace that marks no
+// forward spans (a PyTorch trace: what is not data, backward or optimizer is forward), and as
+// `other` in one that does (the engine's data/forward/backward/optimizer spans). Loader worker
+// tracks decode ahead in the background and are not step activity; ranges that enclose whole
+// steps (a profiler session, an epoch) are not activity either. See step_phase.h.
 #pragma once
 
 #include <array>
@@ -37,21 +42,28 @@ struct StepBreakdown {
   std::int64_t start_ns = 0;
   std::int64_t end_ns = 0;
   std::array<std::int64_t, kStepPartCount> part_ns{};  // sums to end_ns - start_ns
+  // Time inside data-loading ranges (DataLoader, the engine's data spans) on the host threads,
+  // whatever else runs meanwhile. The data part is the share of it with nothing of higher
+  // priority running: less when the GPU is still finishing the previous step's kernels.
+  std::int64_t data_range_ns = 0;
 };
 
 struct BreakdownReport {
   std::vector<StepBreakdown> steps;  // by start
   double mean_step_ns = 0.0;
   std::array<double, kStepPartCount> mean_part_ns{};  // over steps
-  // Share of step time with no kernel, copy or collective on any device track; nullopt when the
-  // trace has no device tracks.
+  double mean_data_range_ns = 0.0;                    // StepBreakdown::data_range_ns, over steps
+  // Share of step time (the steps in the means) with no kernel, copy or collective on any device
+  // (gpu_stream) track; nullopt when the trace has no device tracks.
   std::optional<double> gpu_idle_share;
   std::int64_t device_tracks = 0;
   // The steps left out of the means (the first step of a trace is warm-up when there are >2).
   std::int64_t warmup_steps_skipped = 0;
 };
 
-// Steps are the trace's step spans (Category::step); a trace without any gives no steps.
+// Steps are the trace's step spans (Category::step); a trace without any gives no steps. A
+// step's number is its span's `step`, else the N of its name's "#N", else its position from 1.
+// Steps that overlap each get the time they cover. One sweep over all segments: O(n log n).
 BreakdownReport step_breakdown(const Trace& trace);
 
 }  // namespace tb::trace

@@ -1,56 +1,49 @@
-// Chrome trace JSON (the Trace Event Format that Perfetto and chrome://tracing open): a session's
-// spans as complete ("X") events on one named thread row per track, its metrics as counter ("C")
-// tracks, and the run's settings as metadata.
+// A Trace as Chrome trace JSON (the Trace Event Format that Perfetto and chrome://tracing open):
 //
-//   {"traceEvents": [...], "displayTimeUnit": "ms", "otherData": {...}}
+//   {"displayTimeUnit": "ms", "otherData": {...}, "traceEvents": [...]}
 //
-// Times are microseconds since the run started (fractional: nanoseconds are kept). Track rows keep
-// the order in which their first span starts.
+// - each track a thread row (pid per Track::process, tid per track) named by process_name /
+//   thread_name metadata events, ordered by sort-index events in the order their first span
+//   starts;
+// - spans as complete ("X") events with cat = category_name(), their args kept and their step
+//   added as args.step;
+// - counters as counter ("C") events, one per point, the value under the counter's unit ("bytes")
+//   or "value";
+// - flows as "s" / "f" pairs (cat "flow") whose end binds to the enclosing slice (bp "e");
+// - Trace::metadata as otherData, with a "trainbench_export" member describing the tracks and
+//   counter units, so that import_pytorch_trace (pytorch_import.h) reads an export back into the
+//   same Trace.
+// Times are microseconds with three decimals, so nanoseconds survive. otherData comes before
+// traceEvents (Perfetto stops reading at a top-level member it does not know; otherData it does),
+// and the importer, reading streaming, knows the file for an export before its first event.
 #pragma once
 
-#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <string>
 #include <string_view>
-#include <vector>
 
-#include <nlohmann/json.hpp>
+#include "core/trace/model.h"
 
 namespace tb::trace {
 
-struct ExportSpan {
-  std::string track;
-  std::string name;
-  std::string category;
-  std::int64_t start_ns = 0;  // since the run started
-  std::int64_t end_ns = 0;
-  std::int64_t step = 0;  // args.step; 0: none
+// The otherData member by which an export is recognized and its tracks described.
+inline constexpr const char* kExportMarker = "trainbench_export";
+
+struct ChromeTraceOptions {
+  std::string default_process = "trainbench";  // the row group of tracks that name no process
 };
 
-struct CounterPoint {
-  std::int64_t time_ns = 0;  // since the run started
-  double value = 0.0;
-};
-
-struct ExportCounter {
-  std::string name;  // "train_loss", "loader_queue_depth", ...
-  std::vector<CounterPoint> points;
-};
-
-struct ExportTrace {
-  std::string process_name;                            // the row group's title
-  std::vector<ExportSpan> spans;                       // any order
-  std::vector<ExportCounter> counters;                 // each in time order
-  nlohmann::json metadata = nlohmann::json::object();  // "otherData"
-};
-
-// The JSON text, handed to `write` piece by piece (a file, a gzip stream, a string).
-void write_chrome_trace(const ExportTrace& trace,
-                        const std::function<void(std::string_view)>& write);
+// The JSON text, handed to `write` in pieces (a file, a gzip stream, a string).
+void write_chrome_trace(const Trace& trace, const std::function<void(std::string_view)>& write,
+                        const ChromeTraceOptions& options = {});
 
 // Writes `file` (gzip-compressed when its name ends in ".gz") through a temporary file renamed
 // at the end, so a failed export leaves no half-written file. Throws tb::Error naming the file.
-void save_chrome_trace(const ExportTrace& trace, const std::filesystem::path& file);
+void save_chrome_trace(const Trace& trace, const std::filesystem::path& file,
+                       const ChromeTraceOptions& options = {});
+
+// "12.345": nanoseconds as microseconds with up to three decimals (none when whole).
+void append_micros(std::string& out, std::int64_t ns);
 
 }  // namespace tb::trace

@@ -9,11 +9,11 @@ namespace tb::trace {
 namespace {
 
 constexpr std::array<const char*, kCategoryCount> kCategoryNames = {
-    "step",   "data",    "forward", "backward", "optimizer",     "eval", "other",     "cpu_op",
+    "step",    "data",   "forward", "backward", "optimizer",     "eval", "other",     "cpu_op",
     "runtime", "kernel", "memcpy",  "memset",   "communication", "sync", "annotation"};
 
-constexpr std::array<const char*, 4> kTrackKindNames = {"cpu_thread", "loader_worker",
-                                                        "gpu_stream", "rank"};
+constexpr std::array<const char*, 4> kTrackKindNames = {"cpu_thread", "loader_worker", "gpu_stream",
+                                                        "rank"};
 
 }  // namespace
 
@@ -93,10 +93,13 @@ std::optional<CounterId> Trace::find_counter(std::string_view name) const {
 
 void Trace::finish() {
   // Longer spans first among equal starts, so a parent precedes the children it encloses.
-  std::stable_sort(spans_.begin(), spans_.end(), [](const Span& a, const Span& b) {
+  const auto by_start = [](const Span& a, const Span& b) {
     if (a.start_ns != b.start_ns) return a.start_ns < b.start_ns;
     return a.end_ns > b.end_ns;
-  });
+  };
+  if (!std::is_sorted(spans_.begin(), spans_.end(), by_start)) {
+    std::stable_sort(spans_.begin(), spans_.end(), by_start);
+  }
   for (auto& counter : counters_) {
     std::stable_sort(
         counter.points.begin(), counter.points.end(),

@@ -60,9 +60,9 @@ const char* track_kind_name(TrackKind kind);
 std::optional<TrackKind> track_kind_from_name(std::string_view name);
 
 struct Track {
-  std::string name;     // "engine", "loader worker 1", "stream 7", "thread 1234 (python)"
+  std::string name;  // "engine", "loader worker 1", "stream 7", "thread 1234 (python)"
   TrackKind kind = TrackKind::cpu_thread;
-  std::string process;  // the row group: "trainbench", "CPU 1234", "GPU 0"; may be empty
+  std::string process;    // the row group: "trainbench", "CPU 1234", "GPU 0"; may be empty
   std::int64_t rank = 0;  // the process rank in a distributed run; 0 otherwise
 };
 
@@ -72,7 +72,7 @@ struct Span {
   std::int64_t step = 0;    // the training step it belongs to; 0: none known
   TrackId track;
   NameId name;
-  ArgsId args;              // invalid (0): no args
+  ArgsId args;  // invalid (0): no args
   Category category = Category::other;
 };
 
@@ -83,8 +83,8 @@ struct CounterPoint {
 
 // A value over time: memory allocated / reserved, queue depth, loss scale.
 struct Counter {
-  std::string name;  // "memory allocated (cpu)", "loader queue depth", "loss_scale"
-  std::string unit;  // "bytes", "batches", "" (a plain number)
+  std::string name;                  // "memory allocated (cpu)", "loader queue depth", "loss_scale"
+  std::string unit;                  // "bytes", "batches", "" (a plain number)
   std::vector<CounterPoint> points;  // by time
 };
 
@@ -124,7 +124,9 @@ class Trace {
 
   // --- reading ----------------------------------------------------------------------------
   const std::vector<Track>& tracks() const { return tracks_; }
-  const Track& track(TrackId id) const { return tracks_.at(static_cast<std::size_t>(id.value - 1)); }
+  const Track& track(TrackId id) const {
+    return tracks_.at(static_cast<std::size_t>(id.value - 1));
+  }
   const std::vector<Span>& spans() const { return spans_; }  // by start after finish()
   const std::vector<Counter>& counters() const { return counters_; }
   const Counter& counter(CounterId id) const {

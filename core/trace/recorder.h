@@ -1,16 +1,19 @@
-// Recorder: the engine's spans (each step and its phases), collected per thread.
+// Recorder: the engine's spans (each step and its phases, each loader worker's decoding) and
+// counters (queue depth, loss scale, tensor memory), collected per thread.
 //
-// The hot path appends to the calling thread's own buffer: no allocation of names (they are
-// string literals) and no lock shared with other threads. drain() hands the collected spans to
-// the runner, which stores them with the session.
+// The hot path takes no lock and allocates nothing but, once every kEventsPerBlock events, a new
+// block: each thread appends to its own chain of blocks and publishes how far it has written with
+// one release store. drain() (any one thread at a time) reads what every thread has published
+// and frees the blocks their writers have left. Names are string literals (they live for the
+// whole program), so recording copies a pointer, not a string; drain_into() interns them.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -18,18 +21,21 @@
 
 namespace tb::trace {
 
-
 struct RecordedSpan {
   const char* name = "";  // a string literal: lives for the whole program
   Category category = Category::other;
+  bool counter = false;       // a counter sample: value at start_ns (end_ns == start_ns)
   std::uint32_t thread = 0;   // index of the recording thread, in order of first use
   std::int64_t start_ns = 0;  // since the recorder's origin
   std::int64_t end_ns = 0;
   std::int64_t step = 0;
+  double value = 0.0;  // counters only
 };
 
 class Recorder {
  public:
+  static constexpr std::uint32_t kEventsPerBlock = 1024;
+
   Recorder();
   ~Recorder();
   Recorder(const Recorder&) = delete;
@@ -42,21 +48,40 @@ class Recorder {
         .count();
   }
   void record(const char* name, Category category, std::int64_t start_ns, std::int64_t end_ns,
-              std::int64_t step);
+              std::int64_t step) {
+    append({name, category, false, 0, start_ns, end_ns, step, 0.0});
+  }
+  // A counter's value at time_ns ("loader queue depth", "memory allocated (cpu)").
+  void record_counter(const char* name, std::int64_t time_ns, double value) {
+    append({name, Category::other, true, 0, time_ns, time_ns, 0, value});
+  }
   // Names the calling thread's track ("loader worker 1"); unnamed threads are "engine".
   void name_this_thread(std::string name);
-  // The track name of recording thread `thread` (Span::thread).
+  // The track name of recording thread `thread` (RecordedSpan::thread).
   std::string track_name(std::uint32_t thread);
-  // Every span recorded since the last drain, from all threads, ordered by start.
+  // Every span and counter sample recorded since the last drain, from all threads, ordered by
+  // start. One thread drains at a time (drains are serialized by a lock).
   std::vector<RecordedSpan> drain();
+  // Drains into `batch`: a track per recording thread (the loader's workers as loader_worker
+  // tracks, the rest cpu_thread, process "trainbench"), names interned, counters by name with
+  // `unit` "" (or "bytes" for names starting "memory"). Returns the number of events moved.
+  std::size_t drain_into(Trace& batch);
 
  private:
+  struct Block;
   struct ThreadBuffer;
+
+  void append(const RecordedSpan& event) {
+    ThreadBuffer& buffer = buffer_for_this_thread();
+    append_to(buffer, event);
+  }
+  static void append_to(ThreadBuffer& buffer, const RecordedSpan& event);
   ThreadBuffer& buffer_for_this_thread();
+  ThreadBuffer& register_this_thread();
 
   std::chrono::steady_clock::time_point origin_;
-  std::uint64_t id_;  // distinguishes recorders in the per-thread cache
-  std::mutex registry_mutex_;
+  std::uint64_t id_;           // distinguishes recorders in the per-thread cache
+  std::mutex registry_mutex_;  // guards buffers_ and thread names; held by drain
   std::vector<std::unique_ptr<ThreadBuffer>> buffers_;
 };
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 
+#include "core/store/trace_store.h"
 #include "core/util/error.h"
 
 namespace tb::trace {
@@ -15,39 +16,40 @@ nlohmann::json parsed_or_text(const std::string& text) {
 
 }  // namespace
 
-ExportTrace session_trace(const store::SessionStore& store, store::SessionId id) {
+Trace session_trace(const store::SessionStore& store, store::SessionId id) {
   const auto session = store.session(id);
   if (!session) {
     throw Error(store.path().string() + ": no session " + std::to_string(id.value));
   }
-  ExportTrace trace;
-  trace.process_name = "trainbench session " + std::to_string(id.value) + ": " + session->name;
-  for (auto& row : store.spans(id)) {
-    trace.spans.push_back({std::move(row.track), std::move(row.name), std::move(row.category),
-                           row.start_ns, row.end_ns, row.step});
-  }
+  // Sessions of older builds are in the same tables: schema version 5 moved their spans there.
+  Trace trace = store::load_trace(store, id);
+
   for (const auto& key : store.metric_keys(id)) {
-    ExportCounter counter;
-    counter.name = key;
+    const auto existing = trace.find_counter(key);
+    const CounterId counter = existing ? *existing : trace.add_counter(key, "");
     for (const auto& point : store.metrics(id, key)) {
-      if (!std::isfinite(point.value)) continue;  // JSON has no NaN or infinity
-      counter.points.push_back({std::llround(point.wall_time * 1e9), point.value});
+      if (!std::isfinite(point.value) || !std::isfinite(point.wall_time)) continue;
+      trace.add_counter_point(counter, std::llround(point.wall_time * 1e9), point.value);
     }
-    trace.counters.push_back(std::move(counter));
   }
+
   nlohmann::json params = nlohmann::json::object();
   for (const auto& [key, value] : store.params(id)) params[key] = value;
-  trace.metadata = {{"trainbench_session", id.value},
-                    {"name", session->name},
-                    {"created", session->created},
-                    {"finished", session->finished},
-                    {"status", session->status},
-                    {"git_revision", session->git_revision},
-                    {"host", session->host},
-                    {"seed", session->seed},
-                    {"project", parsed_or_text(session->project_json)},
-                    {"summary", parsed_or_text(session->summary_json)},
-                    {"params", params}};
+  nlohmann::json metadata = trace.metadata.is_object() ? trace.metadata : nlohmann::json::object();
+  const nlohmann::json record = {{"trainbench_session", id.value},
+                                 {"name", session->name},
+                                 {"created", session->created},
+                                 {"finished", session->finished},
+                                 {"status", session->status},
+                                 {"git_revision", session->git_revision},
+                                 {"host", session->host},
+                                 {"seed", session->seed},
+                                 {"project", parsed_or_text(session->project_json)},
+                                 {"summary", parsed_or_text(session->summary_json)},
+                                 {"params", params}};
+  for (const auto& [key, value] : record.items()) metadata[key] = value;
+  trace.metadata = std::move(metadata);
+  trace.finish();
   return trace;
 }
 

@@ -21,17 +21,45 @@ enum class Bound : std::uint8_t {
 };
 const char* bound_name(Bound bound);
 
+// Thresholds, as shares of the mean step (the breakdown's means, warm-up left out). Each limit
+// that passes its threshold is a candidate; the largest share among them is the verdict.
+// Without any: compute-bound when the device is busy (1 - GPU idle share), or in a CPU trace the
+// forward+backward+optimizer parts are, at least kComputeBoundShare of the step; else balanced.
+inline constexpr double kInputBoundShare = 0.15;          // data part
+inline constexpr double kCommunicationBoundShare = 0.20;  // communication part
+inline constexpr double kMemoryBoundShare = 0.20;         // memcpy part (copies and memsets)
+// Launch-bound: all four at once — the GPU idles, the host is in runtime calls while it does,
+// and the kernels are many and tiny.
+inline constexpr double kLaunchGpuIdleShare = 0.30;
+inline constexpr double kLaunchRuntimeShare = 0.10;  // runtime part
+inline constexpr double kLaunchKernelsPerStep = 100.0;
+inline constexpr double kLaunchMedianKernelNs = 10'000.0;
+inline constexpr double kComputeBoundShare = 0.80;
+
 struct Verdict {
   Bound bound = Bound::unknown;
   std::string headline;               // "input-bound: DataLoader is 40% of the step"
   std::vector<std::string> evidence;  // the numbers the verdict stands on
   std::string suggestion;             // "with 4 workers expect ≈ 1.4× faster steps"
+  std::string setting;                // what to change: "data.loader.workers=4"; may be empty
   double expected_speedup = 1.0;      // of the suggestion, on the step time
   double share = 0.0;                 // the limiting part's share of the step (0..1)
 };
 
 // `loader_workers`: the run's data loader worker count when known (engine sessions' params,
-// -1 when unknown, as for imported traces).
+// -1 when unknown, as for imported traces: a PyTorch DataLoader range named
+// "..._SingleProcessDataLoaderIter..." then counts as 0 workers). Settings are named as the
+// engine's project keys (data.loader.workers, train.threads) when the worker count is known or
+// the trace is the engine's own (metadata "source" "trainbench", or a track of process
+// "trainbench"), else as PyTorch's (DataLoader(num_workers=...), torch.set_num_threads).
+//
+// The input-bound suggestion's model: a batch costs one loader P of work. Loaded serially in the
+// training loop (0 workers) the step is T = C + P, P = d·T; k workers loading in parallel with
+// prefetch deliver a batch every P/k behind the compute C, so the step becomes max(C, P/k) and
+// 4 workers are suggested. With w workers that still leave a wait the loader is the bottleneck
+// (P/w = T): k = max(2w, ⌈w/(1-d)⌉) workers give max(C, w·T/k). Other suggestions are upper
+// bounds: hiding the limiting part entirely gives 1 / (1 - share); compute-bound assumes mixed
+// precision (GPU) or twice the threads (CPU) halves the busy part.
 Verdict judge(const Trace& trace, const BreakdownReport& breakdown, const std::vector<OpStat>& ops,
               int loader_workers = -1);
 

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/store/session_store.h"
+#include "core/store/trace_store.h"
 #include "tests/support/test_data.h"
 
 namespace tb::app {
@@ -464,7 +465,7 @@ TEST(Cli, ExportTraceWritesTheSessionAsChromeTraceJson) {
     if (e["ph"] == "M" && e["name"] == "thread_name") tracks.insert(e["args"]["name"]);
   }
   store::SessionStore store(dir / "s.db", store::SessionStore::Mode::read_only);
-  EXPECT_EQ(spans, store.spans(store::SessionId{id}).size());
+  EXPECT_EQ(spans, store::load_trace(store, store::SessionId{id}).spans().size());
   EXPECT_GT(spans, 8u);  // a data, forward, backward, optimizer span per step at least
   EXPECT_TRUE(tracks.contains("loader worker 1")) << doc["traceEvents"].size();
   EXPECT_TRUE(counters.contains("train_loss"));
@@ -484,6 +485,187 @@ TEST(Cli, DevicesListsTheCpu) {
   const auto list = json::parse(devices.out);
   EXPECT_EQ(list["devices"][0]["device"], "cpu");
   EXPECT_TRUE(list.contains("cuda"));
+}
+
+TEST(Cli, ProfileBreaksDownTheStepsAndJudgesThemAndTraceDiffComparesTwo) {
+  TempDir dir;
+  tb::testing::write_synthetic_fashion_mnist(dir / "data", 256, 64, 4);
+  std::ofstream(dir / "tiny.json")
+      << R"({"name": "tiny", "data": {"path": ")" << (dir / "data").string()
+      << R"(", "batch_size": 32}, "model": {"hidden": [16]}, "train": {"threads": 1, "epochs": 1}})";
+  const std::string db = (dir / "s.db").string();
+  std::vector<std::int64_t> ids;
+  for (const char* workers : {"0", "2"}) {
+    const auto run = trainbench("run " + (dir / "tiny.json").string() +
+                                    " --json --set data.loader.workers=" + workers + " --db " + db,
+                                dir);
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    ids.push_back(json::parse(run.out)["session_id"].get<std::int64_t>());
+  }
+  const auto profile = trainbench("profile " + std::to_string(ids[0]) + " --json --db " + db, dir);
+  ASSERT_EQ(profile.exit_code, 0) << profile.err;
+  const auto out = json::parse(profile.out);
+  EXPECT_EQ(out["session_id"], ids[0]);
+  EXPECT_EQ(out["loader_workers"], 0);
+  ASSERT_EQ(out["steps"].size(), 8u);  // 256 samples in batches of 32
+  for (const auto& step : out["steps"]) {
+    std::int64_t sum = 0;
+    for (const auto& [part, ns] : step["parts_ns"].items()) sum += ns.get<std::int64_t>();
+    EXPECT_EQ(sum, step["duration_ns"].get<std::int64_t>()) << step.dump();
+    EXPECT_GT(step["duration_ns"].get<std::int64_t>(), 0);
+  }
+  double shares = 0.0;
+  for (const auto& [part, share] : out["mean_parts_share"].items()) shares += share.get<double>();
+  EXPECT_NEAR(shares, 1.0, 1e-9);
+  EXPECT_EQ(out["warmup_steps_skipped"], 1);
+  EXPECT_TRUE(out["gpu_idle_share"].is_null());  // a CPU run has no device tracks
+  // The engine's own phase spans: forward and backward take time in every run.
+  EXPECT_GT(out["mean_parts_ns"]["forward"].get<double>(), 0.0);
+  EXPECT_GT(out["mean_parts_ns"]["backward"].get<double>(), 0.0);
+  const std::set<std::string> bounds = {"input-bound",        "compute-bound", "memory-bound",
+                                        "launch-bound",       "balanced",      "unknown",
+                                        "communication-bound"};
+  const auto& verdict = out["verdict"];
+  EXPECT_TRUE(bounds.contains(verdict["bound"].get<std::string>())) << verdict.dump();
+  EXPECT_NE(verdict["bound"], "unknown");
+  EXPECT_FALSE(verdict["headline"].get<std::string>().empty());
+  EXPECT_GE(verdict["evidence"].size(), 2u);
+  EXPECT_FALSE(out["top_host_ops"].empty());
+  EXPECT_EQ(out["top_device_ops"].size(), 0u);
+
+  const auto text = trainbench("profile " + std::to_string(ids[0]) + " --top 3 --db " + db, dir);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("mean step"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("verdict: "), std::string::npos) << text.out;
+
+  const auto diff = trainbench(
+      "trace-diff " + std::to_string(ids[0]) + " " + std::to_string(ids[1]) + " --json --db " + db,
+      dir);
+  ASSERT_EQ(diff.exit_code, 0) << diff.err;
+  const auto diffs = json::parse(diff.out);
+  ASSERT_FALSE(diffs["diffs"].empty());
+  double previous = 1e300;
+  for (const auto& d : diffs["diffs"]) {  // sorted by |delta per step|, largest first
+    const double signed_delta = d["delta_per_step_ns"].get<double>();
+    const double delta = signed_delta < 0 ? -signed_delta : signed_delta;
+    EXPECT_LE(delta, previous);
+    previous = delta;
+  }
+  const auto missing = trainbench("profile 999 --db " + db, dir);
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("no session 999"), std::string::npos) << missing.err;
+}
+
+// A small Kineto trace: a step, an op, a launch and its kernel joined by a flow, a memory point,
+// and an instant event that is not memory (skipped and counted).
+const char* kSmallKinetoTrace = R"({"schemaVersion": 1, "traceEvents": [
+  {"ph": "M", "name": "thread_name", "pid": 0, "tid": 7, "args": {"name": "stream 7"}},
+  {"ph": "X", "cat": "user_annotation", "name": "ProfilerStep#1", "pid": 10, "tid": 10, "ts": 100, "dur": 50},
+  {"ph": "X", "cat": "cpu_op", "name": "aten::mm", "pid": 10, "tid": 10, "ts": 101.5, "dur": 10},
+  {"ph": "X", "cat": "cuda_runtime", "name": "cudaLaunchKernel", "pid": 10, "tid": 10, "ts": 103, "dur": 2},
+  {"ph": "s", "id": 1, "pid": 10, "tid": 10, "ts": 103, "cat": "ac2g", "name": "ac2g"},
+  {"ph": "X", "cat": "kernel", "name": "sgemm", "pid": 0, "tid": 7, "ts": 106, "dur": 4.25},
+  {"ph": "f", "id": 1, "pid": 0, "tid": 7, "ts": 106, "cat": "ac2g", "name": "ac2g", "bp": "e"},
+  {"ph": "i", "s": "t", "name": "[memory]", "pid": 10, "tid": 10, "ts": 104, "args": {"Device Type": 1, "Device Id": 0, "Total Allocated": 2048, "Total Reserved": 4096}},
+  {"ph": "i", "s": "g", "name": "Record Window End", "pid": "", "tid": "", "ts": 200}
+]})";
+
+TEST(Cli, ImportTraceStoresAProfilerTraceAsASessionThatExportsBack) {
+  TempDir dir;
+  const auto file = dir / "small.pt.trace.json";
+  std::ofstream(file) << kSmallKinetoTrace;
+  const std::string db = (dir / "s.db").string();
+
+  const auto imported = trainbench("import-trace " + file.string() + " --json --db " + db, dir);
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  const auto result = json::parse(imported.out);
+  const auto id = result["session_id"].get<std::int64_t>();
+  EXPECT_EQ(result["spans"], 4);
+  EXPECT_EQ(result["steps"], 1);
+  EXPECT_EQ(result["flows"], 1);
+  EXPECT_EQ(result["memory_points"], 1);
+  EXPECT_EQ(result["tracks"], 2);
+  EXPECT_EQ(result["source"], "pytorch-kineto");
+  EXPECT_EQ(result["skipped"]["instant event"], 1);
+  EXPECT_EQ(result["name"], "small.pt.trace.json");
+
+  const auto named = trainbench("import-trace " + file.string() + " --name mine --db " + db, dir);
+  ASSERT_EQ(named.exit_code, 0) << named.err;
+  EXPECT_NE(named.out.find("imported " + file.string() + " as session " + std::to_string(id + 1) +
+                           ": 4 spans on 2 tracks, 1 steps, 1 flows, 1 memory points; skipped: "
+                           "1 instant event"),
+            std::string::npos)
+      << named.out;
+  {
+    store::SessionStore store(dir / "s.db", store::SessionStore::Mode::read_only);
+    const auto session = store.session(store::SessionId{id + 1});
+    ASSERT_TRUE(session.has_value());
+    EXPECT_EQ(session->name, "mine");
+    EXPECT_EQ(session->status, "completed");
+    EXPECT_EQ(json::parse(session->summary_json)["spans"], 4);
+    const auto stored = store::load_trace(store, store::SessionId{id});
+    EXPECT_EQ(stored.spans().size(), 4u);
+    EXPECT_EQ(stored.flows().size(), 1u);
+    EXPECT_EQ(stored.metadata["schemaVersion"], 1);
+  }
+
+  // Export: Chrome trace JSON with the tracks named, the flow and the memory counter kept.
+  const auto exported_file = dir / "back.json.gz";
+  const auto exported = trainbench(
+      "export-trace " + std::to_string(id) + " -o " + exported_file.string() + " --db " + db, dir);
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  const auto plain_file = dir / "back.json";
+  ASSERT_EQ(
+      trainbench(
+          "export-trace " + std::to_string(id) + " -o " + plain_file.string() + " --db " + db, dir)
+          .exit_code,
+      0);
+  std::ifstream in(plain_file);
+  const auto doc = json::parse(in);
+  std::map<std::string, int> phases;
+  std::set<std::string> threads, counters;
+  for (const auto& e : doc["traceEvents"]) {
+    ++phases[e["ph"].get<std::string>()];
+    if (e["ph"] == "M" && e["name"] == "thread_name") threads.insert(e["args"]["name"]);
+    if (e["ph"] == "C") counters.insert(e["name"].get<std::string>());
+  }
+  EXPECT_EQ(phases["X"], 4);
+  EXPECT_EQ(phases["s"], 1);
+  EXPECT_EQ(phases["f"], 1);
+  EXPECT_TRUE(threads.contains("stream 7"));
+  EXPECT_TRUE(counters.contains("memory allocated (cuda:0)"));
+
+  // ... and the export imports back with every span.
+  const auto again =
+      trainbench("import-trace " + exported_file.string() + " --json --db " + db, dir);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  const auto back = json::parse(again.out);
+  EXPECT_EQ(back["source"], "trainbench");
+  EXPECT_EQ(back["spans_by_category"], result["spans_by_category"]);
+  EXPECT_EQ(back["flows"], 1);
+  EXPECT_EQ(back["skipped"], json::object());
+
+  // A file that is not a trace: exit 2, one line naming the file.
+  std::ofstream(dir / "broken.json") << R"({"traceEvents": [{"ph": "X",)";
+  const auto broken =
+      trainbench("import-trace " + (dir / "broken.json").string() + " --db " + db, dir);
+  EXPECT_EQ(broken.exit_code, 2);
+  EXPECT_NE(broken.err.find((dir / "broken.json").string()), std::string::npos) << broken.err;
+  EXPECT_NE(broken.err.find("malformed JSON at byte"), std::string::npos) << broken.err;
+  EXPECT_EQ(std::count(broken.err.begin(), broken.err.end(), '\n'), 1) << broken.err;
+
+  const auto help = trainbench("import-trace --help", dir);
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--name"), std::string::npos) << help.out;
+
+  // A real profiler trace, where the shared fixtures are present.
+  const auto resnet = std::filesystem::path(TRAINBENCH_SOURCE_DIR) / ".." / "shared" / "fixtures" /
+                      "resnet50_gpu_workers0.pt.trace.json.gz";
+  if (std::filesystem::exists(resnet)) {
+    const auto real = trainbench("import-trace " + resnet.string() + " --json --db " + db, dir);
+    ASSERT_EQ(real.exit_code, 0) << real.err;
+    EXPECT_EQ(json::parse(real.out)["steps"], 6);
+  }
 }
 
 }  // namespace

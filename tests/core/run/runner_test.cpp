@@ -6,6 +6,7 @@
 
 #include "core/run/runner.h"
 #include "core/store/session_store.h"
+#include "core/store/trace_store.h"
 #include "tests/support/test_data.h"
 
 namespace tb::run {
@@ -83,19 +84,22 @@ TEST_F(RunnerTest, LearnsReportsAndStoresTheSession) {
   // On the engine's track, five spans a step (step, data, forward, backward, optimizer) and one
   // evaluation an epoch; on the loader workers' tracks, a decode span per batch they filled:
   // 48 training batches and the test set's batches at each of the 3 evaluations.
-  const auto spans = store.spans(result.session);
+  const auto stored = store::load_trace(store, result.session);
   std::size_t engine = 0, decode = 0;
-  for (const auto& s : spans) {
+  for (const auto& s : stored.spans()) {
     EXPECT_LE(s.start_ns, s.end_ns);
-    if (s.track == "engine") ++engine;
-    if (s.name == "decode") {
+    const auto& track = stored.track(s.track);
+    EXPECT_EQ(track.process, "trainbench");
+    if (track.name == "engine") ++engine;
+    if (stored.name(s.name) == "decode") {
       ++decode;
-      EXPECT_EQ(s.track.rfind("loader worker ", 0), 0u) << s.track;
-      EXPECT_EQ(s.category, "data");
+      EXPECT_EQ(track.name.rfind("loader worker ", 0), 0u) << track.name;
+      EXPECT_EQ(track.kind, trace::TrackKind::loader_worker);
+      EXPECT_EQ(s.category, trace::Category::data);
     }
   }
   EXPECT_EQ(engine, 48u * 5 + 3);
-  EXPECT_EQ(engine + decode, spans.size());
+  EXPECT_EQ(engine + decode, stored.spans().size());
   EXPECT_GE(decode, 48u + 3u);
   EXPECT_EQ(store.metrics(result.session, "loader_queue_depth").size(), 48u);
   const auto params = store.params(result.session);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/store/session_store.h"
+#include "core/store/trace_store.h"
 #include "tests/support/test_data.h"
 
 namespace tb::store {
@@ -130,7 +131,11 @@ TEST(StoreConcurrency, TwoRunsWriteOneDatabaseAtOnce) {
       MetricWriter metrics(store, ids[index], 37);
       for (int step = 0; step < kPoints; ++step) metrics.add("loss", step, 0.0, index);
       metrics.flush();
-      store.add_spans(ids[index], {{"engine", "step", "other", 0, 10, 0}});
+      trace::Trace batch;
+      const auto engine =
+          batch.add_track({"engine", trace::TrackKind::cpu_thread, "trainbench", 0});
+      batch.add_span({0, 10, 0, engine, batch.intern("step"), {}, trace::Category::step});
+      TraceWriter(store, ids[index]).append(batch);
       store.finish_session(ids[index], "completed", "{}");
     } catch (const std::exception& error) {
       errors.add(error.what());

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/store/session_store.h"
+#include "core/store/trace_store.h"
 #include "tests/support/test_data.h"
 
 namespace tb::store {
@@ -126,7 +127,7 @@ TEST(SchemaMigration, UpgradesAVersion1DatabaseKeepingItsRows) {
     EXPECT_EQ(store.params(old_id), (Params{{"batch", "32"}, {"lr", "0.05"}}));
     EXPECT_EQ(store.metric_keys(old_id), (std::vector<std::string>{"acc", "loss"}));
     EXPECT_EQ(store.metrics(old_id, "loss").size(), 2u);
-    EXPECT_EQ(store.spans(old_id).size(), 1u);
+    EXPECT_EQ(load_trace(store, old_id).spans().size(), 1u);
 
     // The new columns are usable on old and new rows alike.
     store.finish_session(old_id, "stopped", R"({"loss":1.5})");
@@ -143,16 +144,57 @@ TEST(SchemaMigration, UpgradesAVersion1DatabaseKeepingItsRows) {
                       "SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT "
                       "LIKE 'sqlite_%' ORDER BY name"),
             (std::vector<std::string>{"metrics_by_session_key_step", "params_by_session",
-                                      "spans_by_session_start"}));
+                                      "trace_span_chunks_by_time"}));
   // Opening again finds nothing to migrate.
   SessionStore again(path);
   EXPECT_EQ(again.schema_version(), SessionStore::kSchemaVersion);
   EXPECT_EQ(again.list_sessions().size(), 2u);
 }
 
-// Version 4 moved the spans' strings into trace_strings: a version-1 file with two sessions'
-// spans reads back the same rows, each session's strings stored once with ids in first-seen order.
-TEST(SchemaMigration, Version4InternsTheSpanStringsOfEverySession) {
+// Schema version 4 exactly as released (what steps 1 to 4 leave), for the tests of step 5.
+constexpr const char* kVersion4Schema = R"sql(
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+CREATE TABLE sessions (
+  id INTEGER PRIMARY KEY, name TEXT NOT NULL, created TEXT NOT NULL, status TEXT NOT NULL,
+  project_json TEXT NOT NULL, git_revision TEXT NOT NULL, host TEXT NOT NULL,
+  seed INTEGER NOT NULL, finished TEXT NOT NULL DEFAULT '',
+  summary_json TEXT NOT NULL DEFAULT '{}');
+CREATE TABLE params (
+  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  key TEXT NOT NULL, value TEXT NOT NULL);
+CREATE TABLE metrics (
+  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  key TEXT NOT NULL, step INTEGER NOT NULL, wall_time REAL, value REAL);
+CREATE UNIQUE INDEX params_by_session ON params(session_id, key);
+CREATE INDEX metrics_by_session_key_step ON metrics(session_id, key, step);
+CREATE TABLE checkpoints (
+  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  step INTEGER NOT NULL, optimizer_step INTEGER NOT NULL, created TEXT NOT NULL,
+  PRIMARY KEY (session_id, step));
+CREATE TABLE checkpoint_tensors (
+  session_id INTEGER NOT NULL, step INTEGER NOT NULL, name TEXT NOT NULL, data BLOB NOT NULL,
+  PRIMARY KEY (session_id, step, name),
+  FOREIGN KEY (session_id, step) REFERENCES checkpoints(session_id, step) ON DELETE CASCADE);
+CREATE TABLE trace_strings (
+  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  id INTEGER NOT NULL, text TEXT NOT NULL,
+  PRIMARY KEY (session_id, id)) WITHOUT ROWID;
+CREATE TABLE spans (
+  session_id INTEGER NOT NULL REFERENCES sessions(id) ON DELETE CASCADE,
+  track_id INTEGER NOT NULL, name_id INTEGER NOT NULL, category_id INTEGER NOT NULL,
+  start_ns INTEGER NOT NULL, end_ns INTEGER NOT NULL, step INTEGER NOT NULL);
+CREATE INDEX spans_by_session_start ON spans(session_id, start_ns);
+INSERT INTO schema_version (version) VALUES (4);
+INSERT INTO sessions (id, name, created, status, project_json, git_revision, host, seed)
+  VALUES (3, 'old-run', '2026-01-02T03:04:05Z', 'completed', '{}', 'deadbeef', 'oldhost', 42);
+INSERT INTO trace_strings VALUES (3, 1, 'engine'), (3, 2, 'step'), (3, 3, 'other'),
+  (3, 4, 'loader worker 1'), (3, 5, 'decode'), (3, 6, 'data'), (3, 7, 'weird');
+)sql";
+
+// The spans of a version-1 file (two sessions, one of them with a loader worker's track) go
+// through versions 4 and 5 and read back through load_trace: a track per track string, names,
+// categories, times and steps as stored.
+TEST(SchemaMigration, Version5MovesTheSpansOfEverySessionIntoTheTrace) {
   testing::TempDir dir;
   const auto path = dir / "v1.db";
   raw_exec(path, std::string(kVersion1Schema) + R"sql(
@@ -161,55 +203,95 @@ INSERT INTO sessions (id, name, created, status, project_json, git_revision, hos
 INSERT INTO spans VALUES (5, 'engine', 'data', 'data', 0, 40, 0);
 INSERT INTO spans VALUES (3, 'engine', 'data', 'data', 0, 100, 0);
 INSERT INTO spans VALUES (3, 'engine', 'step', 'other', 1000, 2000, 1);
-INSERT INTO spans VALUES (5, 'worker 1', 'decode', 'data', 10, 30, 0);
+INSERT INTO spans VALUES (5, 'loader worker 1', 'decode', 'data', 10, 30, 0);
 )sql");
   {
     SessionStore store(path);
-    const auto spans = store.spans(SessionId(3));
-    ASSERT_EQ(spans.size(), 3u);
-    EXPECT_EQ(spans[0].name, "step");  // start 0, added first
-    EXPECT_EQ(spans[1].name, "data");
-    EXPECT_EQ(spans[1].category, "data");
-    EXPECT_EQ(spans[1].end_ns, 100);
-    EXPECT_EQ(spans[2].step, 1);
-    const auto other = store.spans(SessionId(5));
-    ASSERT_EQ(other.size(), 2u);
-    EXPECT_EQ(other[1].track, "worker 1");
-    EXPECT_EQ(other[1].name, "decode");
-    // New spans reuse the migrated strings and add only what is new.
-    store.add_spans(SessionId(3), {{"engine", "backward", "backward", 3000, 3500, 2}});
-    EXPECT_EQ(store.spans(SessionId(3)).back().name, "backward");
+    const trace::Trace old = load_trace(store, SessionId(3));
+    ASSERT_EQ(old.spans().size(), 3u);
+    ASSERT_EQ(old.tracks().size(), 1u);
+    EXPECT_EQ(old.tracks()[0].name, "engine");
+    EXPECT_EQ(old.tracks()[0].kind, trace::TrackKind::cpu_thread);
+    EXPECT_EQ(old.tracks()[0].process, "trainbench");
+    EXPECT_EQ(old.name(old.spans()[0].name), "step");  // start 0, the longer first
+    EXPECT_EQ(old.spans()[0].category, trace::Category::other);
+    EXPECT_EQ(old.name(old.spans()[1].name), "data");
+    EXPECT_EQ(old.spans()[1].category, trace::Category::data);
+    EXPECT_EQ(old.spans()[1].end_ns, 100);
+    EXPECT_EQ(old.spans()[2].step, 1);
+    EXPECT_EQ(old.spans()[2].start_ns, 1000);
+    const trace::Trace other = load_trace(store, SessionId(5));
+    ASSERT_EQ(other.spans().size(), 2u);
+    const auto& worker = other.track(other.spans()[1].track);
+    EXPECT_EQ(worker.name, "loader worker 1");
+    EXPECT_EQ(worker.kind, trace::TrackKind::loader_worker);
+    EXPECT_EQ(other.name(other.spans()[1].name), "decode");
+
+    // New spans continue the migrated trace: the same track, the names known already.
+    trace::Trace batch;
+    const auto engine = batch.add_track({"engine", trace::TrackKind::cpu_thread, "trainbench", 0});
+    batch.add_span(
+        {3000, 3500, 2, engine, batch.intern("backward"), {}, trace::Category::backward});
+    TraceWriter(store, SessionId(3)).append(batch);
+    const trace::Trace after = load_trace(store, SessionId(3));
+    EXPECT_EQ(after.tracks().size(), 1u);
+    EXPECT_EQ(after.name(after.spans().back().name), "backward");
   }
-  EXPECT_EQ(raw_query(path, "SELECT text FROM trace_strings WHERE session_id = 3 ORDER BY id"),
-            (std::vector<std::string>{"engine", "step", "other", "data", "backward"}));
-  EXPECT_EQ(raw_query(path, "SELECT text FROM trace_strings WHERE session_id = 5 ORDER BY id"),
-            (std::vector<std::string>{"engine", "data", "worker 1", "decode"}));
+  EXPECT_EQ(raw_query(path,
+                      "SELECT count(*) FROM sqlite_master WHERE name IN ('spans', "
+                      "'trace_strings', 'spans_by_session_start')"),
+            std::vector<std::string>{"0"});
+  EXPECT_EQ(raw_query(path, "SELECT name FROM trace_names WHERE session_id = 3 ORDER BY name_id"),
+            (std::vector<std::string>{"step", "data", "backward"}));
+  // A chunk per track and session, and one for the append (too small yet to be merged).
+  EXPECT_EQ(raw_query(path,
+                      "SELECT count(*) FROM trace_span_chunks GROUP BY session_id ORDER BY "
+                      "session_id"),
+            (std::vector<std::string>{"2", "2"}));
 }
 
-// A span that refers to a string its session does not have, or strings whose ids are not
-// 1, 2, 3, ...: reading fails with an error naming the file, never a crash or a wrong name.
-TEST(SchemaMigration, BrokenTraceStringReferencesAreErrors) {
+// What the version-5 model has no field for is kept in the span's args: a category this build
+// does not know, and the end of a span stored ending before its start.
+TEST(SchemaMigration, Version5KeepsWhatTheModelCannotHoldInArgs) {
   testing::TempDir dir;
-  const auto path = dir / "s.db";
-  SessionId id;
-  {
-    SessionStore store(path);
-    id = store.create_session({"run", "{}", "rev", "host", 1});
-    store.add_spans(id, {{"engine", "step", "other", 0, 10, 0}});
-  }
-  raw_exec(path, "UPDATE spans SET name_id = 9");
-  try {
-    SessionStore store(path, SessionStore::Mode::read_only);
-    store.spans(id);
-    ADD_FAILURE() << "a dangling trace string id was read";
-  } catch (const StoreError& error) {
-    EXPECT_NE(std::string(error.what()).find("trace string 9"), std::string::npos) << error.what();
-    EXPECT_NE(std::string(error.what()).find(path.string()), std::string::npos) << error.what();
-  }
-  raw_exec(path, "UPDATE spans SET name_id = 2; UPDATE trace_strings SET id = 7 WHERE id = 3");
+  const auto path = dir / "v4.db";
+  raw_exec(path, std::string(kVersion4Schema) + R"sql(
+INSERT INTO spans VALUES (3, 4, 5, 6, 10, 30, 1);
+INSERT INTO spans VALUES (3, 1, 2, 7, 0, 100, 1);
+INSERT INTO spans VALUES (3, 1, 2, 3, 200, 150, 2);
+)sql");
   SessionStore store(path);
-  EXPECT_THROW(store.spans(id), StoreError);
-  EXPECT_THROW(store.add_spans(id, {{"engine", "step", "other", 0, 10, 0}}), StoreError);
+  const trace::Trace got = load_trace(store, SessionId(3));
+  ASSERT_EQ(got.spans().size(), 3u);
+  EXPECT_EQ(got.spans()[0].category, trace::Category::other);
+  EXPECT_EQ(got.args(got.spans()[0].args), R"({"category":"weird"})");
+  EXPECT_EQ(got.track(got.spans()[1].track).name, "loader worker 1");
+  EXPECT_FALSE(got.spans()[1].args.valid());
+  EXPECT_EQ(got.spans()[2].start_ns, 200);
+  EXPECT_EQ(got.spans()[2].end_ns, 200);
+  EXPECT_EQ(got.args(got.spans()[2].args), R"({"end_ns":150})");
+}
+
+// A version-4 span that refers to a string its session does not have: the migration fails with
+// an error naming the file and the string, and leaves the file as it was (the C++ step of
+// version 5 runs in the migration's one transaction).
+TEST(SchemaMigration, Version5RefusesADanglingTraceStringAndChangesNothing) {
+  testing::TempDir dir;
+  const auto path = dir / "v4.db";
+  raw_exec(path, std::string(kVersion4Schema) + R"sql(
+INSERT INTO spans VALUES (3, 1, 2, 3, 0, 10, 0);
+INSERT INTO spans VALUES (3, 1, 9, 3, 20, 30, 0);
+)sql");
+  const std::string before = file_bytes(path);
+  expect_refused(path, SessionStore::Mode::read_write,
+                 {"version 4 to 5", "session 3", "trace string 9"});
+  expect_refused(path, SessionStore::Mode::read_only, {"version 4", "read-write"});
+  EXPECT_EQ(file_bytes(path), before);
+  EXPECT_EQ(raw_query(path, "SELECT version FROM schema_version"), std::vector<std::string>{"4"});
+
+  raw_exec(path, "UPDATE spans SET name_id = 2");
+  SessionStore store(path);
+  EXPECT_EQ(load_trace(store, SessionId(3)).spans().size(), 2u);
 }
 
 TEST(SchemaMigration, AFailedMigrationLeavesTheFileAsItWas) {

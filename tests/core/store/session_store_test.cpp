@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "core/store/trace_store.h"
 #include "tests/support/test_data.h"
 
 namespace tb::store {
@@ -56,14 +57,23 @@ TEST(SessionStore, RoundTripsAWholeRun) {
     }
   }  // the destructor flushes what is left
 
-  std::vector<SpanRow> spans;
+  trace::Trace spans;
+  const auto engine = spans.add_track({"engine", trace::TrackKind::cpu_thread, "trainbench", 0});
   for (int step = 0; step < 50; ++step) {
     const std::int64_t base = step * 1'000'000;
-    spans.push_back({"engine", "step", "other", base, base + 900'000, step});
-    spans.push_back({"engine", "data", "data", base, base + 100'000, step});
-    spans.push_back({"engine", "forward", "forward", base + 100'000, base + 400'000, step});
+    spans.add_span(
+        {base, base + 900'000, step, engine, spans.intern("step"), {}, trace::Category::step});
+    spans.add_span(
+        {base, base + 100'000, step, engine, spans.intern("data"), {}, trace::Category::data});
+    spans.add_span({base + 100'000,
+                    base + 400'000,
+                    step,
+                    engine,
+                    spans.intern("forward"),
+                    {},
+                    trace::Category::forward});
   }
-  store.add_spans(id, spans);
+  TraceWriter(store, id).append(spans);
   store.finish_session(id, "completed", R"({"accuracy":0.97})");
 
   const std::optional<SessionRecord> record = store.session(id);
@@ -96,20 +106,12 @@ TEST(SessionStore, RoundTripsAWholeRun) {
   equal_points(store.metrics(id, "eval/accuracy"), expected_acc);
   EXPECT_TRUE(store.metrics(id, "no/such/key").empty());
 
-  // Spans come back by start time; ties keep the order they were added in.
-  std::vector<SpanRow> by_start = spans;
-  std::stable_sort(by_start.begin(), by_start.end(),
-                   [](const SpanRow& a, const SpanRow& b) { return a.start_ns < b.start_ns; });
-  const std::vector<SpanRow> got = store.spans(id);
-  ASSERT_EQ(got.size(), by_start.size());
-  for (std::size_t i = 0; i < got.size(); ++i) {
-    EXPECT_EQ(got[i].track, by_start[i].track);
-    EXPECT_EQ(got[i].name, by_start[i].name);
-    EXPECT_EQ(got[i].category, by_start[i].category);
-    EXPECT_EQ(got[i].start_ns, by_start[i].start_ns);
-    EXPECT_EQ(got[i].end_ns, by_start[i].end_ns);
-    EXPECT_EQ(got[i].step, by_start[i].step);
-  }
+  // The trace goes with the session (trace_store_test.cpp tests it in depth).
+  const trace::Trace got = load_trace(store, id);
+  ASSERT_EQ(got.spans().size(), spans.spans().size());
+  EXPECT_EQ(got.name(got.spans().front().name), "step");  // by start, the longer first
+  EXPECT_EQ(got.spans().back().category, trace::Category::forward);
+  EXPECT_EQ(got.spans().back().step, 49);
 }
 
 TEST(SessionStore, DataSurvivesReopening) {
@@ -174,7 +176,7 @@ TEST(SessionStore, ListsNewestFirstAndUnknownIdsAreEmpty) {
   EXPECT_FALSE(store.session(unknown).has_value());
   EXPECT_TRUE(store.params(unknown).empty());
   EXPECT_TRUE(store.metric_keys(unknown).empty());
-  EXPECT_TRUE(store.spans(unknown).empty());
+  EXPECT_THROW(load_trace(store, unknown), StoreError);
 }
 
 TEST(SessionStore, MetricKeysAreDistinctSortedAndPerSession) {
@@ -222,7 +224,7 @@ TEST(SessionStore, WritesForAnUnknownSessionFailNamingThePath) {
   };
   // The foreign keys refuse rows of a session that does not exist.
   expect_store_error([&] { store.add_metrics(unknown, {{"loss", 0, 0.0, 1.0}}); });
-  expect_store_error([&] { store.add_spans(unknown, {{"engine", "step", "other", 0, 1, 0}}); });
+  expect_store_error([&] { TraceWriter writer(store, unknown); });
   expect_store_error([&] { store.add_params(unknown, {{"lr", "1"}}); });
   expect_store_error([&] { store.finish_session(unknown, "completed", "{}"); });
 

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <set>
+#include <string>
 #include <thread>
 
 #include "core/trace/recorder.h"
@@ -57,6 +58,61 @@ TEST(Recorder, TwoRecordersOnOneThreadStaySeparate) {
   a.record("a", Category::other, 2, 3, 0);
   EXPECT_EQ(a.drain().size(), 2u);
   EXPECT_EQ(b.drain().size(), 1u);
+}
+
+}  // namespace
+}  // namespace tb::trace
+
+namespace tb::trace {
+namespace {
+
+TEST(Recorder, CountersDrainIntoATraceAsCounterSeries) {
+  Recorder recorder;
+  recorder.record("step", Category::step, 0, 100, 1);
+  recorder.record_counter("loader queue depth", 10, 3);
+  recorder.record_counter("memory allocated (cpu)", 20, 4096);
+  recorder.record_counter("loader queue depth", 30, 2);
+  Trace batch;
+  EXPECT_EQ(recorder.drain_into(batch), 4u);
+  batch.finish();
+  ASSERT_EQ(batch.spans().size(), 1u);
+  EXPECT_EQ(batch.name(batch.spans()[0].name), "step");
+  EXPECT_EQ(batch.spans()[0].category, Category::step);
+  const auto depth = batch.find_counter("loader queue depth");
+  ASSERT_TRUE(depth);
+  ASSERT_EQ(batch.counter(*depth).points.size(), 2u);
+  EXPECT_EQ(batch.counter(*depth).points[1].time_ns, 30);
+  EXPECT_EQ(batch.counter(*depth).points[1].value, 2.0);
+  EXPECT_EQ(batch.counter(*depth).unit, "");
+  const auto memory = batch.find_counter("memory allocated (cpu)");
+  ASSERT_TRUE(memory);
+  EXPECT_EQ(batch.counter(*memory).unit, "bytes");
+}
+
+TEST(Recorder, EachThreadBecomesATrackNamedAsItSaid) {
+  Recorder recorder;
+  recorder.record("step", Category::step, 0, 10, 1);
+  std::thread worker([&] {
+    recorder.name_this_thread("loader worker 1");
+    // More than one block's worth, so the drain crosses block boundaries.
+    for (std::uint32_t i = 0; i < Recorder::kEventsPerBlock * 2 + 5; ++i) {
+      recorder.record("decode", Category::data, i, i + 1, 0);
+    }
+  });
+  worker.join();
+  Trace batch;
+  EXPECT_EQ(recorder.drain_into(batch), Recorder::kEventsPerBlock * 2 + 6);
+  ASSERT_EQ(batch.tracks().size(), 2u);
+  EXPECT_EQ(batch.tracks()[0].name, "engine");
+  EXPECT_EQ(batch.tracks()[0].kind, TrackKind::cpu_thread);
+  EXPECT_EQ(batch.tracks()[1].name, "loader worker 1");
+  EXPECT_EQ(batch.tracks()[1].kind, TrackKind::loader_worker);
+  std::size_t decode = 0;
+  for (const auto& span : batch.spans()) decode += batch.name(span.name) == "decode";
+  EXPECT_EQ(decode, Recorder::kEventsPerBlock * 2 + 5);
+  // A second drain into a new batch finds nothing left.
+  Trace again;
+  EXPECT_EQ(recorder.drain_into(again), 0u);
 }
 
 }  // namespace

@@ -1,0 +1,201 @@
+// The verdict on hand-built traces, one a limit, with the expected speedup worked out by hand.
+#include "core/trace/verdict.h"
+
+#include <gtest/gtest.h>
+
+namespace tb::trace {
+namespace {
+
+struct Builder {
+  Trace trace;
+  TrackId host = trace.add_track({"main", TrackKind::cpu_thread, "", 0});
+  TrackId worker = trace.add_track({"loader worker 1", TrackKind::loader_worker, "", 0});
+  TrackId gpu_track;  // added on first use: a CPU trace has none
+
+  TrackId gpu() {
+    if (!gpu_track.valid()) {
+      gpu_track = trace.add_track({"stream 7", TrackKind::gpu_stream, "", 0});
+    }
+    return gpu_track;
+  }
+
+  void span(TrackId track, const char* name, Category category, std::int64_t start,
+            std::int64_t end) {
+    Span s;
+    s.start_ns = start;
+    s.end_ns = end;
+    s.track = track;
+    s.name = trace.intern(name);
+    s.category = category;
+    trace.add_span(s);
+  }
+  Verdict judge_it(int loader_workers = -1) {
+    trace.finish();
+    const auto breakdown = step_breakdown(trace);
+    return judge(trace, breakdown, top_ops(trace), loader_workers);
+  }
+};
+
+bool contains(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Three engine steps of 100 ns (the first is warm-up) split into data, forward, backward and
+// optimizer spans of the given lengths; the rest of each step is idle.
+Builder engine_steps(std::int64_t data, std::int64_t forward, std::int64_t backward,
+                     std::int64_t optimizer) {
+  Builder b;
+  for (int i = 0; i < 3; ++i) {
+    std::int64_t t = i * 100;
+    b.span(b.host, "step", Category::step, t, t + 100);
+    b.span(b.host, "data", Category::data, t, t + data);
+    t += data;
+    b.span(b.host, "forward", Category::forward, t, t + forward);
+    t += forward;
+    b.span(b.host, "backward", Category::backward, t, t + backward);
+    t += backward;
+    b.span(b.host, "optimizer", Category::optimizer, t, t + optimizer);
+    b.span(b.worker, "decode", Category::data, i * 100, i * 100 + 100);  // not step time
+  }
+  return b;
+}
+
+TEST(Verdict, InputBoundWithoutWorkersSuggestsFourWorkers) {
+  const auto v = engine_steps(40, 30, 20, 10).judge_it(0);
+  EXPECT_EQ(v.bound, Bound::input);
+  EXPECT_DOUBLE_EQ(v.share, 0.4);
+  // Serial loading: P = 0.4 T; 4 workers hide it behind compute C = 0.6 T: max(0.6, 0.1).
+  EXPECT_NEAR(v.expected_speedup, 1.0 / 0.6, 1e-12);
+  EXPECT_EQ(v.setting, "data.loader.workers=4");
+  EXPECT_TRUE(contains(v.headline, "input-bound")) << v.headline;
+  EXPECT_TRUE(contains(v.headline, "40.0%")) << v.headline;
+  EXPECT_TRUE(contains(v.suggestion, "≈ 1.67×")) << v.suggestion;
+  EXPECT_TRUE(contains(v.suggestion, "100 ns → 60 ns")) << v.suggestion;
+  ASSERT_GE(v.evidence.size(), 2u);
+  EXPECT_TRUE(contains(v.evidence[0], "mean step 100 ns over 2 steps")) << v.evidence[0];
+  EXPECT_TRUE(contains(v.evidence[1], "data 40.0%")) << v.evidence[1];
+}
+
+TEST(Verdict, InputBoundWithWorkersThatCannotKeepUp) {
+  // 2 workers still leave a 30% wait: one batch a step is 2 workers' worth (P = 2T). k =
+  // max(2·2, ⌈2/0.7⌉) = 4 gives max(0.7, 2/4) = 0.7 of today's step.
+  const auto v = engine_steps(30, 40, 20, 10).judge_it(2);
+  EXPECT_EQ(v.bound, Bound::input);
+  EXPECT_NEAR(v.expected_speedup, 1.0 / 0.7, 1e-12);
+  EXPECT_EQ(v.setting, "data.loader.workers=4");
+  EXPECT_TRUE(contains(v.suggestion, "≈ 1.43×")) << v.suggestion;
+}
+
+TEST(Verdict, ImportedSingleProcessLoaderCountsAsNoWorkers) {
+  Builder b;
+  for (int i = 0; i < 2; ++i) {
+    const std::int64_t t = i * 1000;
+    b.span(b.host, "ProfilerStep#1", Category::step, t, t + 1000);
+    b.span(b.host, "enumerate(DataLoader)#_SingleProcessDataLoaderIter.__next__", Category::data, t,
+           t + 500);
+    b.span(b.host, "aten::conv2d", Category::cpu_op, t + 500, t + 600);
+    b.span(b.gpu(), "conv", Category::kernel, t + 600, t + 1000);
+  }
+  const auto v = b.judge_it();
+  EXPECT_EQ(v.bound, Bound::input);
+  EXPECT_DOUBLE_EQ(v.share, 0.5);
+  EXPECT_NEAR(v.expected_speedup, 2.0, 1e-12);  // max(0.5, 0.5 / 4)
+  EXPECT_EQ(v.setting, "DataLoader(num_workers=4)");
+  bool named = false;
+  for (const auto& line : v.evidence) named |= contains(line, "_SingleProcessDataLoaderIter");
+  EXPECT_TRUE(named);
+}
+
+TEST(Verdict, CpuComputeBoundAndBalanced) {
+  // forward + backward + optimizer = 85% of the step.
+  const auto compute = engine_steps(5, 40, 35, 10).judge_it(4);
+  EXPECT_EQ(compute.bound, Bound::compute);
+  EXPECT_DOUBLE_EQ(compute.share, 0.85);
+  EXPECT_NEAR(compute.expected_speedup, 1.0 / (1.0 - 0.425), 1e-12);
+  EXPECT_TRUE(contains(compute.headline, "85.0%")) << compute.headline;
+  EXPECT_EQ(compute.setting, "train.threads");  // an engine run: its project key
+
+  // 10% data, 50% phases, 40% idle: nothing passes a threshold.
+  const auto balanced = engine_steps(10, 30, 20, 0).judge_it(4);
+  EXPECT_EQ(balanced.bound, Bound::balanced);
+  EXPECT_DOUBLE_EQ(balanced.expected_speedup, 1.0);
+  EXPECT_DOUBLE_EQ(balanced.share, 0.4);  // the largest part: idle
+  EXPECT_TRUE(contains(balanced.suggestion, "idle at 40.0%")) << balanced.suggestion;
+}
+
+// GPU steps of 1000 ns: a host op launching one kernel, then `device` kernels of the given
+// categories and lengths back to back from t+100.
+Builder gpu_steps(const std::vector<std::pair<Category, std::int64_t>>& device) {
+  Builder b;
+  for (int i = 0; i < 2; ++i) {
+    const std::int64_t t = i * 1000;
+    b.span(b.host, "ProfilerStep#1", Category::step, t, t + 1000);
+    b.span(b.host, "aten::mm", Category::cpu_op, t, t + 100);
+    std::int64_t at = t + 100;
+    for (const auto& [category, length] : device) {
+      const char* name = category == Category::communication ? "ncclAllReduce"
+                         : category == Category::memcpy      ? "Memcpy HtoD"
+                                                             : "gemm";
+      b.span(b.gpu(), name, category, at, at + length);
+      at += length;
+    }
+  }
+  return b;
+}
+
+TEST(Verdict, GpuLimits) {
+  const auto comm = gpu_steps({{Category::kernel, 500}, {Category::communication, 300}}).judge_it();
+  EXPECT_EQ(comm.bound, Bound::communication);
+  EXPECT_DOUBLE_EQ(comm.share, 0.3);
+  EXPECT_NEAR(comm.expected_speedup, 1.0 / 0.7, 1e-12);
+
+  const auto memory = gpu_steps({{Category::kernel, 400}, {Category::memcpy, 400}}).judge_it();
+  EXPECT_EQ(memory.bound, Bound::memory);
+  EXPECT_DOUBLE_EQ(memory.share, 0.4);
+  EXPECT_NEAR(memory.expected_speedup, 1.0 / 0.6, 1e-12);
+
+  // Busy 90% of the step (100 ns host op, then 900 ns of kernels).
+  const auto compute = gpu_steps({{Category::kernel, 900}}).judge_it();
+  EXPECT_EQ(compute.bound, Bound::compute);
+  EXPECT_DOUBLE_EQ(compute.share, 0.9);
+  EXPECT_NEAR(compute.expected_speedup, 1.0 / 0.55, 1e-12);
+  bool idle = false;
+  for (const auto& line : compute.evidence) idle |= contains(line, "GPU idle 10.0%");
+  EXPECT_TRUE(idle);
+}
+
+TEST(Verdict, ManyTinyKernelsAreLaunchBound) {
+  // Each step: 200 launches of 5 µs, each followed by its 2 µs kernel. Runtime with the device
+  // idle: 1000 of 1400 µs; GPU idle the same; median kernel 2 µs.
+  Builder b;
+  std::int64_t t = 0;
+  for (int step = 0; step < 2; ++step) {
+    b.span(b.host, "ProfilerStep#1", Category::step, t, t + 200 * 7000);
+    for (int k = 0; k < 200; ++k) {
+      b.span(b.host, "cudaLaunchKernel", Category::runtime, t, t + 5000);
+      b.span(b.gpu(), "tiny", Category::kernel, t + 5000, t + 7000);
+      b.trace.add_flow({static_cast<std::uint64_t>(k + 1), b.host, t, b.gpu(), t + 5000});
+      t += 7000;
+    }
+  }
+  const auto v = b.judge_it();
+  EXPECT_EQ(v.bound, Bound::launch);
+  EXPECT_NEAR(v.share, 1000.0 / 1400.0, 1e-12);
+  EXPECT_NEAR(v.expected_speedup, 1400.0 / 400.0, 1e-9);
+  bool kernels = false;
+  for (const auto& line : v.evidence)
+    kernels |= contains(line, "200 kernels a step, median 2.0 µs");
+  EXPECT_TRUE(kernels);
+}
+
+TEST(Verdict, NoStepsIsUnknown) {
+  Builder b;
+  b.span(b.host, "aten::mm", Category::cpu_op, 0, 10);
+  const auto v = b.judge_it();
+  EXPECT_EQ(v.bound, Bound::unknown);
+  EXPECT_STREQ(bound_name(Bound::unknown), "unknown");
+  EXPECT_STREQ(bound_name(Bound::input), "input-bound");
+}
+
+}  // namespace
+}  // namespace tb::trace

@@ -1,0 +1,171 @@
+// MemoryPlot offscreen: one line per "memory allocated/reserved" counter (other counters left
+// out), drawn as steps; the peak found over every sample and marked with its value; counters with
+// a million samples thinned to a bounded series that keeps the peak; a click in the plot asks for
+// that time; live snapshots replace the data. Saves a screenshot.
+#include <QDir>
+#include <QLineSeries>
+#include <QMouseEvent>
+#include <QScatterSeries>
+#include <QSignalSpy>
+#include <QTest>
+#include <QValueAxis>
+
+#include <cmath>
+#include <memory>
+
+#include "core/trace/model.h"
+#include "widgets/memory_plot.h"
+
+using tb::trace::Trace;
+using tb::widgets::MemoryPlot;
+
+namespace {
+
+constexpr double kMiB = 1024.0 * 1024.0;
+constexpr std::int64_t kMs = 1'000'000;
+
+void saveScreenshot(QWidget& widget, const QString& name) {
+  QString dir = qEnvironmentVariable("TRAINBENCH_SCREENSHOTS");
+  if (dir.isEmpty()) dir = QDir::current().filePath(QStringLiteral("screenshots"));
+  QVERIFY(QDir().mkpath(dir));
+  QTest::qWait(50);
+  const QString path = QDir(dir).filePath(name);
+  QVERIFY2(widget.grab().save(path), qPrintable(path));
+  qInfo("screenshot: %s", qPrintable(path));
+}
+
+// Allocated memory saws up and down each 10 ms step (activations freed after backward), peaking
+// at 900 MiB at 34 ms; the caching allocator's reserved memory only grows. Plus a counter that is
+// not memory. `steps` steps; the trace ends with the last step span.
+std::shared_ptr<const Trace> makeTrace(int steps) {
+  auto t = std::make_shared<Trace>();
+  const auto engine = t->add_track({"engine", tb::trace::TrackKind::cpu_thread, "trainbench", 0});
+  tb::trace::Span step;
+  step.track = engine;
+  step.name = t->intern("step");
+  step.category = tb::trace::Category::step;
+  step.start_ns = 0;
+  step.end_ns = steps * 10 * kMs;
+  t->add_span(step);
+  const auto allocated = t->add_counter("memory allocated (cuda:0)", "bytes");
+  const auto reserved = t->add_counter("memory reserved (cuda:0)", "bytes");
+  const auto queue = t->add_counter("loader queue depth", "batches");
+  for (int i = 0; i < steps; ++i) {
+    const std::int64_t o = i * 10 * kMs;
+    t->add_counter_point(allocated, o, 200 * kMiB);
+    t->add_counter_point(allocated, o + 4 * kMs, (i == 3 ? 900 : 600) * kMiB);
+    t->add_counter_point(allocated, o + 8 * kMs, 250 * kMiB);
+    t->add_counter_point(reserved, o, (400 + 100 * std::min(i, 5)) * kMiB);
+    t->add_counter_point(queue, o, 2.0);
+  }
+  t->finish();
+  return t;
+}
+
+}  // namespace
+
+class MemoryPlotTest : public QObject {
+  Q_OBJECT
+
+ private slots:
+  void plotsMemoryCountersAndMarksThePeak() {
+    MemoryPlot plot;
+    plot.resize(800, 400);
+    plot.setTrace(makeTrace(6));
+    QCOMPARE(plot.seriesCount(), 2);  // the queue depth is not memory
+    QCOMPARE(plot.series(0)->name(), QString("memory allocated (cuda:0)"));
+    QCOMPARE(plot.series(1)->name(), QString("memory reserved (cuda:0)"));
+    QVERIFY(plot.peakBytes().has_value());
+    QCOMPARE(*plot.peakBytes(), 900 * kMiB);
+    QCOMPARE(plot.peakTimeNs(), 34 * kMs);
+    QCOMPARE(plot.peakCounter(), QString("memory allocated (cuda:0)"));
+    QCOMPARE(plot.peakSeries()->count(), 1);
+    QCOMPARE(plot.peakSeries()->at(0), QPointF(34.0, 900.0));  // ms, MiB
+    QVERIFY(plot.peakSeries()->pointLabelsFormat().contains("900.0 MiB"));
+    // Steps: 18 samples become 18 + 17 corners, plus the hold to the trace's end (60 ms).
+    QCOMPARE(plot.series(0)->count(), 18 + 17 + 1);
+    QCOMPARE(plot.series(0)->at(1), QPointF(4.0, 200.0));  // still 200 until the sample at 4 ms
+    QCOMPARE(plot.series(0)->at(2), QPointF(4.0, 600.0));
+    QCOMPARE(plot.series(0)->points().back(), QPointF(60.0, 250.0));
+    QCOMPARE(plot.timeAxis()->max(), 60.0);
+    QVERIFY(plot.bytesAxis()->max() >= 900.0);
+    QVERIFY(plot.bytesAxis()->titleText().contains("MiB"));
+  }
+
+  void noMemoryCounters() {
+    MemoryPlot plot;
+    auto t = std::make_shared<Trace>();
+    t->add_counter("loss_scale", "");
+    t->finish();
+    plot.setTrace(t);
+    QCOMPARE(plot.seriesCount(), 0);
+    QVERIFY(!plot.peakBytes().has_value());
+    QVERIFY(plot.chart()->title().contains("No memory"));
+    QVERIFY(!plot.timeAt(QPoint(100, 100)).has_value());
+  }
+
+  void millionSamplesAreThinnedKeepingThePeak() {
+    auto t = std::make_shared<Trace>();
+    const auto c = t->add_counter("memory allocated (cpu)", "bytes");
+    for (std::int64_t i = 0; i < 1'000'000; ++i) {
+      const double wave = 1e9 + 2e8 * std::sin(static_cast<double>(i) * 1e-3);
+      t->add_counter_point(c, i * 1000, i == 777'777 ? 5e9 : wave);  // one spike, one sample wide
+    }
+    t->finish();
+    MemoryPlot plot;
+    plot.setTrace(t);
+    QVERIFY(plot.series(0)->count() <= MemoryPlot::kMaxPointsPerSeries + 1);
+    QCOMPARE(*plot.peakBytes(), 5e9);
+    QCOMPARE(plot.peakTimeNs(), std::int64_t{777'777'000});
+    double drawnMax = 0;
+    for (const QPointF& p : plot.series(0)->points()) drawnMax = std::max(drawnMax, p.y());
+    QCOMPARE(drawnMax, 5e9 / (1024.0 * 1024 * 1024));  // the spike survived, in GiB
+    QVERIFY(plot.bytesAxis()->titleText().contains("GiB"));
+  }
+
+  void clickRequestsThatTime() {
+    MemoryPlot plot;
+    plot.resize(800, 400);
+    plot.show();
+    plot.setTrace(makeTrace(6));
+    QVERIFY(QTest::qWaitForWindowExposed(&plot));
+    QSignalSpy requested(&plot, &MemoryPlot::timeRequested);
+    // The widget point of 25 ms, half way up.
+    const QRectF area = plot.chart()->plotArea();
+    const QPointF inChart = plot.chart()->mapToPosition(QPointF(25.0, 100.0), plot.series(0));
+    const QPoint pos = plot.mapFromScene(plot.chart()->mapToScene(inChart));
+    QVERIFY(area.contains(inChart));
+    QTest::mouseClick(plot.viewport(), Qt::LeftButton, Qt::NoModifier, pos);
+    QCOMPARE(requested.count(), 1);
+    const qint64 ns = requested.takeFirst().at(0).toLongLong();
+    // Within a pixel of 25 ms (60 ms over the plot's width).
+    QVERIFY2(std::abs(ns - 25 * kMs) <= static_cast<qint64>(60 * kMs / area.width()) + 1,
+             qPrintable(QString::number(ns)));
+    // Outside the plot area (the legend below it): nothing.
+    QTest::mouseClick(plot.viewport(), Qt::LeftButton, Qt::NoModifier,
+                      QPoint(5, plot.height() - 5));
+    QCOMPARE(requested.count(), 0);
+  }
+
+  void liveSnapshotsReplaceTheData() {
+    MemoryPlot plot;
+    plot.setTrace(makeTrace(2));
+    QCOMPARE(plot.seriesCount(), 2);
+    QCOMPARE(*plot.peakBytes(), 600 * kMiB);
+    plot.setTrace(makeTrace(6));
+    QCOMPARE(plot.seriesCount(), 2);
+    QCOMPARE(*plot.peakBytes(), 900 * kMiB);
+    QCOMPARE(plot.timeAxis()->max(), 60.0);
+  }
+
+  void screenshot() {
+    MemoryPlot plot;
+    plot.resize(800, 400);
+    plot.show();
+    plot.setTrace(makeTrace(6));
+    saveScreenshot(plot, "memory_plot.png");
+  }
+};
+
+QTEST_MAIN(MemoryPlotTest)
+#include "memory_plot_test.moc"

@@ -1,0 +1,48 @@
+#include "widgets/profiler_view.h"
+
+#include <QSplitter>
+#include <QVBoxLayout>
+
+#include "widgets/memory_plot.h"
+#include "widgets/step_breakdown_view.h"
+#include "widgets/timeline_view.h"
+
+namespace tb::widgets {
+
+ProfilerView::ProfilerView(QWidget* parent) : QWidget(parent) {
+  timeline_ = new TimelineView;
+  memory_ = new MemoryPlot;
+  steps_ = new StepBreakdownView;
+
+  auto* bottom = new QSplitter(Qt::Horizontal);
+  bottom->addWidget(memory_);
+  bottom->addWidget(steps_);
+  bottom->setStretchFactor(0, 1);
+  bottom->setStretchFactor(1, 1);
+  auto* split = new QSplitter(Qt::Vertical);
+  split->addWidget(timeline_);
+  split->addWidget(bottom);
+  // The timeline needs the height: many tracks, each several rows deep.
+  split->setStretchFactor(0, 3);
+  split->setStretchFactor(1, 2);
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(0, 0, 0, 0);
+  layout->addWidget(split);
+
+  connect(memory_, &MemoryPlot::timeRequested, timeline_,
+          [this](qint64 ns) { timeline_->centerOn(static_cast<double>(ns)); });
+  connect(steps_, &StepBreakdownView::stepClicked, timeline_, [this](qint64 start, qint64 end) {
+    // A little room either side, so the step's edges and its neighbours show.
+    const double margin = static_cast<double>(end - start) * 0.05;
+    timeline_->setTimeWindow(static_cast<double>(start) - margin,
+                             static_cast<double>(end) + margin);
+  });
+}
+
+void ProfilerView::setTrace(std::shared_ptr<const trace::Trace> trace, int loaderWorkers) {
+  timeline_->setTrace(trace);
+  memory_->setTrace(trace);
+  steps_->setTrace(std::move(trace), loaderWorkers);
+}
+
+}  // namespace tb::widgets

@@ -1,0 +1,42 @@
+// ProfilerView: the profiling views of one trace together — the timeline on top, memory over time
+// and the step breakdown with its verdict below — wired so that a click on the memory plot
+// centres the timeline on that time, and a click on a step's bar zooms the timeline to the step.
+//
+// Feed it a recorded session, an imported PyTorch trace, or a live run's snapshots: setTrace()
+// forwards the same immutable trace to every view.
+#pragma once
+
+#include <QWidget>
+
+#include <memory>
+
+#include "core/trace/model.h"
+
+class QSplitter;
+
+namespace tb::widgets {
+
+class MemoryPlot;
+class StepBreakdownView;
+class TimelineView;
+
+class ProfilerView : public QWidget {
+  Q_OBJECT
+
+ public:
+  explicit ProfilerView(QWidget* parent = nullptr);
+
+  // `loaderWorkers`: the run's data loader workers when known (-1: unknown), for the verdict.
+  void setTrace(std::shared_ptr<const trace::Trace> trace, int loaderWorkers = -1);
+
+  TimelineView* timeline() const { return timeline_; }
+  MemoryPlot* memoryPlot() const { return memory_; }
+  StepBreakdownView* stepBreakdown() const { return steps_; }
+
+ private:
+  TimelineView* timeline_ = nullptr;
+  MemoryPlot* memory_ = nullptr;
+  StepBreakdownView* steps_ = nullptr;
+};
+
+}  // namespace tb::widgets
