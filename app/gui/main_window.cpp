@@ -27,6 +27,7 @@
 #include "widgets/dataset_inspector.h"
 #include "widgets/metric_chart.h"
 #include "widgets/optimizer_playground.h"
+#include "widgets/profiler_view.h"
 #include "widgets/project_editor.h"
 #include "widgets/session_table_model.h"
 
@@ -213,6 +214,28 @@ void MainWindow::buildUi() {
     dataInspector_->setBusy(false);
     dataInspector_->setError(tr("Check failed: %1").arg(message));
   });
+  // The profile of a session: picked in the Train tab's list, or the running one, refreshed live.
+  auto* profilePage = new QWidget;
+  auto* profileLayout = new QVBoxLayout(profilePage);
+  profileLayout->setContentsMargins(8, 8, 8, 4);
+  profileTitle_ = new QLabel(tr("Pick a session in the Train tab, or start a run, to profile it."));
+  profiler_ = new widgets::ProfilerView;
+  profileLayout->addWidget(profileTitle_);
+  profileLayout->addWidget(profiler_, 1);
+  tabs_->addTab(profilePage, tr("Profile"));
+  tabs_->setTabToolTip(3, tr("Timeline, memory and step breakdown of a session, with a verdict "
+                             "on what limits it (Ctrl+4)"));
+  profileLoader_ = new ProfileController(dbPath_, this);
+  connect(profileLoader_, &ProfileController::loaded, this, &MainWindow::onProfileLoaded);
+  connect(profileLoader_, &ProfileController::failed, this,
+          [this](qint64 id, const QString& message) {
+            statusBar()->showMessage(tr("Session #%1's trace: %2").arg(id).arg(message), 10000);
+          });
+  connect(tabs_, &QTabWidget::currentChanged, this, [this] { loadProfileIfShown(); });
+  liveProfileTimer_.setInterval(1000);
+  connect(&liveProfileTimer_, &QTimer::timeout, this, [this] {
+    if (live_ && profiledSession_ == live_->session) loadProfileIfShown();
+  });
   setCentralWidget(tabs_);
 
   auto* dbLabel = new QLabel(tr("Sessions: %1").arg(QString::fromStdString(dbPath_.string())));
@@ -245,6 +268,9 @@ void MainWindow::buildMenus() {
   dataInspector->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_3));
   dataInspector->setStatusTip(
       tr("Check the project's dataset: balance, duplicates, leakage, kNN baseline"));
+  QAction* profile = view->addAction(tr("P&rofile"), this, &MainWindow::showProfile);
+  profile->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_4));
+  profile->setStatusTip(tr("Where the picked session's step time goes, and what limits it"));
 
   QMenu* runMenu = menuBar()->addMenu(tr("&Run"));
   runAction_ = runMenu->addAction(tr("&Run"), this, &MainWindow::startRun);
@@ -267,6 +293,28 @@ void MainWindow::showPlayground() {
 
 void MainWindow::showDataInspector() {
   tabs_->setCurrentWidget(dataInspector_);
+}
+
+void MainWindow::showProfile() {
+  tabs_->setCurrentWidget(profiler_->parentWidget());
+}
+
+void MainWindow::loadProfileIfShown() {
+  if (tabs_->currentWidget() != profiler_->parentWidget() || !profiledSession_.valid()) return;
+  profileLoader_->load(profiledSession_);
+}
+
+void MainWindow::onProfileLoaded(qint64 sessionId, std::shared_ptr<const trace::Trace> trace,
+                                 int loaderWorkers) {
+  if (sessionId != profiledSession_.value) return;  // the user has picked another meanwhile
+  const bool live = live_ && controller_->isRunning() && live_->session.value == sessionId;
+  profileTitle_->setText(tr("Session #%1%2  ·  %3 spans on %4 tracks")
+                             .arg(sessionId)
+                             .arg(live ? tr(" (recording)") : QString())
+                             .arg(QLocale().toString(static_cast<qlonglong>(trace->spans().size())))
+                             .arg(trace->tracks().size()));
+  profileShown_ = store::SessionId(sessionId);
+  profiler_->setTrace(std::move(trace), loaderWorkers);
 }
 
 void MainWindow::checkData(const data::InspectOptions& options) {
@@ -405,6 +453,10 @@ void MainWindow::stopRun() {
 
 void MainWindow::onStarted(const run::RunInfo& info) {
   live_ = info;
+  if (info.session.valid()) {
+    profiledSession_ = info.session;
+    liveProfileTimer_.start();
+  }
   progress_->setRange(0, static_cast<int>(std::max<std::int64_t>(1, info.total_steps)));
   progress_->setValue(0);
   const QString name = QString::fromStdString(info.name);
@@ -467,6 +519,8 @@ void MainWindow::updateRunStatus() {
 
 void MainWindow::onFinished(const run::RunResult& result) {
   statusTimer_.stop();
+  liveProfileTimer_.stop();
+  loadProfileIfShown();  // the run's last spans
   if (statusDirty_) updateRunStatus();
   chart_->flush();
   if (chartShowsLive_ && live_) {
@@ -533,6 +587,8 @@ void MainWindow::showLiveRun() {
 }
 
 void MainWindow::showSession(store::SessionId id) {
+  profiledSession_ = id;
+  loadProfileIfShown();
   if (controller_->isRunning() && live_ && live_->session == id) {
     showLiveRun();
     return;

@@ -1,4 +1,4 @@
-// MainWindow: the workbench. Three tabs: "Train" (the project editor on the left; Run / Stop and
+// MainWindow: the workbench. Four tabs: "Train" (the project editor on the left; Run / Stop and
 // the run's status across the top; the live chart and the stored sessions on the right),
 // "Optimizer playground" (optimizers' paths on 2-D test functions, View > Optimizer playground) and
 // "Data" (the dataset inspector on the editor's project's data, View > Data inspector; checked off
@@ -21,6 +21,7 @@
 #include <optional>
 
 #include "app/gui/data_check_controller.h"
+#include "app/gui/profile_controller.h"
 #include "app/gui/run_controller.h"
 #include "core/store/session_store.h"
 
@@ -35,6 +36,7 @@ namespace tb::widgets {
 class DatasetInspector;
 class MetricChart;
 class OptimizerPlayground;
+class ProfilerView;
 class ProjectEditor;
 class SessionTableModel;
 }  // namespace tb::widgets
@@ -65,6 +67,10 @@ class MainWindow : public QMainWindow {
   widgets::OptimizerPlayground* playground() const { return playground_; }
   widgets::DatasetInspector* dataInspector() const { return dataInspector_; }
   DataCheckController* dataCheck() const { return dataCheck_; }
+  widgets::ProfilerView* profiler() const { return profiler_; }
+  ProfileController* profileLoader() const { return profileLoader_; }
+  // The session the Profile tab shows or is loading (invalid: none picked yet).
+  store::SessionId profiledSession() const { return profiledSession_; }
   // The session the chart shows (invalid: the live run, or nothing yet).
   store::SessionId shownSession() const { return shownSession_; }
 
@@ -79,6 +85,8 @@ class MainWindow : public QMainWindow {
   void showTraining();
   void showPlayground();
   void showDataInspector();
+  // The Profile tab: the timeline, memory and step breakdown of the picked (or running) session.
+  void showProfile();
   // Checks the data of the project in the editor (the inspector's "Check dataset").
   void checkData(const data::InspectOptions& options);
 
@@ -101,6 +109,10 @@ class MainWindow : public QMainWindow {
   void showLiveRun();
   store::SessionStore* reader();
   void setRunMessage(const QString& text, bool error = false);
+  // Loads the profiled session's trace when the Profile tab is in front (else on showing it).
+  void loadProfileIfShown();
+  void onProfileLoaded(qint64 sessionId, std::shared_ptr<const trace::Trace> trace,
+                       int loaderWorkers);
 
   std::filesystem::path dbPath_;
   std::unique_ptr<store::SessionStore> reader_;  // GUI-thread connection, opened on first need
@@ -121,6 +133,13 @@ class MainWindow : public QMainWindow {
   widgets::OptimizerPlayground* playground_ = nullptr;
   widgets::DatasetInspector* dataInspector_ = nullptr;
   DataCheckController* dataCheck_ = nullptr;
+  widgets::ProfilerView* profiler_ = nullptr;
+  QLabel* profileTitle_ = nullptr;
+  ProfileController* profileLoader_ = nullptr;
+  store::SessionId profiledSession_;
+  store::SessionId profileShown_;  // the session whose trace is on screen
+  // While a run records, its trace is reloaded every second (when the Profile tab is in front).
+  QTimer liveProfileTimer_;
 
   // The live run: what it announced, its latest reports, and every point it sent.
   std::optional<run::RunInfo> live_;

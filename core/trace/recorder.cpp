@@ -8,15 +8,6 @@
 
 namespace tb::trace {
 
-// A fixed array of events. Its writer fills it front to back and publishes the count; once full
-// it links a successor and never touches it again, which is when the drainer may free it.
-struct Recorder::Block {
-  std::atomic<std::uint32_t> published{0};  // events [0, published) are written
-  std::atomic<Block*> next{nullptr};        // set by the writer when this block is full
-  std::uint32_t consumed = 0;               // drainer only: events [0, consumed) drained
-  RecordedSpan events[kEventsPerBlock];
-};
-
 struct Recorder::ThreadBuffer {
   std::thread::id owner;
   std::uint32_t thread = 0;
@@ -63,58 +54,41 @@ struct Recorder::ThreadBuffer {
 
 namespace {
 std::atomic<std::uint64_t> next_recorder_id{1};
-
-// The calling thread's buffer for the recorder it used last: one compare on the hot path.
-struct ThreadCache {
-  std::uint64_t recorder_id = 0;
-  void* buffer = nullptr;
-};
-thread_local ThreadCache cache;
 }  // namespace
 
-Recorder::Recorder() : origin_(std::chrono::steady_clock::now()), id_(next_recorder_id++) {}
+Recorder::Recorder() : id_(next_recorder_id++) {}
 Recorder::~Recorder() = default;
 
-Recorder::ThreadBuffer& Recorder::buffer_for_this_thread() {
-  if (cache.recorder_id == id_) [[likely]]
-    return *static_cast<ThreadBuffer*>(cache.buffer);
-  return register_this_thread();
-}
-
-Recorder::ThreadBuffer& Recorder::register_this_thread() {
+void Recorder::register_this_thread() {
   std::lock_guard lock(registry_mutex_);
   // A thread that alternates between recorders finds its buffer again here.
   const auto owner = std::this_thread::get_id();
+  ThreadBuffer* found = nullptr;
   for (auto& existing : buffers_) {
-    if (existing->owner == owner) {
-      cache = {id_, existing.get()};
-      return *existing;
-    }
+    if (existing->owner == owner) found = existing.get();
   }
-  auto buffer = std::make_unique<ThreadBuffer>();
-  buffer->owner = owner;
-  buffer->thread = static_cast<std::uint32_t>(buffers_.size());
-  buffer->tail = buffer->head = new Block;
-  buffers_.push_back(std::move(buffer));
-  cache = {id_, buffers_.back().get()};
-  return *buffers_.back();
+  if (found == nullptr) {
+    auto buffer = std::make_unique<ThreadBuffer>();
+    buffer->owner = owner;
+    buffer->thread = static_cast<std::uint32_t>(buffers_.size());
+    buffer->tail = buffer->head = new Block;
+    buffers_.push_back(std::move(buffer));
+    found = buffers_.back().get();
+  }
+  detail::recorder_cache = {id_, &found->tail, &found->fill, found};
 }
 
-void Recorder::append_to(ThreadBuffer& buffer, const RecordedSpan& event) {
-  if (buffer.fill == kEventsPerBlock) [[unlikely]] {
-    Block* fresh = buffer.fresh_block();
-    buffer.tail->next.store(fresh, std::memory_order_release);
-    buffer.tail = fresh;
-    buffer.fill = 0;
-  }
-  RecordedSpan& slot = buffer.tail->events[buffer.fill];
-  slot = event;
-  slot.thread = buffer.thread;
-  buffer.tail->published.store(++buffer.fill, std::memory_order_release);
+void Recorder::next_block() {
+  ThreadBuffer& buffer = *static_cast<ThreadBuffer*>(detail::recorder_cache.buffer);
+  Block* fresh = buffer.fresh_block();
+  buffer.tail->next.store(fresh, std::memory_order_release);
+  buffer.tail = fresh;
+  buffer.fill = 0;
 }
 
 void Recorder::name_this_thread(std::string name) {
-  ThreadBuffer& buffer = buffer_for_this_thread();
+  if (detail::recorder_cache.recorder_id != id_) register_this_thread();
+  ThreadBuffer& buffer = *static_cast<ThreadBuffer*>(detail::recorder_cache.buffer);
   const std::lock_guard lock(registry_mutex_);
   buffer.name = std::move(name);
 }
@@ -133,7 +107,9 @@ std::vector<RecordedSpan> Recorder::drain() {
       Block* block = buffer->head;
       while (true) {
         const std::uint32_t published = block->published.load(std::memory_order_acquire);
+        const std::size_t first = all.size();
         all.insert(all.end(), block->events + block->consumed, block->events + published);
+        for (std::size_t i = first; i < all.size(); ++i) all[i].thread = buffer->thread;
         block->consumed = published;
         Block* next = block->next.load(std::memory_order_acquire);
         // A block with a successor is full and abandoned by its writer: hand it back. Its count

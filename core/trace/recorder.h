@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/trace/model.h"
+#include "core/trace/trace_clock.h"
 
 namespace tb::trace {
 
@@ -32,21 +33,41 @@ struct RecordedSpan {
   double value = 0.0;  // counters only
 };
 
+namespace detail {
+
+inline constexpr std::uint32_t kEventsPerBlock = 1024;
+
+// A fixed array of events. Its writer fills it front to back and publishes the count; once full
+// it links a successor and never touches it again, which is when the drainer may take it.
+struct RecorderBlock {
+  std::atomic<std::uint32_t> published{0};  // events [0, published) are written
+  std::atomic<RecorderBlock*> next{nullptr};  // set by the writer when this block is full
+  std::uint32_t consumed = 0;                 // drainer only: events [0, consumed) drained
+  RecordedSpan events[kEventsPerBlock];
+};
+
+// The calling thread's buffer for the recorder it used last: one compare on the hot path.
+struct RecorderThreadCache {
+  std::uint64_t recorder_id = 0;
+  RecorderBlock** tail = nullptr;  // the buffer's current block
+  std::uint32_t* fill = nullptr;   // events written into it
+  void* buffer = nullptr;          // the Recorder::ThreadBuffer
+};
+inline thread_local RecorderThreadCache recorder_cache;
+
+}  // namespace detail
+
 class Recorder {
  public:
-  static constexpr std::uint32_t kEventsPerBlock = 1024;
+  static constexpr std::uint32_t kEventsPerBlock = detail::kEventsPerBlock;
 
   Recorder();
   ~Recorder();
   Recorder(const Recorder&) = delete;
   Recorder& operator=(const Recorder&) = delete;
 
-  // Nanoseconds since this recorder was made (steady clock).
-  std::int64_t now_ns() const {
-    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
-                                                                origin_)
-        .count();
-  }
+  // Nanoseconds since this recorder was made (see TraceClock: the TSC where it is invariant).
+  std::int64_t now_ns() const { return clock_.now_ns(); }
   void record(const char* name, Category category, std::int64_t start_ns, std::int64_t end_ns,
               std::int64_t step) {
     append({name, category, false, 0, start_ns, end_ns, step, 0.0});
@@ -68,18 +89,23 @@ class Recorder {
   std::size_t drain_into(Trace& batch);
 
  private:
-  struct Block;
+  using Block = detail::RecorderBlock;
   struct ThreadBuffer;
 
   void append(const RecordedSpan& event) {
-    ThreadBuffer& buffer = buffer_for_this_thread();
-    append_to(buffer, event);
+    if (detail::recorder_cache.recorder_id != id_) [[unlikely]]
+      register_this_thread();
+    if (*detail::recorder_cache.fill == kEventsPerBlock) [[unlikely]]
+      next_block();
+    Block* block = *detail::recorder_cache.tail;
+    const std::uint32_t at = (*detail::recorder_cache.fill)++;
+    block->events[at] = event;
+    block->published.store(at + 1, std::memory_order_release);
   }
-  static void append_to(ThreadBuffer& buffer, const RecordedSpan& event);
-  ThreadBuffer& buffer_for_this_thread();
-  ThreadBuffer& register_this_thread();
+  void next_block();
+  void register_this_thread();
 
-  std::chrono::steady_clock::time_point origin_;
+  TraceClock clock_;
   std::uint64_t id_;           // distinguishes recorders in the per-thread cache
   std::mutex registry_mutex_;  // guards buffers_ and thread names; held by drain
   std::vector<std::unique_ptr<ThreadBuffer>> buffers_;
