@@ -14,6 +14,8 @@
 #include <cmath>
 #include <map>
 
+#include "widgets/plot_geometry.h"
+
 namespace tb::widgets {
 namespace {
 
@@ -31,17 +33,6 @@ std::string deviceOf(std::string_view name) {
   const auto close = name.rfind(')');
   if (open == std::string_view::npos || close == std::string_view::npos || close < open) return {};
   return std::string(name.substr(open + 1, close - open - 1));
-}
-
-// The smallest round number at or above value, in fine steps (1.2, 1.5, ... times a power of
-// ten), so the peak's head room stays a sliver rather than doubling the axis.
-double niceCeil(double value) {
-  if (!(value > 0.0) || !std::isfinite(value)) return 1.0;
-  const double magnitude = std::pow(10.0, std::floor(std::log10(value)));
-  for (const double factor : {1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0}) {
-    if (factor * magnitude >= value * (1.0 - 1e-12)) return factor * magnitude;
-  }
-  return 10.0 * magnitude;
 }
 
 // The samples to draw: all of them when few; otherwise, per time bucket, the first, lowest,

@@ -85,6 +85,18 @@ inline std::vector<double> niceTicks(double lo, double hi, int maxTicks) {
   return ticks;
 }
 
+// The smallest round number at or above value (1 for no positive finite value), in fine steps
+// (1.2, 1.5, ... times a power of ten), so an axis's head room over its peak stays a sliver
+// rather than doubling the axis.
+inline double niceCeil(double value) {
+  if (!(value > 0.0) || !std::isfinite(value)) return 1.0;
+  const double magnitude = std::pow(10.0, std::floor(std::log10(value)));
+  for (const double factor : {1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0}) {
+    if (factor * magnitude >= value * (1.0 - 1e-12)) return factor * magnitude;
+  }
+  return 10.0 * magnitude;
+}
+
 // The extent to show: `base` grown just enough to include every point (plus a margin of
 // `margin` times the grown size), but never more than `maxGrow` times base's width (height) on
 // each side, so one path that shoots off towards infinity does not shrink the interesting region

@@ -18,6 +18,7 @@
 #include <mutex>
 
 #include "core/trace/top_ops.h"
+#include "widgets/plot_geometry.h"
 #include "widgets/timeline_view.h"
 
 namespace tb::widgets {
@@ -34,15 +35,6 @@ struct Analysis {
   trace::BreakdownReport report;
   trace::Verdict verdict;
 };
-
-double niceCeil(double value) {
-  if (!(value > 0.0) || !std::isfinite(value)) return 1.0;
-  const double magnitude = std::pow(10.0, std::floor(std::log10(value)));
-  for (const double factor : {1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0}) {
-    if (factor * magnitude >= value * (1.0 - 1e-12)) return factor * magnitude;
-  }
-  return 10.0 * magnitude;
-}
 
 QString esc(const std::string& text) {
   return QString::fromStdString(text).toHtmlEscaped();

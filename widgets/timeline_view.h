@@ -183,7 +183,9 @@ class TimelineView : public QWidget {
   QHash<std::int64_t, int> labelWidths_;
   QHash<std::int64_t, QStaticText> elidedLabels_;  // key: name id * 8192 + room in pixels
   QFont labelFont_;
-  // Reused by every paint, so a frame allocates nothing once warm.
+  // Reused by every paint, so a frame allocates nothing once warm. A box is plain, folded, or
+  // dimmed by a search: one bucket per category and style.
+  static constexpr int kBoxStyles = 3;
   std::vector<QVector<QRect>> buckets_;
   QVector<QRect> outlines_, matchOutlines_;
   struct Label {

@@ -112,4 +112,15 @@ class Transaction {
   bool done_ = false;
 };
 
+// `text` in double quotes, for the `what` of errors and messages ("adding track \"engine\"").
+inline std::string in_quotes(std::string_view text) {
+  // Appended piece by piece: "\"" + std::string(text) trips GCC 12's -Wrestrict false positive.
+  std::string out;
+  out.reserve(text.size() + 2);
+  out += '"';
+  out += text;
+  out += '"';
+  return out;
+}
+
 }  // namespace tb::store::detail

@@ -77,16 +77,6 @@ class ChunkTable {
   Encode encode_;
 };
 
-std::string in_quotes(std::string_view text) {
-  // Appended piece by piece: "\"" + std::string(text) trips GCC 12's -Wrestrict false positive.
-  std::string out;
-  out.reserve(text.size() + 2);
-  out += '"';
-  out += text;
-  out += '"';
-  return out;
-}
-
 }  // namespace
 
 TraceAppender::TraceAppender(sqlite3* db, const std::filesystem::path& path, SessionId id)
@@ -232,17 +222,24 @@ void TraceAppender::read_tail(ChunkTail<Item>& tail, const char* table, const ch
   }
 }
 
+template <typename Bind>
+void TraceAppender::insert_row(std::string_view sql, std::int64_t item, const std::string& adding,
+                               Bind&& bind) {
+  Statement insert(db_, path_, sql, where() + " (adding " + adding + ")");
+  insert.bind_int(1, id_.value);
+  insert.bind_int(2, item);
+  bind(insert);
+  insert.run();
+}
+
 trace::NameId TraceAppender::session_name(std::string_view text) {
   if (const auto found = names_.find(text)) return *found;
   const trace::NameId id = names_.intern(text);
-  Statement insert(db_, path_,
-                   "INSERT INTO trace_names (session_id, name_id, name) VALUES (?1, ?2, ?3)",
-                   where() + " (adding name " + in_quotes(text) + ")");
-  insert.bind_int(1, id_.value);
-  insert.bind_int(2, id.value);
-  // An empty view may have a null data(), which SQLite would store as NULL, not as "".
-  insert.bind_text(3, text.empty() ? std::string_view("") : text);
-  insert.run();
+  insert_row("INSERT INTO trace_names (session_id, name_id, name) VALUES (?1, ?2, ?3)", id.value,
+             "name " + in_quotes(text), [&](Statement& insert) {
+               // An empty view may have a null data(), which SQLite would store as NULL, not "".
+               insert.bind_text(3, text.empty() ? std::string_view("") : text);
+             });
   return id;
 }
 
@@ -250,17 +247,15 @@ trace::TrackId TraceAppender::session_track(const trace::Track& track) {
   const auto key = std::make_pair(track.process, track.name);
   if (const auto found = track_ids_.find(key); found != track_ids_.end()) return found->second;
   const trace::TrackId id(static_cast<std::int64_t>(tracks_.size()) + 1);
-  Statement insert(db_, path_,
-                   "INSERT INTO trace_tracks (session_id, track_id, name, kind, process, rank) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                   where() + " (adding track " + in_quotes(track.name) + ")");
-  insert.bind_int(1, id_.value);
-  insert.bind_int(2, id.value);
-  insert.bind_text(3, track.name);
-  insert.bind_text(4, trace::track_kind_name(track.kind));
-  insert.bind_text(5, track.process);
-  insert.bind_int(6, track.rank);
-  insert.run();
+  insert_row(
+      "INSERT INTO trace_tracks (session_id, track_id, name, kind, process, rank) "
+      "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+      id.value, "track " + in_quotes(track.name), [&](Statement& insert) {
+        insert.bind_text(3, track.name);
+        insert.bind_text(4, trace::track_kind_name(track.kind));
+        insert.bind_text(5, track.process);
+        insert.bind_int(6, track.rank);
+      });
   tracks_.push_back(track);
   track_ids_.emplace(key, id);
   span_tails_.emplace_back();
@@ -272,15 +267,12 @@ trace::CounterId TraceAppender::session_counter(const trace::Counter& counter) {
     return found->second;
   }
   const trace::CounterId id(static_cast<std::int64_t>(counter_ids_.size()) + 1);
-  Statement insert(db_, path_,
-                   "INSERT INTO trace_counters (session_id, counter_id, name, unit) VALUES (?1, "
-                   "?2, ?3, ?4)",
-                   where() + " (adding counter " + in_quotes(counter.name) + ")");
-  insert.bind_int(1, id_.value);
-  insert.bind_int(2, id.value);
-  insert.bind_text(3, counter.name);
-  insert.bind_text(4, counter.unit);
-  insert.run();
+  insert_row(
+      "INSERT INTO trace_counters (session_id, counter_id, name, unit) VALUES (?1, ?2, ?3, ?4)",
+      id.value, "counter " + in_quotes(counter.name), [&](Statement& insert) {
+        insert.bind_text(3, counter.name);
+        insert.bind_text(4, counter.unit);
+      });
   counter_ids_.emplace(counter.name, id);
   point_tails_.emplace_back();
   return id;

@@ -41,6 +41,10 @@ class TraceAppender {
  private:
   void load_state();
   void append_batch(const trace::Trace& batch);
+  // Inserts one row of `sql`, whose ?1 and ?2 are the session and `item`: binds those, then the
+  // rest through bind(Statement&), and runs it. `adding` names the row for errors ("track \"x\"").
+  template <typename Bind>
+  void insert_row(std::string_view sql, std::int64_t item, const std::string& adding, Bind&& bind);
   trace::NameId session_name(std::string_view text);
   trace::TrackId session_track(const trace::Track& track);
   trace::CounterId session_counter(const trace::Counter& counter);

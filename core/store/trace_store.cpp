@@ -26,21 +26,12 @@ namespace fs = std::filesystem;
 using detail::ChunkDecoder;
 using detail::ChunkError;
 using detail::ChunkRange;
+using detail::in_quotes;
 using detail::Statement;
 using detail::StoreAccess;
 
 std::string session_text(SessionId id) {
   return "session " + std::to_string(id.value);
-}
-
-std::string in_quotes(std::string_view text) {
-  // Appended piece by piece: "\"" + std::string(text) trips GCC 12's -Wrestrict false positive.
-  std::string out;
-  out.reserve(text.size() + 2);
-  out += '"';
-  out += text;
-  out += '"';
-  return out;
 }
 
 void require_session(sqlite3* db, const fs::path& path, SessionId id, const std::string& what) {

@@ -12,7 +12,8 @@
 
 namespace tb::trace {
 
-// One span as stored with a session (store::SpanRow carries the same fields).
+// One span by text: a stored trace::Span with its track, name and category spelled out (as
+// `sessions show` builds them from the session's stored trace).
 struct SpanRecord {
   std::string track = "engine";  // "engine" (the training loop), "loader worker 1", ...
   std::string name;

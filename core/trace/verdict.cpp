@@ -44,6 +44,14 @@ std::string times(double speedup) {
   return format("≈ %.2f×", speedup);
 }
 
+// For a part of the step (`share` of it) that the setting hides or removes entirely: up to
+// 1 / (1 - share) faster steps, said at the end of `how`.
+void suggest_removing(Verdict& v, double share, const char* setting, const std::string& how) {
+  v.expected_speedup = 1.0 / (1.0 - share);
+  v.setting = setting;
+  v.suggestion = how + times(v.expected_speedup) + " faster steps";
+}
+
 // Kernels that start inside the counted steps (the breakdown's, warm-up left out): how many a
 // step, and their median duration.
 struct KernelStats {
@@ -272,35 +280,26 @@ Verdict judge(const Trace& trace, const BreakdownReport& breakdown, const std::v
     case Bound::communication:
       v.headline = "communication-bound: collectives are " + percent(communication) +
                    " of the step with nothing else running";
-      v.expected_speedup = 1.0 / (1.0 - communication);
-      v.setting = "overlap gradient all-reduce with backward";
-      v.suggestion =
-          "overlap the gradient all-reduce with backward (bucketed gradients, as DDP "
-          "does) or raise the batch per rank: hiding it fully gives up to " +
-          times(v.expected_speedup) + " faster steps";
+      suggest_removing(v, communication, "overlap gradient all-reduce with backward",
+                       "overlap the gradient all-reduce with backward (bucketed gradients, as DDP "
+                       "does) or raise the batch per rank: hiding it fully gives up to ");
       break;
     case Bound::memory:
       v.headline = "memory-bound: copies and memsets are " + percent(memcpy) +
                    " of the step with no kernel running";
-      v.expected_speedup = 1.0 / (1.0 - memcpy);
-      v.setting = "pinned memory, asynchronous copies";
-      v.suggestion =
-          "pin host memory and copy asynchronously (pin_memory=True, "
-          "to(..., non_blocking=True)) so copies overlap kernels: hiding them gives up "
-          "to " +
-          times(v.expected_speedup) + " faster steps";
+      suggest_removing(v, memcpy, "pinned memory, asynchronous copies",
+                       "pin host memory and copy asynchronously (pin_memory=True, "
+                       "to(..., non_blocking=True)) so copies overlap kernels: hiding them gives "
+                       "up to ");
       break;
     case Bound::launch:
       v.headline = "launch-bound: the GPU idles " + percent(*b.gpu_idle_share) +
                    " of the step while the host launches many tiny kernels";
       v.evidence.push_back("host in runtime calls with the device idle: " + percent(runtime) +
                            " of the step");
-      v.expected_speedup = 1.0 / (1.0 - runtime);
-      v.setting = "CUDA graphs / fused kernels";
-      v.suggestion =
-          "capture the step in a CUDA graph or fuse small ops (torch.compile): removing "
-          "the launch gaps gives up to " +
-          times(v.expected_speedup) + " faster steps";
+      suggest_removing(v, runtime, "CUDA graphs / fused kernels",
+                       "capture the step in a CUDA graph or fuse small ops (torch.compile): "
+                       "removing the launch gaps gives up to ");
       break;
     case Bound::compute:
       if (gpu) {

@@ -221,7 +221,7 @@ TEST(Cli, EverySubcommandHasHelp) {
   TempDir dir;
   for (const char* command :
        {"", "run", "sessions", "show", "gui", "devices", "optim-path", "data check", "data pack",
-        "data inspect", "tune-loader", "export-trace"}) {
+        "data inspect", "tune-loader", "export-trace", "import-trace", "profile", "trace-diff"}) {
     const auto help = trainbench(std::string(command) + " --help", dir);
     EXPECT_EQ(help.exit_code, 0) << command;
     EXPECT_NE(help.out.find("--"), std::string::npos) << command;

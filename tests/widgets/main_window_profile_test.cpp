@@ -1,7 +1,6 @@
 // The Profile tab end to end: a run's trace reaches the tab while and after it records (through
 // the engine's recorder, the session database and the off-thread loader), and picking a stored
 // session — here an imported PyTorch-style trace — shows its timeline, steps and verdict.
-#include <QDir>
 #include <QLabel>
 #include <QSignalSpy>
 #include <QTabWidget>
@@ -13,6 +12,7 @@
 #include "app/gui/main_window.h"
 #include "core/store/trace_store.h"
 #include "tests/support/test_data.h"
+#include "tests/widgets/widget_test_support.h"
 #include "widgets/memory_plot.h"
 #include "widgets/profiler_view.h"
 #include "widgets/project_editor.h"
@@ -22,16 +22,6 @@
 using tb::app::MainWindow;
 
 namespace {
-
-void saveScreenshot(QWidget& widget, const QString& name) {
-  QString dir = qEnvironmentVariable("TRAINBENCH_SCREENSHOTS");
-  if (dir.isEmpty()) dir = QDir::current().filePath(QStringLiteral("screenshots"));
-  QVERIFY(QDir().mkpath(dir));
-  QTest::qWait(200);
-  const QString path = QDir(dir).filePath(name);
-  QVERIFY2(widget.grab().save(path), qPrintable(path));
-  qInfo("screenshot: %s", qPrintable(path));
-}
 
 // Four 100 ms steps of which the first 40 ms wait for data: an input-bound trace, stored the
 // way import-trace stores one.
@@ -124,7 +114,7 @@ class MainWindowProfileTest : public QObject {
     auto* steps = window.profiler()->stepBreakdown();
     QTRY_VERIFY_WITH_TIMEOUT(steps->isIdle() && steps->barCount() > 0, 20000);
     QVERIFY(!steps->verdictText().isEmpty());
-    saveScreenshot(window, QStringLiteral("main_window_profile_run.png"));
+    tb::testing::saveScreenshot(window, QStringLiteral("main_window_profile_run.png"));
   }
 
   void pickingAStoredSessionShowsItsProfile() {
@@ -146,7 +136,7 @@ class MainWindowProfileTest : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(steps->isIdle() && steps->barCount() == 4, 20000);
     QCOMPARE(steps->verdict().bound, tb::trace::Bound::input);
     QVERIFY(steps->verdictText().contains(QStringLiteral("input-bound")));
-    saveScreenshot(window, QStringLiteral("main_window_profile_imported.png"));
+    tb::testing::saveScreenshot(window, QStringLiteral("main_window_profile_imported.png"));
   }
 
  private:

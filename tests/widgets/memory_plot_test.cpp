@@ -2,7 +2,6 @@
 // out), drawn as steps; the peak found over every sample and marked with its value; counters with
 // a million samples thinned to a bounded series that keeps the peak; a click in the plot asks for
 // that time; live snapshots replace the data. Saves a screenshot.
-#include <QDir>
 #include <QLineSeries>
 #include <QMouseEvent>
 #include <QScatterSeries>
@@ -14,52 +13,39 @@
 #include <memory>
 
 #include "core/trace/model.h"
+#include "tests/support/trace_builder.h"
+#include "tests/widgets/widget_test_support.h"
 #include "widgets/memory_plot.h"
 
+using tb::testing::kMs;
+using tb::testing::saveScreenshot;
+using tb::testing::TraceBuilder;
 using tb::trace::Trace;
 using tb::widgets::MemoryPlot;
 
 namespace {
 
 constexpr double kMiB = 1024.0 * 1024.0;
-constexpr std::int64_t kMs = 1'000'000;
-
-void saveScreenshot(QWidget& widget, const QString& name) {
-  QString dir = qEnvironmentVariable("TRAINBENCH_SCREENSHOTS");
-  if (dir.isEmpty()) dir = QDir::current().filePath(QStringLiteral("screenshots"));
-  QVERIFY(QDir().mkpath(dir));
-  QTest::qWait(50);
-  const QString path = QDir(dir).filePath(name);
-  QVERIFY2(widget.grab().save(path), qPrintable(path));
-  qInfo("screenshot: %s", qPrintable(path));
-}
 
 // Allocated memory saws up and down each 10 ms step (activations freed after backward), peaking
 // at 900 MiB at 34 ms; the caching allocator's reserved memory only grows. Plus a counter that is
 // not memory. `steps` steps; the trace ends with the last step span.
 std::shared_ptr<const Trace> makeTrace(int steps) {
-  auto t = std::make_shared<Trace>();
-  const auto engine = t->add_track({"engine", tb::trace::TrackKind::cpu_thread, "trainbench", 0});
-  tb::trace::Span step;
-  step.track = engine;
-  step.name = t->intern("step");
-  step.category = tb::trace::Category::step;
-  step.start_ns = 0;
-  step.end_ns = steps * 10 * kMs;
-  t->add_span(step);
-  const auto allocated = t->add_counter("memory allocated (cuda:0)", "bytes");
-  const auto reserved = t->add_counter("memory reserved (cuda:0)", "bytes");
-  const auto queue = t->add_counter("loader queue depth", "batches");
+  TraceBuilder b;
+  const auto engine = b.track("engine", tb::trace::TrackKind::cpu_thread, "trainbench");
+  b.span(engine, "step", tb::trace::Category::step, 0, steps * 10 * kMs);
+  const auto allocated = b.counter("memory allocated (cuda:0)", "bytes");
+  const auto reserved = b.counter("memory reserved (cuda:0)", "bytes");
+  const auto queue = b.counter("loader queue depth", "batches");
   for (int i = 0; i < steps; ++i) {
     const std::int64_t o = i * 10 * kMs;
-    t->add_counter_point(allocated, o, 200 * kMiB);
-    t->add_counter_point(allocated, o + 4 * kMs, (i == 3 ? 900 : 600) * kMiB);
-    t->add_counter_point(allocated, o + 8 * kMs, 250 * kMiB);
-    t->add_counter_point(reserved, o, (400 + 100 * std::min(i, 5)) * kMiB);
-    t->add_counter_point(queue, o, 2.0);
+    b.point(allocated, o, 200 * kMiB);
+    b.point(allocated, o + 4 * kMs, (i == 3 ? 900 : 600) * kMiB);
+    b.point(allocated, o + 8 * kMs, 250 * kMiB);
+    b.point(reserved, o, (400 + 100 * std::min(i, 5)) * kMiB);
+    b.point(queue, o, 2.0);
   }
-  t->finish();
-  return t;
+  return b.build_shared();
 }
 
 }  // namespace

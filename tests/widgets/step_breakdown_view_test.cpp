@@ -4,7 +4,6 @@
 // ProfilerView: the three views on one trace, a memory click centring the timeline and a step
 // click zooming it to the step. Saves screenshots of both.
 #include <QBarSet>
-#include <QDir>
 #include <QSignalSpy>
 #include <QStackedBarSeries>
 #include <QTest>
@@ -12,13 +11,18 @@
 #include <memory>
 
 #include "core/trace/model.h"
+#include "tests/support/trace_builder.h"
+#include "tests/widgets/widget_test_support.h"
 #include "widgets/memory_plot.h"
 #include "widgets/profiler_view.h"
 #include "widgets/step_breakdown_view.h"
 #include "widgets/timeline_view.h"
 
+using tb::testing::kMs;
+using tb::testing::ms;
+using tb::testing::saveScreenshot;
+using tb::testing::TraceBuilder;
 using tb::trace::Category;
-using tb::trace::Span;
 using tb::trace::StepPart;
 using tb::trace::Trace;
 using tb::trace::TrackKind;
@@ -27,56 +31,30 @@ using tb::widgets::StepBreakdownView;
 
 namespace {
 
-constexpr std::int64_t kMs = 1'000'000;
-
-void saveScreenshot(QWidget& widget, const QString& name) {
-  QString dir = qEnvironmentVariable("TRAINBENCH_SCREENSHOTS");
-  if (dir.isEmpty()) dir = QDir::current().filePath(QStringLiteral("screenshots"));
-  QVERIFY(QDir().mkpath(dir));
-  QTest::qWait(50);
-  const QString path = QDir(dir).filePath(name);
-  QVERIFY2(widget.grab().save(path), qPrintable(path));
-  qInfo("screenshot: %s", qPrintable(path));
-}
-
-void add(Trace& t, tb::trace::TrackId track, const std::string& name, double s_ms, double e_ms,
-         Category c, std::int64_t step) {
-  Span span;
-  span.start_ns = static_cast<std::int64_t>(s_ms * kMs);
-  span.end_ns = static_cast<std::int64_t>(e_ms * kMs);
-  span.track = track;
-  span.name = t.intern(name);
-  span.category = c;
-  span.step = step;
-  t.add_span(span);
-}
-
 // An engine run that waits for data 40% of each 10 ms step: input-bound. With `memory`, memory
 // counters too, and a loader worker decoding the batches.
 std::shared_ptr<const Trace> inputBoundTrace(int steps, bool memory = false) {
-  auto t = std::make_shared<Trace>();
-  t->metadata["source"] = "trainbench";
-  const auto engine = t->add_track({"engine", TrackKind::cpu_thread, "trainbench", 0});
-  const auto worker = t->add_track({"loader worker 1", TrackKind::loader_worker, "trainbench", 0});
-  const auto allocated = t->add_counter("memory allocated (cpu)", "bytes");
+  TraceBuilder b;
+  b.trace.metadata["source"] = "trainbench";
+  const auto engine = b.track("engine", TrackKind::cpu_thread, "trainbench");
+  const auto worker = b.track("loader worker 1", TrackKind::loader_worker, "trainbench");
+  const auto allocated = b.counter("memory allocated (cpu)", "bytes");
   for (int i = 0; i < steps; ++i) {
     const double o = 10.0 * i;
     const std::int64_t step = i + 1;
-    add(*t, engine, "step " + std::to_string(step), o, o + 10, Category::step, step);
-    add(*t, engine, "data wait", o, o + 4, Category::data, step);
-    add(*t, engine, "forward", o + 4, o + 6, Category::forward, step);
-    add(*t, engine, "backward", o + 6, o + 9, Category::backward, step);
-    add(*t, engine, "optimizer", o + 9, o + 10, Category::optimizer, step);
+    b.span(engine, "step " + std::to_string(step), Category::step, ms(o), ms(o + 10), step);
+    b.span(engine, "data wait", Category::data, ms(o), ms(o + 4), step);
+    b.span(engine, "forward", Category::forward, ms(o + 4), ms(o + 6), step);
+    b.span(engine, "backward", Category::backward, ms(o + 6), ms(o + 9), step);
+    b.span(engine, "optimizer", Category::optimizer, ms(o + 9), ms(o + 10), step);
     if (memory) {
-      add(*t, worker, "decode batch", o + 0.5, o + 3.5, Category::data, step);
-      t->add_counter_point(allocated, static_cast<std::int64_t>(o * kMs), 64e6);
-      t->add_counter_point(allocated, static_cast<std::int64_t>((o + 6) * kMs),
-                           (i == 4 ? 260e6 : 180e6));
-      t->add_counter_point(allocated, static_cast<std::int64_t>((o + 9.5) * kMs), 70e6);
+      b.span(worker, "decode batch", Category::data, ms(o + 0.5), ms(o + 3.5), step);
+      b.point(allocated, ms(o), 64e6);
+      b.point(allocated, ms(o + 6), (i == 4 ? 260e6 : 180e6));
+      b.point(allocated, ms(o + 9.5), 70e6);
     }
   }
-  t->finish();
-  return t;
+  return b.build_shared();
 }
 
 void settle(StepBreakdownView& view) {

@@ -11,31 +11,21 @@
 #include <set>
 
 #include "core/trace/model.h"
+#include "tests/support/trace_builder.h"
 #include "widgets/timeline_layout.h"
 
+using tb::testing::TraceBuilder;
 using tb::trace::Category;
-using tb::trace::Span;
 using tb::trace::Trace;
 using tb::trace::TrackKind;
 using namespace tb::widgets;
 
 namespace {
 
-void addSpan(Trace& t, tb::trace::TrackId track, const char* name, std::int64_t s, std::int64_t e,
-             Category c = Category::other) {
-  Span span;
-  span.start_ns = s;
-  span.end_ns = e;
-  span.track = track;
-  span.name = t.intern(name);
-  span.category = c;
-  t.add_span(span);
-}
-
 // Nested spans: each track a run of top-level spans, each filled in part by children, to
 // `depth` levels; durations spread over four orders of magnitude so folding has work to do.
-void fill(Trace& t, tb::trace::TrackId track, std::mt19937_64& rng, std::int64_t s, std::int64_t e,
-          int depth, int max_depth, std::size_t& budget) {
+void fill(TraceBuilder& builder, tb::trace::TrackId track, std::mt19937_64& rng, std::int64_t s,
+          std::int64_t e, int depth, int max_depth, std::size_t& budget) {
   if (depth >= max_depth || budget == 0 || e - s < 4) return;
   std::uniform_int_distribution<int> children(0, 4);
   const int n = children(rng);
@@ -47,18 +37,19 @@ void fill(Trace& t, tb::trace::TrackId track, std::mt19937_64& rng, std::int64_t
     const std::int64_t cs = at + gap(rng);
     const std::int64_t ce = std::min(e, cs + len(rng));
     --budget;
-    addSpan(t, track, depth % 2 ? "aten::mm" : "Kernel_Gemm", cs, ce,
-            static_cast<Category>((depth + i) % tb::trace::kCategoryCount));
-    fill(t, track, rng, cs, ce, depth + 1, max_depth, budget);
+    builder.span(track, depth % 2 ? "aten::mm" : "Kernel_Gemm",
+                 static_cast<Category>((depth + i) % tb::trace::kCategoryCount), cs, ce);
+    fill(builder, track, rng, cs, ce, depth + 1, max_depth, budget);
     at = ce;
   }
 }
 
-std::shared_ptr<Trace> randomTrace(std::uint64_t seed, int tracks, std::size_t spans_per_track) {
-  auto t = std::make_shared<Trace>();
+std::shared_ptr<const Trace> randomTrace(std::uint64_t seed, int tracks,
+                                         std::size_t spans_per_track) {
+  TraceBuilder builder;
   std::mt19937_64 rng(seed);
   for (int k = 0; k < tracks; ++k) {
-    const auto track = t->add_track({"thread " + std::to_string(k), TrackKind::cpu_thread, "P", 0});
+    const auto track = builder.track("thread " + std::to_string(k), TrackKind::cpu_thread, "P");
     std::size_t budget = spans_per_track;
     std::int64_t at = 0;
     std::uniform_int_distribution<std::int64_t> top(0, 100000);
@@ -66,13 +57,12 @@ std::shared_ptr<Trace> randomTrace(std::uint64_t seed, int tracks, std::size_t s
       const std::int64_t s = at + top(rng) / 10;
       const std::int64_t e = s + std::max<std::int64_t>(top(rng) * (rng() % 8 == 0 ? 20 : 1), 0);
       --budget;
-      addSpan(*t, track, "ProfilerStep#1", s, e, Category::step);
-      fill(*t, track, rng, s, e, 1, 5, budget);
+      builder.span(track, "ProfilerStep#1", Category::step, s, e);
+      fill(builder, track, rng, s, e, 1, 5, budget);
       at = e;
     }
   }
-  t->finish();
-  return t;
+  return builder.build_shared();
 }
 
 // Row invariants: sorted, no overlaps, so ends sorted too.
@@ -92,24 +82,21 @@ class TimelineLayoutTest : public QObject {
 
  private slots:
   void nestingGoesDeeper() {
-    Trace t;
-    const auto a = t.add_track({"engine", TrackKind::cpu_thread, "trainbench", 0});
-    const auto b = t.add_track({"stream 7", TrackKind::gpu_stream, "GPU 0", 0});
-    t.add_track({"idle", TrackKind::cpu_thread, "trainbench", 0});
-    addSpan(t, a, "step", 0, 100, Category::step);
-    addSpan(t, a, "forward", 0, 40, Category::forward);
-    addSpan(t, a, "op", 5, 10, Category::cpu_op);
-    addSpan(t, a, "backward", 40, 90, Category::backward);
-    addSpan(t, a, "mark", 50, 50, Category::annotation);  // zero length, inside backward
-    addSpan(t, a, "after mark", 50, 60, Category::cpu_op);
-    addSpan(t, b, "k1", 10, 20, Category::kernel);
-    addSpan(t, b, "k2", 20, 30, Category::kernel);  // touches k1: same row
-    addSpan(t, b, "k3", 25, 35, Category::kernel);  // overlaps k2 partly: one row down
-    Span bad;
-    bad.track = tb::trace::TrackId(9);  // no such track
-    bad.name = t.intern("lost");
-    t.add_span(bad);
-    t.finish();
+    TraceBuilder builder;
+    const auto a = builder.track("engine", TrackKind::cpu_thread, "trainbench");
+    const auto b = builder.track("stream 7", TrackKind::gpu_stream, "GPU 0");
+    builder.track("idle", TrackKind::cpu_thread, "trainbench");
+    builder.span(a, "step", Category::step, 0, 100);
+    builder.span(a, "forward", Category::forward, 0, 40);
+    builder.span(a, "op", Category::cpu_op, 5, 10);
+    builder.span(a, "backward", Category::backward, 40, 90);
+    builder.span(a, "mark", Category::annotation, 50, 50);  // zero length, inside backward
+    builder.span(a, "after mark", Category::cpu_op, 50, 60);
+    builder.span(b, "k1", Category::kernel, 10, 20);
+    builder.span(b, "k2", Category::kernel, 20, 30);  // touches k1: same row
+    builder.span(b, "k3", Category::kernel, 25, 35);  // overlaps k2 partly: one row down
+    builder.span(tb::trace::TrackId(9), "lost", Category::other, 0, 0);  // no such track
+    const Trace t = builder.build();
     const TimelineLayout layout(t);
     verifyRows(layout);
     QCOMPARE(layout.spanCount(), std::size_t{9});
@@ -160,12 +147,12 @@ class TimelineLayoutTest : public QObject {
   }
 
   void rowPlacement() {
-    Trace t;
-    const auto a = t.add_track({"a", TrackKind::cpu_thread, "", 0});
-    t.add_track({"empty", TrackKind::cpu_thread, "", 0});
-    addSpan(t, a, "parent", 0, 10);
-    addSpan(t, a, "child", 2, 5);
-    t.finish();
+    TraceBuilder builder;
+    const auto a = builder.track("a");
+    builder.track("empty");
+    builder.span(a, "parent", Category::other, 0, 10);
+    builder.span(a, "child", Category::other, 2, 5);
+    const Trace t = builder.build();
     const TimelineLayout layout(t);
     const RowPlacement p = placeRows(layout, 18, 6);
     // Track a: rows at 0 and 18; the gap 36..42; the empty track's row at 42.
@@ -198,12 +185,12 @@ class TimelineLayoutTest : public QObject {
   }
 
   void unsortedTraceIsSortedPerTrack() {
-    Trace t;  // never finish()ed, as a live snapshot taken mid-build might be
-    const auto a = t.add_track({"engine", TrackKind::cpu_thread, "", 0});
-    addSpan(t, a, "child", 10, 20);
-    addSpan(t, a, "parent", 0, 50);
-    addSpan(t, a, "first", -30, -5);
-    const TimelineLayout layout(t);
+    TraceBuilder builder;  // never finish()ed, as a live snapshot taken mid-build might be
+    const auto a = builder.track("engine");
+    builder.span(a, "child", Category::other, 10, 20);
+    builder.span(a, "parent", Category::other, 0, 50);
+    builder.span(a, "first", Category::other, -30, -5);
+    const TimelineLayout layout(builder.trace);
     verifyRows(layout);
     QCOMPARE(layout.rows().size(), std::size_t{2});
     QCOMPARE(layout.rows()[0].size(), std::size_t{2});
@@ -285,12 +272,12 @@ class TimelineLayoutTest : public QObject {
   }
 
   void manyTinySpansFoldToFewBoxes() {
-    Trace t;
-    const auto a = t.add_track({"stream", TrackKind::gpu_stream, "GPU 0", 0});
+    TraceBuilder builder;
+    const auto a = builder.track("stream", TrackKind::gpu_stream, "GPU 0");
     for (std::int64_t i = 0; i < 200000; ++i)
-      addSpan(t, a, "k", i * 10, i * 10 + 3, Category::kernel);
-    addSpan(t, a, "tick", 2000005, 2000005, Category::kernel);  // zero length after the run
-    t.finish();
+      builder.span(a, "k", Category::kernel, i * 10, i * 10 + 3);
+    builder.span(a, "tick", Category::kernel, 2000005, 2000005);  // zero length after the run
+    const Trace t = builder.build();
     const TimelineLayout layout(t);
     const auto g = TimelineGeometry::fit(0, 2000010, 0, 1000);
     // Gaps of 7 ns against 6000 ns of folding reach: with no cap, the whole run (the tick with

@@ -4,7 +4,6 @@
 // drag pans; shift-drag selects a range with totals per category; search highlights and jumps;
 // hovering a launch draws its flow; live snapshots follow the end only when the user is there.
 // Saves screenshots of the small trace and of a 100k-span one.
-#include <QDir>
 #include <QMouseEvent>
 #include <QSignalSpy>
 #include <QTest>
@@ -14,8 +13,14 @@
 #include <random>
 
 #include "core/trace/model.h"
+#include "tests/support/trace_builder.h"
+#include "tests/widgets/widget_test_support.h"
 #include "widgets/timeline_view.h"
 
+using tb::testing::kMs;
+using tb::testing::ms;
+using tb::testing::saveScreenshot;
+using tb::testing::TraceBuilder;
 using tb::trace::Category;
 using tb::trace::Span;
 using tb::trace::Trace;
@@ -25,58 +30,31 @@ using tb::widgets::TimelineView;
 
 namespace {
 
-constexpr std::int64_t kMs = 1'000'000;
-
-void saveScreenshot(QWidget& widget, const QString& name) {
-  QString dir = qEnvironmentVariable("TRAINBENCH_SCREENSHOTS");
-  if (dir.isEmpty()) dir = QDir::current().filePath(QStringLiteral("screenshots"));
-  QVERIFY(QDir().mkpath(dir));
-  const QString path = QDir(dir).filePath(name);
-  QVERIFY2(widget.grab().save(path), qPrintable(path));
-  qInfo("screenshot: %s", qPrintable(path));
-}
-
-void add(Trace& t, tb::trace::TrackId track, const char* name, double s_ms, double e_ms, Category c,
-         std::int64_t step = 0, std::string args = {}) {
-  Span span;
-  span.start_ns = static_cast<std::int64_t>(s_ms * kMs);
-  span.end_ns = static_cast<std::int64_t>(e_ms * kMs);
-  span.track = track;
-  span.name = t.intern(name);
-  span.category = c;
-  span.step = step;
-  span.args = t.add_args(std::move(args));
-  t.add_span(span);
-}
-
 // `steps` training steps of 10 ms each, as the engine and a PyTorch import would both record.
 std::shared_ptr<const Trace> makeTrace(int steps) {
-  auto t = std::make_shared<Trace>();
-  const auto engine = t->add_track({"engine", TrackKind::cpu_thread, "trainbench", 0});
-  const auto loader = t->add_track({"loader worker 1", TrackKind::loader_worker, "trainbench", 0});
-  const auto stream = t->add_track({"stream 7", TrackKind::gpu_stream, "GPU 0", 0});
+  TraceBuilder b;
+  const auto engine = b.track("engine", TrackKind::cpu_thread, "trainbench");
+  const auto loader = b.track("loader worker 1", TrackKind::loader_worker, "trainbench");
+  const auto stream = b.track("stream 7", TrackKind::gpu_stream, "GPU 0");
   for (int i = 0; i < steps; ++i) {
     const double o = 10.0 * i;
     const std::int64_t step = i + 1;
-    add(*t, engine, ("ProfilerStep#" + std::to_string(step)).c_str(), o, o + 10, Category::step,
-        step);
-    add(*t, engine, "forward", o + 0.5, o + 4, Category::forward, step,
-        R"({"batch": 64, "shape": [64, 784]})");
-    add(*t, engine, "backward", o + 4, o + 8.5, Category::backward, step);
-    add(*t, engine, "Adam.step", o + 8.5, o + 9.5, Category::optimizer, step);
+    b.span(engine, "ProfilerStep#" + std::to_string(step), Category::step, ms(o), ms(o + 10), step);
+    b.span(engine, "forward", Category::forward, ms(o + 0.5), ms(o + 4), step,
+           R"({"batch": 64, "shape": [64, 784]})");
+    b.span(engine, "backward", Category::backward, ms(o + 4), ms(o + 8.5), step);
+    b.span(engine, "Adam.step", Category::optimizer, ms(o + 8.5), ms(o + 9.5), step);
     // The next step's batch loads across the boundary (the last one ends with the trace).
-    add(*t, loader, "DataLoader batch", o + 9.6, i + 1 < steps ? o + 10.4 : o + 10, Category::data,
-        step);
-    add(*t, stream, "volta_sgemm_128x64_nn", o + 1, o + 2, Category::kernel, step,
-        R"({"grid": [128, 4, 1]})");
-    add(*t, stream, "ncclAllReduce", o + 8.6, o + 9.4, Category::communication, step);
+    b.span(loader, "DataLoader batch", Category::data, ms(o + 9.6),
+           ms(i + 1 < steps ? o + 10.4 : o + 10), step);
+    b.span(stream, "volta_sgemm_128x64_nn", Category::kernel, ms(o + 1), ms(o + 2), step,
+           R"({"grid": [128, 4, 1]})");
+    b.span(stream, "ncclAllReduce", Category::communication, ms(o + 8.6), ms(o + 9.4), step);
   }
-  add(*t, engine, "cudaLaunchKernel", 0.6, 0.7, Category::runtime, 1);
-  add(*t, engine, "mark", 12, 12, Category::annotation, 2);  // zero length
-  t->add_flow({1, engine, static_cast<std::int64_t>(0.65 * kMs), stream,
-               static_cast<std::int64_t>(1.5 * kMs)});
-  t->finish();
-  return t;
+  b.span(engine, "cudaLaunchKernel", Category::runtime, ms(0.6), ms(0.7), 1);
+  b.span(engine, "mark", Category::annotation, ms(12), ms(12), 2);  // zero length
+  b.flow(engine, ms(0.65), stream, ms(1.5));
+  return b.build_shared();
 }
 
 std::uint32_t spanNamed(const Trace& t, std::string_view name, std::int64_t step = 1) {

@@ -7,9 +7,12 @@
 #include <random>
 
 #include "core/trace/step_phase.h"
+#include "tests/support/trace_builder.h"
 
 namespace tb::trace {
 namespace {
+
+using tb::testing::TraceBuilder;
 
 std::int64_t part(const StepBreakdown& step, StepPart p) {
   return step.part_ns[static_cast<std::size_t>(p)];
@@ -19,34 +22,16 @@ double mean(const BreakdownReport& report, StepPart p) {
   return report.mean_part_ns[static_cast<std::size_t>(p)];
 }
 
-struct Builder {
-  Trace trace;
-  void span(TrackId track, const char* name, Category category, std::int64_t start,
-            std::int64_t end, std::int64_t step = 0) {
-    Span s;
-    s.start_ns = start;
-    s.end_ns = end;
-    s.track = track;
-    s.name = trace.intern(name);
-    s.category = category;
-    s.step = step;
-    trace.add_span(s);
-  }
-  void flow(TrackId from, std::int64_t from_ns, TrackId to, std::int64_t to_ns) {
-    trace.add_flow({trace.flows().size() + 1, from, from_ns, to, to_ns});
-  }
-};
-
 // An imported PyTorch-style trace of two steps of 100 ns on a main thread, autograd's thread and
 // two GPU streams, with a loader worker and a profiler-session range that must not count.
 Trace imported_trace() {
-  Builder b;
-  const auto main = b.trace.add_track({"thread 1 (python)", TrackKind::cpu_thread, "CPU 1", 0});
-  const auto autograd = b.trace.add_track({"thread 2", TrackKind::cpu_thread, "CPU 1", 0});
-  const auto stream = b.trace.add_track({"stream 7", TrackKind::gpu_stream, "GPU 0", 0});
-  const auto stream2 = b.trace.add_track({"stream 9", TrackKind::gpu_stream, "GPU 0", 0});
-  const auto worker = b.trace.add_track({"loader worker 1", TrackKind::loader_worker, "CPU 1", 0});
-  const auto session = b.trace.add_track({"PyTorch Profiler", TrackKind::cpu_thread, "Traces", 0});
+  TraceBuilder b;
+  const auto main = b.track("thread 1 (python)", TrackKind::cpu_thread, "CPU 1");
+  const auto autograd = b.track("thread 2", TrackKind::cpu_thread, "CPU 1");
+  const auto stream = b.track("stream 7", TrackKind::gpu_stream, "GPU 0");
+  const auto stream2 = b.track("stream 9", TrackKind::gpu_stream, "GPU 0");
+  const auto worker = b.track("loader worker 1", TrackKind::loader_worker, "CPU 1");
+  const auto session = b.track("PyTorch Profiler", TrackKind::cpu_thread, "Traces");
   b.span(session, "PyTorch Profiler (0)", Category::annotation, 0, 300);
   b.span(worker, "decode", Category::data, 0, 200);
   // Kineto copies host ranges onto the stream (gpu_user_annotation): no device activity.
@@ -92,8 +77,7 @@ Trace imported_trace() {
   b.span(main, "aten::relu", Category::cpu_op, 160, 200);
   b.span(stream, "relu_kernel", Category::kernel, 170, 180);
   b.span(stream2, "ncclKernel_AllReduce_RING_LL_Sum_float", Category::kernel, 185, 195);
-  b.trace.finish();
-  return std::move(b.trace);
+  return b.build();
 }
 
 TEST(StepBreakdown, ImportedTraceSplitsEachStepByPriorityAndPhase) {
@@ -144,9 +128,9 @@ TEST(StepBreakdown, ImportedTraceSplitsEachStepByPriorityAndPhase) {
 // The engine's own trace: phase spans on the training loop's track, decoding on loader workers,
 // unphased work counted as `other`; three steps, the first left out of the means as warm-up.
 TEST(StepBreakdown, EngineTraceUsesPhaseSpansAndSkipsTheWarmUpStep) {
-  Builder b;
-  const auto engine = b.trace.add_track({"engine", TrackKind::cpu_thread, "trainbench", 0});
-  const auto worker = b.trace.add_track({"loader worker 1", TrackKind::loader_worker, "", 0});
+  TraceBuilder b;
+  const auto engine = b.track("engine", TrackKind::cpu_thread, "trainbench");
+  const auto worker = b.track("loader worker 1", TrackKind::loader_worker);
   // Warm-up step 1: [0, 1000), all forward.
   b.span(engine, "step", Category::step, 0, 1000, 1);
   b.span(engine, "forward", Category::forward, 0, 1000, 1);
@@ -180,8 +164,8 @@ TEST(StepBreakdown, EngineTraceUsesPhaseSpansAndSkipsTheWarmUpStep) {
 }
 
 TEST(StepBreakdown, NoStepSpansGiveNoSteps) {
-  Builder b;
-  const auto engine = b.trace.add_track({"engine", TrackKind::cpu_thread, "", 0});
+  TraceBuilder b;
+  const auto engine = b.track("engine");
   b.span(engine, "forward", Category::forward, 0, 10);
   b.trace.finish();
   const auto report = step_breakdown(b.trace);
@@ -212,10 +196,10 @@ TEST(StepBreakdown, PartsAlwaysAddUpToTheStep) {
   std::mt19937_64 rng(7);
   std::uniform_int_distribution<std::int64_t> length(1, 400), gap(0, 50);
   std::uniform_int_distribution<int> pick(0, kCategoryCount - 1);
-  Builder b;
-  const auto host = b.trace.add_track({"main", TrackKind::cpu_thread, "", 0});
-  const auto other = b.trace.add_track({"thread 2", TrackKind::cpu_thread, "", 0});
-  const auto gpu = b.trace.add_track({"stream 7", TrackKind::gpu_stream, "", 0});
+  TraceBuilder b;
+  const auto host = b.track("main");
+  const auto other = b.track("thread 2");
+  const auto gpu = b.track("stream 7", TrackKind::gpu_stream);
   std::int64_t t = 0;
   constexpr int kSteps = 2000;
   for (int step = 1; step <= kSteps; ++step) {

@@ -11,6 +11,7 @@
 
 #include "core/util/error.h"
 #include "tests/support/test_data.h"
+#include "tests/support/trace_builder.h"
 
 namespace tb::trace {
 namespace {
@@ -19,28 +20,23 @@ using nlohmann::json;
 
 // Not finish()ed on purpose: spans out of time order; the loader's first span after the engine's.
 Trace hand_built() {
-  Trace trace;
-  const auto engine = trace.add_track({"engine", TrackKind::cpu_thread, "", 0});
-  const auto loader = trace.add_track({"loader worker 1", TrackKind::loader_worker, "", 0});
-  const auto stream = trace.add_track({"stream 7", TrackKind::gpu_stream, "GPU 0", 0});
-  const auto add = [&](TrackId track, const char* name, Category category, std::int64_t start,
-                       std::int64_t end, std::int64_t step, std::string args = "") {
-    trace.add_span(
-        {start, end, step, track, trace.intern(name), trace.add_args(std::move(args)), category});
-  };
-  add(engine, "forward", Category::forward, 2'500, 4'000, 1, R"({"layers":3})");
-  add(engine, "step", Category::step, 1'000, 9'000'000, 1);
-  add(loader, "decode", Category::data, 1'200, 2'001'234, 0, R"({"batch":5})");
-  add(engine, "data", Category::data, 1'000, 2'500, 1);
-  add(stream, "gemm", Category::kernel, 3'000, 3'500, 0, R"({"step": 99, "grid": [1]})");
-  const auto loss = trace.add_counter("train_loss", "");
-  trace.add_counter_point(loss, 9'000'000, 2.25);
-  trace.add_counter_point(loss, 18'000'000, 1.5);
-  const auto memory = trace.add_counter("memory allocated (cpu)", "bytes");
-  trace.add_counter_point(memory, 1'000, 4096);
-  trace.add_flow({11, engine, 2'600, stream, 3'100});
-  trace.metadata = {{"name", "tiny"}};
-  return trace;
+  tb::testing::TraceBuilder b;
+  const auto engine = b.track("engine");
+  const auto loader = b.track("loader worker 1", TrackKind::loader_worker);
+  const auto stream = b.track("stream 7", TrackKind::gpu_stream, "GPU 0");
+  b.span(engine, "forward", Category::forward, 2'500, 4'000, 1, R"({"layers":3})");
+  b.span(engine, "step", Category::step, 1'000, 9'000'000, 1);
+  b.span(loader, "decode", Category::data, 1'200, 2'001'234, 0, R"({"batch":5})");
+  b.span(engine, "data", Category::data, 1'000, 2'500, 1);
+  b.span(stream, "gemm", Category::kernel, 3'000, 3'500, 0, R"({"step": 99, "grid": [1]})");
+  const auto loss = b.counter("train_loss", "");
+  b.point(loss, 9'000'000, 2.25);
+  b.point(loss, 18'000'000, 1.5);
+  const auto memory = b.counter("memory allocated (cpu)", "bytes");
+  b.point(memory, 1'000, 4096);
+  b.flow(engine, 2'600, stream, 3'100, 11);
+  b.trace.metadata = {{"name", "tiny"}};
+  return std::move(b.trace);
 }
 
 std::string to_text(const Trace& trace, const ChromeTraceOptions& options = {}) {

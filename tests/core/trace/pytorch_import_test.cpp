@@ -18,6 +18,7 @@
 #include "core/trace/trace_event_reader.h"
 #include "core/util/error.h"
 #include "tests/support/test_data.h"
+#include "tests/support/trace_builder.h"
 
 namespace tb::trace {
 namespace {
@@ -472,39 +473,32 @@ TEST(PytorchImport, MicrosecondTextBecomesExactNanoseconds) {
 // --- export, then import -------------------------------------------------------------------
 
 Trace hand_built_trace() {
-  Trace trace;
-  const auto engine = trace.add_track({"engine", TrackKind::cpu_thread, "trainbench", 0});
-  const auto worker =
-      trace.add_track({"loader worker 1", TrackKind::loader_worker, "trainbench", 0});
-  const auto stream = trace.add_track({"stream 7", TrackKind::gpu_stream, "GPU 0", 0});
-  const auto bare = trace.add_track({"no process", TrackKind::cpu_thread, "", 2});
-  trace.add_track({"idle", TrackKind::rank, "trainbench", 1});  // no spans at all
-  const auto span = [&](TrackId track, const char* name, Category category, std::int64_t start,
-                        std::int64_t end, std::int64_t step, std::string args = "") {
-    trace.add_span(
-        {start, end, step, track, trace.intern(name), trace.add_args(std::move(args)), category});
-  };
-  span(engine, "step", Category::step, 1'000, 9'000'001, 1);
-  span(engine, "data", Category::data, 1'000, 2'500, 1);
-  span(engine, "forward", Category::forward, 2'500, 4'000, 1, R"({"layers":3})");
-  span(engine, "ncclAllReduce", Category::kernel, 4'000, 4'001, 1);  // stays a kernel
-  span(worker, "decode", Category::data, 1'200, 2'001'234, 0, R"({"batch": 5, "names": ["a"]})");
-  span(stream, "gemm \"quoted\" \xc3\xa9", Category::kernel, 3'333, 4'444, 0);
-  span(stream, "memcpy", Category::memcpy, 5'000, 5'000, 0);  // zero length
-  span(bare, "annotate", Category::annotation, 7'777, 8'888, 2);
+  tb::testing::TraceBuilder b;
+  const auto engine = b.track("engine", TrackKind::cpu_thread, "trainbench");
+  const auto worker = b.track("loader worker 1", TrackKind::loader_worker, "trainbench");
+  const auto stream = b.track("stream 7", TrackKind::gpu_stream, "GPU 0");
+  const auto bare = b.track("no process", TrackKind::cpu_thread, "", 2);
+  b.track("idle", TrackKind::rank, "trainbench", 1);  // no spans at all
+  b.span(engine, "step", Category::step, 1'000, 9'000'001, 1);
+  b.span(engine, "data", Category::data, 1'000, 2'500, 1);
+  b.span(engine, "forward", Category::forward, 2'500, 4'000, 1, R"({"layers":3})");
+  b.span(engine, "ncclAllReduce", Category::kernel, 4'000, 4'001, 1);  // stays a kernel
+  b.span(worker, "decode", Category::data, 1'200, 2'001'234, 0, R"({"batch": 5, "names": ["a"]})");
+  b.span(stream, "gemm \"quoted\" \xc3\xa9", Category::kernel, 3'333, 4'444, 0);
+  b.span(stream, "memcpy", Category::memcpy, 5'000, 5'000, 0);  // zero length
+  b.span(bare, "annotate", Category::annotation, 7'777, 8'888, 2);
   for (int i = 0; i < kCategoryCount; ++i) {
-    span(engine, "every", static_cast<Category>(i), 10'000 + i, 10'500 + i, 0);
+    b.span(engine, "every", static_cast<Category>(i), 10'000 + i, 10'500 + i, 0);
   }
-  const auto loss = trace.add_counter("train_loss", "");
-  trace.add_counter_point(loss, 9'000'000, 2.25);
-  trace.add_counter_point(loss, 18'000'000, 1.5);
-  const auto memory = trace.add_counter("memory allocated (cpu)", "bytes");
-  trace.add_counter_point(memory, 1'500, 4096);
-  trace.add_flow({5, engine, 2'600, stream, 3'400});
-  trace.add_flow({5, worker, 2'000'000, engine, 2'400});  // same id, another flow
-  trace.metadata = {{"name", "tiny"}, {"seed", 3}};
-  trace.finish();
-  return trace;
+  const auto loss = b.counter("train_loss", "");
+  b.point(loss, 9'000'000, 2.25);
+  b.point(loss, 18'000'000, 1.5);
+  const auto memory = b.counter("memory allocated (cpu)", "bytes");
+  b.point(memory, 1'500, 4096);
+  b.flow(engine, 2'600, stream, 3'400, 5);
+  b.flow(worker, 2'000'000, engine, 2'400, 5);  // same id, another flow
+  b.trace.metadata = {{"name", "tiny"}, {"seed", 3}};
+  return b.build();
 }
 
 struct SpanView {

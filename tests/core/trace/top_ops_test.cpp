@@ -5,24 +5,19 @@
 
 #include <algorithm>
 
+#include "tests/support/trace_builder.h"
+
 namespace tb::trace {
 namespace {
 
-struct Builder {
-  Trace trace;
-  TrackId host = trace.add_track({"main", TrackKind::cpu_thread, "", 0});
-  TrackId gpu = trace.add_track({"stream 7", TrackKind::gpu_stream, "", 0});
+struct Builder : tb::testing::TraceBuilder {
+  TrackId host = track("main");
+  TrackId gpu = track("stream 7", TrackKind::gpu_stream);
   std::int64_t t = 0;
   // `count` back-to-back spans of `duration` ns.
   void ops(const char* name, Category category, int count, std::int64_t duration) {
     for (int i = 0; i < count; ++i) {
-      Span s;
-      s.start_ns = t;
-      s.end_ns = t + duration;
-      s.track = is_device_category(category) ? gpu : host;
-      s.name = trace.intern(name);
-      s.category = category;
-      trace.add_span(s);
+      span(is_device_category(category) ? gpu : host, name, category, t, t + duration);
       t += duration;
     }
   }
@@ -46,9 +41,8 @@ TEST(TopOps, TotalsCountsMeansAndSharesPerSide) {
   b.ops("Memcpy HtoD", Category::memcpy, 1, 200);       // device 200 -> device total 800
   b.ops("aten::relu", Category::annotation, 1, 10);     // same name, other category: its own row
   // No ops: a profiler session range around the steps, and a host range copied onto a stream.
-  b.trace.add_span(
-      {0, b.t, 0, b.host, b.trace.intern("PyTorch Profiler (0)"), {}, Category::annotation});
-  b.trace.add_span({0, 100, 0, b.gpu, b.trace.intern("ProfilerStep#1"), {}, Category::annotation});
+  b.span(b.host, "PyTorch Profiler (0)", Category::annotation, 0, b.t);
+  b.span(b.gpu, "ProfilerStep#1", Category::annotation, 0, 100);
   b.trace.finish();
   const auto ops = top_ops(b.trace);
   ASSERT_EQ(ops.size(), 6u);

@@ -3,32 +3,21 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/trace_builder.h"
+
 namespace tb::trace {
 namespace {
 
-struct Builder {
-  Trace trace;
-  TrackId host = trace.add_track({"main", TrackKind::cpu_thread, "", 0});
-  TrackId worker = trace.add_track({"loader worker 1", TrackKind::loader_worker, "", 0});
+struct Builder : tb::testing::TraceBuilder {
+  TrackId host = track("main");
+  TrackId worker = track("loader worker 1", TrackKind::loader_worker);
   TrackId gpu_track;  // added on first use: a CPU trace has none
 
   TrackId gpu() {
-    if (!gpu_track.valid()) {
-      gpu_track = trace.add_track({"stream 7", TrackKind::gpu_stream, "", 0});
-    }
+    if (!gpu_track.valid()) gpu_track = track("stream 7", TrackKind::gpu_stream);
     return gpu_track;
   }
 
-  void span(TrackId track, const char* name, Category category, std::int64_t start,
-            std::int64_t end) {
-    Span s;
-    s.start_ns = start;
-    s.end_ns = end;
-    s.track = track;
-    s.name = trace.intern(name);
-    s.category = category;
-    trace.add_span(s);
-  }
   Verdict judge_it(int loader_workers = -1) {
     trace.finish();
     const auto breakdown = step_breakdown(trace);
