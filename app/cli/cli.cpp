@@ -92,6 +92,9 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
   profile_cmd->add_option("--top", profile_command.top, "Ops and kernels listed")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  profile_cmd->add_option("--steps", profile_command.steps, "Per-step rows listed (the slowest)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   profile_cmd->add_flag("--json", profile_command.json, "Print one JSON object on stdout");
   add_db(profile_cmd);
 

@@ -94,7 +94,8 @@ int import_trace(const ImportTraceCommand& command);
 struct ProfileCommand {
   std::filesystem::path db_path;
   std::int64_t session = 0;
-  std::int64_t top = 15;  // ops listed
+  std::int64_t top = 15;    // ops listed
+  std::int64_t steps = 20;  // rows of the per-step table (the slowest steps)
   bool json = false;
 };
 // Step breakdown, top ops and the verdict of a session's trace.

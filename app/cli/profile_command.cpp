@@ -136,7 +136,7 @@ void print_ops(const char* title, const std::vector<trace::OpStat>& ops) {
   }
 }
 
-void print_breakdown(const trace::BreakdownReport& b) {
+void print_breakdown(const trace::BreakdownReport& b, std::int64_t max_steps) {
   const auto counted = static_cast<long long>(b.steps.size()) - b.warmup_steps_skipped;
   std::printf("mean step %.3f ms over %lld steps%s\n", ms(b.mean_step_ns), counted,
               b.warmup_steps_skipped > 0 ? " (the first left out as warm-up)" : "");
@@ -146,6 +146,21 @@ void print_breakdown(const trace::BreakdownReport& b) {
     std::printf("  %-14s %12.3f %8.1f\n", trace::step_part_name(static_cast<trace::StepPart>(p)),
                 ms(ns), 100.0 * share(ns, b.mean_step_ns));
   }
+  // A long run has thousands of steps: the table lists the slowest, in step order, where the
+  // outliers (warm-up, epoch boundaries, stalls) show; --json has every step.
+  std::vector<const trace::StepBreakdown*> listed;
+  for (const auto& s : b.steps) listed.push_back(&s);
+  const std::size_t limit = static_cast<std::size_t>(std::max<std::int64_t>(0, max_steps));
+  if (listed.size() > limit) {
+    const auto length = [](const trace::StepBreakdown* s) { return s->end_ns - s->start_ns; };
+    std::partial_sort(listed.begin(), listed.begin() + static_cast<std::ptrdiff_t>(limit),
+                      listed.end(), [&](auto* a, auto* c) { return length(a) > length(c); });
+    listed.resize(limit);
+    std::sort(listed.begin(), listed.end(),
+              [](auto* a, auto* c) { return a->start_ns < c->start_ns; });
+    std::printf("the %zu slowest of %zu steps (--steps N for more; --json has all):\n", limit,
+                b.steps.size());
+  }
   // "communication" is too wide for a column: the table says "comm".
   std::printf("per step (%% of the step):\n  %8s %12s", "step", "step ms");
   for (int p = 0; p < trace::kStepPartCount; ++p) {
@@ -154,7 +169,8 @@ void print_breakdown(const trace::BreakdownReport& b) {
                 part == trace::StepPart::communication ? "comm" : trace::step_part_name(part));
   }
   std::printf("\n");
-  for (const auto& s : b.steps) {
+  for (const auto* step : listed) {
+    const auto& s = *step;
     const double length = static_cast<double>(s.end_ns - s.start_ns);
     std::printf("  %8lld %12.3f", static_cast<long long>(s.step), ms(length));
     for (const auto ns : s.part_ns) std::printf(" %9.1f", 100.0 * share(ns, length));
@@ -197,7 +213,7 @@ int profile_session(const ProfileCommand& command) {
   }
   std::printf("session %lld: %zu spans, %zu steps\n", static_cast<long long>(command.session),
               trace.spans().size(), breakdown.steps.size());
-  if (!breakdown.steps.empty()) print_breakdown(breakdown);
+  if (!breakdown.steps.empty()) print_breakdown(breakdown, command.steps);
   print_ops("top host ops:", host_ops);
   print_ops("top device ops:", device_ops);
   std::printf("verdict: %s\n", verdict.headline.c_str());

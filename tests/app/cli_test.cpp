@@ -532,6 +532,11 @@ TEST(Cli, ProfileBreaksDownTheStepsAndJudgesThemAndTraceDiffComparesTwo) {
   EXPECT_GE(verdict["evidence"].size(), 2u);
   EXPECT_FALSE(out["top_host_ops"].empty());
   EXPECT_EQ(out["top_device_ops"].size(), 0u);
+  // The text form lists only the slowest steps when asked for fewer than there are.
+  const auto slowest =
+      trainbench("profile " + std::to_string(ids[0]) + " --steps 3 --db " + db, dir);
+  ASSERT_EQ(slowest.exit_code, 0) << slowest.err;
+  EXPECT_NE(slowest.out.find("the 3 slowest of 8 steps"), std::string::npos) << slowest.out;
 
   const auto text = trainbench("profile " + std::to_string(ids[0]) + " --top 3 --db " + db, dir);
   ASSERT_EQ(text.exit_code, 0) << text.err;
