@@ -117,6 +117,42 @@ class MainWindowProfileTest : public QObject {
     tb::testing::saveScreenshot(window, QStringLiteral("main_window_profile_run.png"));
   }
 
+  void aRunningSessionsTraceArrivesWhileItRecords() {
+    tb::testing::TempDir home("trainbench-gui-profile");
+    MainWindow window(home / "sessions.db");
+    window.show();
+    QVERIFY(QTest::qWaitForWindowExposed(&window));
+    nlohmann::json project = {
+        {"name", "long"},
+        {"seed", 3},
+        {"data", {{"path", data_.path().string()}, {"batch_size", 64}}},
+        {"model", {{"type", "mlp"}, {"hidden", {256, 256}}}},
+        {"train", {{"epochs", 500}, {"threads", 1}}},
+    };
+    window.editor()->setText(QString::fromStdString(project.dump()));
+    QSignalSpy finished(window.controller(), &tb::app::RunController::finished);
+    window.startRun();
+    window.showProfile();
+    // The engine flushes its trace every second and the tab reloads it every second: a snapshot
+    // with steps arrives while the run is still going, and a later one has more of them.
+    auto* timeline = window.profiler()->timeline();
+    const auto stepsShown = [&] {
+      const auto trace = timeline->shownTrace();
+      std::size_t steps = 0;
+      if (trace) {
+        for (const auto& span : trace->spans()) steps += span.category == tb::trace::Category::step;
+      }
+      return steps;
+    };
+    QTRY_VERIFY_WITH_TIMEOUT(stepsShown() > 0, 20000);
+    QVERIFY(window.controller()->isRunning());
+    const std::size_t first = stepsShown();
+    QTRY_VERIFY_WITH_TIMEOUT(stepsShown() > first, 20000);
+    QVERIFY(window.controller()->isRunning());
+    window.stopRun();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.count(), 1, 60000);
+  }
+
   void pickingAStoredSessionShowsItsProfile() {
     tb::testing::TempDir home("trainbench-gui-profile");
     const auto id = storeInputBoundTrace(home / "sessions.db");
