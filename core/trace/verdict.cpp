@@ -317,10 +317,13 @@ Verdict judge(const Trace& trace, const BreakdownReport& breakdown, const std::v
                      " of the step";
         v.expected_speedup = 1.0 / (1.0 - phases / 2.0);
         v.setting = engine ? "train.threads" : "torch.set_num_threads";
-        v.suggestion = "make the math faster: twice the " + v.setting +
-                       " (if the math scales) or bf16 precision (" +
-                       (engine ? "precision=bf16" : "torch.autocast") + ") would halve it, for " +
-                       times(v.expected_speedup) + " faster steps";
+        // Only threads: the CPU engine widens 16-bit weights into f32 for its math, so bf16
+        // there saves memory, not time.
+        v.suggestion = "make the math faster: with twice the " + v.setting +
+                       ", if the math scales with the cores, expect up to " +
+                       times(v.expected_speedup) +
+                       " faster steps; the input pipeline has at most " + percent(1.0 - phases) +
+                       " of the step to win";
       }
       break;
     case Bound::balanced:

@@ -103,6 +103,9 @@ TEST(Verdict, CpuComputeBoundAndBalanced) {
   EXPECT_NEAR(compute.expected_speedup, 1.0 / (1.0 - 0.425), 1e-12);
   EXPECT_TRUE(contains(compute.headline, "85.0%")) << compute.headline;
   EXPECT_EQ(compute.setting, "train.threads");  // an engine run: its project key
+  EXPECT_TRUE(contains(compute.suggestion, "twice the train.threads")) << compute.suggestion;
+  // The CPU engine's bf16 saves memory, not time: never suggested for speed there.
+  EXPECT_FALSE(contains(compute.suggestion, "bf16")) << compute.suggestion;
 
   // 10% data, 50% phases, 40% idle: nothing passes a threshold.
   const auto balanced = engine_steps(10, 30, 20, 0).judge_it(4);
