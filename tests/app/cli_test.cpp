@@ -439,12 +439,17 @@ TEST(Cli, TuneLoaderTriesEachSettingAndNamesTheFastest) {
   EXPECT_NE(synthetic.err.find("generated"), std::string::npos) << synthetic.err;
 }
 
-TEST(Cli, ExportTraceWritesTheSessionAsChromeTraceJson) {
-  TempDir dir;
+// dir/data (256 + 64 synthetic samples) and dir/tiny.json: one epoch of 8 steps on it.
+void write_one_epoch_project(const TempDir& dir) {
   tb::testing::write_synthetic_fashion_mnist(dir / "data", 256, 64, 4);
   std::ofstream(dir / "tiny.json")
       << R"({"name": "tiny", "data": {"path": ")" << (dir / "data").string()
       << R"(", "batch_size": 32}, "model": {"hidden": [16]}, "train": {"threads": 1, "epochs": 1}})";
+}
+
+TEST(Cli, ExportTraceWritesTheSessionAsChromeTraceJson) {
+  TempDir dir;
+  write_one_epoch_project(dir);
   const std::string db = (dir / "s.db").string();
   const auto run = trainbench("run " + (dir / "tiny.json").string() + " --json --db " + db, dir);
   ASSERT_EQ(run.exit_code, 0) << run.err;
@@ -489,10 +494,7 @@ TEST(Cli, DevicesListsTheCpu) {
 
 TEST(Cli, ProfileBreaksDownTheStepsAndJudgesThemAndTraceDiffComparesTwo) {
   TempDir dir;
-  tb::testing::write_synthetic_fashion_mnist(dir / "data", 256, 64, 4);
-  std::ofstream(dir / "tiny.json")
-      << R"({"name": "tiny", "data": {"path": ")" << (dir / "data").string()
-      << R"(", "batch_size": 32}, "model": {"hidden": [16]}, "train": {"threads": 1, "epochs": 1}})";
+  write_one_epoch_project(dir);
   const std::string db = (dir / "s.db").string();
   std::vector<std::int64_t> ids;
   for (const char* workers : {"0", "2"}) {

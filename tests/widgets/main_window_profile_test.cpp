@@ -172,6 +172,14 @@ class MainWindowProfileTest : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(steps->isIdle() && steps->barCount() == 4, 20000);
     QCOMPARE(steps->verdict().bound, tb::trace::Bound::input);
     QVERIFY(steps->verdictText().contains(QStringLiteral("input-bound")));
+
+    // A session that is not there: the loader says so, and what is on screen stays.
+    QSignalSpy failed(window.profileLoader(), &tb::app::ProfileController::failed);
+    window.profileLoader()->load(tb::store::SessionId(id.value + 100));
+    QTRY_COMPARE_WITH_TIMEOUT(failed.count(), 1, 20000);
+    QCOMPARE(failed.first().at(0).toLongLong(), id.value + 100);
+    QVERIFY(!failed.first().at(1).toString().isEmpty());
+    QCOMPARE(window.profiler()->timeline()->shownTrace()->spans().size(), std::size_t{12});
     tb::testing::saveScreenshot(window, QStringLiteral("main_window_profile_imported.png"));
   }
 
