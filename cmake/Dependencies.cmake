@@ -28,7 +28,7 @@ if(TRAINBENCH_BENCH)
   find_package(nanoflann REQUIRED)
 endif()
 if(TRAINBENCH_GUI)
-  find_package(Qt6 6.4 REQUIRED COMPONENTS Widgets Charts Test)
+  find_package(Qt6 6.4 REQUIRED COMPONENTS Widgets Charts Svg Test)
 endif()
 
 # CUDA: AUTO compiles gpu/ wherever the toolkit is found, so the CUDA code always builds in CI.

@@ -61,6 +61,8 @@ struct RunResult {
   std::int64_t activation_workspace_bytes = 0;
   // Bytes of the weights: fp32 masters, plus the 16-bit working copies in fp16/bf16.
   std::int64_t weight_bytes = 0;
+  // The most tensor memory live at once during the run (the backend's buffers, all kinds).
+  std::int64_t peak_memory_bytes = 0;
   std::int64_t skipped_steps = 0;  // optimizer steps skipped by loss scaling (fp16)
   // Models with Embedding tables (row-sparse gradients), else 0: the largest row-sparse gradient
   // of a step (ids and values of the touched rows, all tables) and the bytes the same gradients

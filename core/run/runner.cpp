@@ -248,6 +248,8 @@ RunResult Runner::run() {
   TensorMemoryCounter memory_counter(recorder);
   const tensor::ScopedAllocationObserver memory_listening(&memory_counter);
   std::int64_t last_flush_ns = 0;
+  // The run's own peak, not an earlier run's in the same process (the GUI runs many).
+  tensor::reset_peak(tensor::Device::cpu);
   RunResult result;
   result.session = sink.id();
   result.status = "failed";
@@ -419,6 +421,9 @@ RunResult Runner::run() {
         sink.metric("train_loss", step, report.elapsed_s, loss);
         sink.metric("samples_per_s", step, report.elapsed_s, report.samples_per_s);
         sink.metric("lr", step, report.elapsed_s, optimizer->lr());
+        // Tensor memory live at the step's end, for memory curves beside other sessions'.
+        sink.metric("memory_bytes", step, report.elapsed_s,
+                    static_cast<double>(tensor::memory_stats(tensor::Device::cpu).allocated_bytes));
         if (project_.train.clip_grad_norm > 0.0) {
           sink.metric("grad_norm", step, report.elapsed_s, grad_norm);
         }
@@ -491,6 +496,7 @@ RunResult Runner::run() {
     result.error = e.what();
   }
   result.wall_s = seconds_since(started);
+  result.peak_memory_bytes = tensor::memory_stats(tensor::Device::cpu).peak_bytes;
   try {
     sink.flush(recorder);
     sink.finish(result);
@@ -545,6 +551,7 @@ nlohmann::json to_json(const RunResult& result) {
                         {"activation_bytes", result.activation_bytes},
                         {"activation_workspace_bytes", result.activation_workspace_bytes},
                         {"weight_bytes", result.weight_bytes},
+                        {"peak_memory_bytes", result.peak_memory_bytes},
                         {"skipped_steps", result.skipped_steps}};
   if (result.dense_grad_bytes > 0) {
     out["sparse_grad_bytes"] = result.sparse_grad_bytes;

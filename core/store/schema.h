@@ -26,6 +26,20 @@ struct Migration {
 // Defined in legacy_spans.cpp, beside nothing else.
 void convert_legacy_spans(sqlite3* db, const std::filesystem::path& path, const std::string& what);
 
+// Version 6's code: the overview columns of every existing session, from its project and
+// summary JSON and its test accuracy metric. Defined in session_catalog.cpp, beside the SQL that
+// fills them for new sessions.
+void fill_session_overviews(sqlite3* db, const std::filesystem::path& path,
+                            const std::string& what);
+
+// The overview columns (project, dataset, model, optimizer, precision) of one session from its
+// project JSON, or of every session when id < 0; and the outcome columns (best accuracy, samples/s,
+// duration) from its summary and metrics. Defined in session_catalog.cpp.
+void update_overview(sqlite3* db, const std::filesystem::path& path, long long id,
+                     const std::string& what);
+void update_outcome(sqlite3* db, const std::filesystem::path& path, long long id,
+                    const std::string& what);
+
 // Every step from an empty file to SessionStore::kSchemaVersion, in order (step i makes i + 1).
 std::span<const Migration> migrations();
 

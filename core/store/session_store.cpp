@@ -104,7 +104,10 @@ SessionStore::SessionStore(const fs::path& path, Mode mode) : path_(path) {
   // Everything up to here only read the file; from here on a writable store may change it, so
   // every reason to refuse the file is checked first.
   const detail::SchemaState state = detail::inspect(db.get(), path_);
-  if (state.version > kSchemaVersion) detail::throw_newer(path_, state.version);
+  // A newer database is never written, but may be read: the queries of this build name only
+  // columns that later versions keep, so the browser can still list it (read-only).
+  if (state.version > kSchemaVersion && writable) detail::throw_newer(path_, state.version);
+  newer_schema_ = state.version > kSchemaVersion;
   if (!writable) {
     if (state.kind == detail::SchemaState::Kind::empty) {
       throw StoreError(path_.string() +
@@ -124,7 +127,21 @@ SessionStore::SessionStore(const fs::path& path, Mode mode) : path_(path) {
     // SQLite keeps the rollback journal, which still works, only with more waiting.
     exec(db.get(), path_, "PRAGMA journal_mode = WAL", "switching to WAL journal mode");
   }
+  read_only_ = !writable;
   db_ = db.release();
+}
+
+SessionStore::Opened SessionStore::open_for_browsing(const fs::path& path) {
+  try {
+    return {std::make_unique<SessionStore>(path, Mode::read_write), {}};
+  } catch (const StoreError& writable_error) {
+    std::error_code error;
+    if (!fs::exists(path, error)) throw;
+    // Nothing was written by the failed attempt (refusals come before any write); the reason it
+    // gave is the user's explanation of why edits are off.
+    auto store = std::make_unique<SessionStore>(path, Mode::read_only);
+    return {std::move(store), std::string("opened read-only: ") + writable_error.what()};
+  }
 }
 
 SessionStore::~SessionStore() {
@@ -149,7 +166,9 @@ SessionId SessionStore::create_session(const NewSession& session) {
   insert.bind_text(4, session.host);
   insert.bind_int(5, std::bit_cast<std::int64_t>(session.seed));
   insert.run();
-  return SessionId(sqlite3_last_insert_rowid(db_));
+  const SessionId id(sqlite3_last_insert_rowid(db_));
+  detail::update_overview(db_, path_, id.value, "creating session \"" + session.name + "\"");
+  return id;
 }
 
 void SessionStore::add_params(SessionId id, const Params& params) {
@@ -174,17 +193,31 @@ void SessionStore::add_metrics(SessionId id, const std::vector<MetricPoint>& poi
   if (points.empty()) return;
   const std::string what = "adding metrics to " + session_text(id);
   Transaction transaction(db_, path_, what);
+  // seq numbers the repeats of a step in the order written (one index seek each).
   Statement insert(db_, path_,
-                   "INSERT INTO metrics (session_id, key, step, wall_time, value) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5)",
+                   "INSERT INTO metrics (session_id, key, step, seq, wall_time, value) "
+                   "VALUES (?1, ?2, ?3, coalesce((SELECT max(seq) + 1 FROM metrics WHERE "
+                   "session_id = ?1 AND key = ?2 AND step = ?3), 0), ?4, ?5)",
                    what);
   insert.bind_int(1, id.value);  // bindings survive sqlite3_reset
+  double best_accuracy = -std::numeric_limits<double>::infinity();
   for (const MetricPoint& point : points) {
     insert.bind_text(2, point.key);
     insert.bind_int(3, point.step);
     insert.bind_real(4, point.wall_time);
     insert.bind_real(5, point.value);
     insert.run();
+    if (point.key == "test_accuracy") best_accuracy = std::max(best_accuracy, point.value);
+  }
+  // The browser shows a running session's best accuracy so far.
+  if (best_accuracy > -std::numeric_limits<double>::infinity()) {
+    Statement best(db_, path_,
+                   "UPDATE sessions SET best_accuracy = max(coalesce(best_accuracy, ?2), ?2) "
+                   "WHERE id = ?1",
+                   what);
+    best.bind_int(1, id.value);
+    best.bind_real(2, best_accuracy);
+    best.run();
   }
   transaction.commit();
 }
@@ -203,10 +236,11 @@ void SessionStore::finish_session(SessionId id, const std::string& status,
   if (sqlite3_changes(db_) == 0) {
     throw StoreError(path_.string() + ": " + what + ": there is no such session");
   }
+  detail::update_outcome(db_, path_, id.value, what);
 }
 
 std::vector<SessionRecord> SessionStore::list_sessions() const {
-  Statement query(db_, path_, std::string(kSessionColumns) + " ORDER BY id DESC",
+  Statement query(db_, path_, std::string(kSessionColumns) + " WHERE trashed = 0 ORDER BY id DESC",
                   "listing sessions");
   std::vector<SessionRecord> sessions;
   while (query.step()) sessions.push_back(read_session(query));
@@ -254,7 +288,7 @@ std::vector<std::string> SessionStore::metric_keys(SessionId id) const {
 std::vector<MetricPoint> SessionStore::metrics(SessionId id, const std::string& key) const {
   Statement query(db_, path_,
                   "SELECT step, wall_time, value FROM metrics WHERE session_id = ?1 AND key = ?2 "
-                  "ORDER BY step, rowid",
+                  "ORDER BY step, seq",
                   "reading metric \"" + key + "\" of " + session_text(id));
   query.bind_int(1, id.value);
   query.bind_text(2, key);

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -82,28 +83,40 @@ struct Checkpoint {
 class SessionStore {
  public:
   enum class Mode { read_write, read_only };
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
 
   // $XDG_DATA_HOME/trainbench/sessions.db, else ~/.local/share/trainbench/sessions.db.
   static std::filesystem::path default_path();
 
   // Opens (read-write: creates the file and its folder, and migrates) the database at path.
   // Throws StoreError naming the path when it cannot be opened, is not a Trainbench database, or
-  // has a newer schema than this build knows (then nothing is modified).
+  // (read-write only) has a newer schema than this build knows; then nothing is modified.
+  // Read-only, a newer database opens (newer_schema() says so).
   explicit SessionStore(const std::filesystem::path& path, Mode mode = Mode::read_write);
+
+  // What a browser opens: read-write when it can; read-only when the file cannot be written or
+  // migrated (a newer schema, a read-only file, a damaged one that can still be read), with the
+  // reason in `read_only_reason`. Throws StoreError when the file cannot be read at all.
+  struct Opened {
+    std::unique_ptr<SessionStore> store;
+    std::string read_only_reason;  // empty when writable
+  };
+  static Opened open_for_browsing(const std::filesystem::path& path);
   ~SessionStore();
   SessionStore(const SessionStore&) = delete;
   SessionStore& operator=(const SessionStore&) = delete;
 
   const std::filesystem::path& path() const { return path_; }
   int schema_version() const;
+  bool newer_schema() const { return newer_schema_; }
+  bool read_only() const { return read_only_; }
 
   SessionId create_session(const NewSession& session);
   void add_params(SessionId id, const Params& params);
   void add_metrics(SessionId id, const std::vector<MetricPoint>& points);
   void finish_session(SessionId id, const std::string& status, const std::string& summary_json);
 
-  std::vector<SessionRecord> list_sessions() const;  // newest first
+  std::vector<SessionRecord> list_sessions() const;  // newest first, trashed ones left out
   std::optional<SessionRecord> session(SessionId id) const;
   Params params(SessionId id) const;
   std::vector<std::string> metric_keys(SessionId id) const;
@@ -116,10 +129,12 @@ class SessionStore {
   std::optional<Checkpoint> checkpoint(SessionId id, std::int64_t step = -1) const;
 
  private:
-  friend struct detail::StoreAccess;  // the trace tables' code (trace_store.cpp) uses db_
+  friend struct detail::StoreAccess;  // the other tables' code (store_access.h) uses db_
 
   std::filesystem::path path_;
   sqlite3* db_ = nullptr;
+  bool newer_schema_ = false;
+  bool read_only_ = false;
 };
 
 // The SQLite library's version ("3.40.1"), stored with each session.

@@ -8,17 +8,11 @@
 #include <vector>
 
 #include "core/store/statement.h"
+#include "core/store/store_access.h"
 #include "core/store/trace_appender.h"
 #include "core/store/trace_codec.h"
 
 namespace tb::store {
-
-namespace detail {
-// The connection of a SessionStore, for the trace tables' code beside it.
-struct StoreAccess {
-  static sqlite3* db(const SessionStore& store) { return store.db_; }
-};
-}  // namespace detail
 
 namespace {
 

@@ -13,12 +13,14 @@
 
 #include "core/store/session_store.h"
 #include "core/store/trace_store.h"
+#include "tests/support/raw_sqlite.h"
 #include "tests/support/test_data.h"
 
 namespace tb::store {
 namespace {
 
 namespace fs = std::filesystem;
+using namespace testing_raw;
 
 // Schema version 1 exactly as released. Written out here rather than taken from the migration
 // list: databases with this schema exist on disk, so editing step 1 would be a bug this catches.
@@ -45,50 +47,10 @@ INSERT INTO sessions (id, name, created, status, project_json, git_revision, hos
 INSERT INTO params (session_id, key, value) VALUES (3, 'lr', '0.1'), (3, 'batch', '32'),
   (3, 'lr', '0.05');
 INSERT INTO metrics (session_id, key, step, wall_time, value) VALUES
-  (3, 'loss', 0, 0.0, 2.5), (3, 'loss', 1, 0.5, 1.5), (3, 'acc', 1, 0.5, 0.6);
+  (3, 'loss', 0, 0.0, 2.5), (3, 'loss', 1, 0.5, 1.5), (3, 'acc', 1, 0.5, 0.6),
+  (3, 'loss', 1, 0.6, 1.25);
 INSERT INTO spans VALUES (3, 'engine', 'step', 'other', 0, 1000, 0);
 )sql";
-
-// Raw sqlite3, so the tests make files SessionStore would never make.
-void raw_exec(const fs::path& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) {
-    sqlite3_close(db);
-    throw std::runtime_error("cannot open " + path.string());
-  }
-  char* message = nullptr;
-  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message);
-  const std::string text = message ? message : "";
-  sqlite3_free(message);
-  sqlite3_close(db);
-  if (rc != SQLITE_OK) throw std::runtime_error("raw sql failed: " + text);
-}
-
-// The first column of every row, as text.
-std::vector<std::string> raw_query(const fs::path& path, const std::string& sql) {
-  std::vector<std::string> rows;
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    sqlite3_close(db);
-    throw std::runtime_error("cannot open " + path.string());
-  }
-  auto collect = [](void* out, int, char** values, char**) {
-    static_cast<std::vector<std::string>*>(out)->emplace_back(values[0] ? values[0] : "NULL");
-    return 0;
-  };
-  char* message = nullptr;
-  const int rc = sqlite3_exec(db, sql.c_str(), collect, &rows, &message);
-  const std::string text = message ? message : "";
-  sqlite3_free(message);
-  sqlite3_close(db);
-  if (rc != SQLITE_OK) throw std::runtime_error("raw query failed: " + text);
-  return rows;
-}
-
-std::string file_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
 
 // Opening `path` in `mode` throws a StoreError whose message holds every one of `words`.
 void expect_refused(const fs::path& path, SessionStore::Mode mode,
@@ -126,7 +88,11 @@ TEST(SchemaMigration, UpgradesAVersion1DatabaseKeepingItsRows) {
     // Version 1 appended duplicate keys; version 2 keeps the last value of each.
     EXPECT_EQ(store.params(old_id), (Params{{"batch", "32"}, {"lr", "0.05"}}));
     EXPECT_EQ(store.metric_keys(old_id), (std::vector<std::string>{"acc", "loss"}));
-    EXPECT_EQ(store.metrics(old_id, "loss").size(), 2u);
+    // Two points of step 1 keep the order they were written in (version 6's seq).
+    const auto loss = store.metrics(old_id, "loss");
+    ASSERT_EQ(loss.size(), 3u);
+    EXPECT_EQ(loss[1].value, 1.5);
+    EXPECT_EQ(loss[2].value, 1.25);
     EXPECT_EQ(load_trace(store, old_id).spans().size(), 1u);
 
     // The new columns are usable on old and new rows alike.
@@ -140,11 +106,12 @@ TEST(SchemaMigration, UpgradesAVersion1DatabaseKeepingItsRows) {
   // One version row, and the indexes the queries rely on.
   EXPECT_EQ(raw_query(path, "SELECT version FROM schema_version"),
             std::vector<std::string>{std::to_string(SessionStore::kSchemaVersion)});
-  EXPECT_EQ(raw_query(path,
-                      "SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT "
-                      "LIKE 'sqlite_%' ORDER BY name"),
-            (std::vector<std::string>{"metrics_by_session_key_step", "params_by_session",
-                                      "trace_span_chunks_by_time"}));
+  EXPECT_EQ(
+      raw_query(path,
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT "
+                "LIKE 'sqlite_%' ORDER BY name"),
+      (std::vector<std::string>{"params_by_session", "session_tags_by_tag", "sessions_by_project",
+                                "sessions_by_sweep", "trace_span_chunks_by_time"}));
   // Opening again finds nothing to migrate.
   SessionStore again(path);
   EXPECT_EQ(again.schema_version(), SessionStore::kSchemaVersion);
@@ -311,7 +278,7 @@ TEST(SchemaMigration, AFailedMigrationLeavesTheFileAsItWas) {
             std::vector<std::string>{"0"});
 }
 
-TEST(SchemaMigration, RefusesANewerSchemaAndChangesNothing) {
+TEST(SchemaMigration, OpensANewerSchemaOnlyReadOnlyAndChangesNothing) {
   testing::TempDir dir;
   const auto path = dir / "future.db";
   {
@@ -324,8 +291,20 @@ TEST(SchemaMigration, RefusesANewerSchemaAndChangesNothing) {
 
   expect_refused(path, SessionStore::Mode::read_write,
                  {"version 99", "version " + std::to_string(SessionStore::kSchemaVersion)});
-  expect_refused(path, SessionStore::Mode::read_only,
-                 {"version 99", "version " + std::to_string(SessionStore::kSchemaVersion)});
+  {
+    // Read-only, a newer database can still be browsed; the browser says why edits are off.
+    SessionStore reader(path, SessionStore::Mode::read_only);
+    EXPECT_TRUE(reader.newer_schema());
+    EXPECT_TRUE(reader.read_only());
+    ASSERT_EQ(reader.list_sessions().size(), 1u);
+    EXPECT_EQ(reader.list_sessions().front().name, "from-the-future");
+    const auto opened = SessionStore::open_for_browsing(path);
+    ASSERT_NE(opened.store, nullptr);
+    EXPECT_TRUE(opened.store->read_only());
+    EXPECT_NE(opened.read_only_reason.find("read-only"), std::string::npos);
+    EXPECT_NE(opened.read_only_reason.find("version 99"), std::string::npos);
+    EXPECT_THROW(opened.store->create_session({"write", "{}", "rev", "host", 1}), StoreError);
+  }
   EXPECT_EQ(file_bytes(path), before);
   EXPECT_EQ(raw_query(path, "SELECT version FROM schema_version"), std::vector<std::string>{"99"});
 }
