@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "widgets/session_format.h"
+
 namespace tb::widgets {
 
 namespace {
@@ -16,20 +18,6 @@ std::optional<double> numberField(const nlohmann::json& doc, const char* key) {
   auto it = doc.find(key);
   if (it == doc.end() || !it->is_number()) return std::nullopt;
   return it->get<double>();
-}
-
-QDateTime parseTime(const std::string& iso) {
-  if (iso.empty()) return {};
-  QDateTime time = QDateTime::fromString(QString::fromStdString(iso), Qt::ISODateWithMs);
-  if (!time.isValid()) time = QDateTime::fromString(QString::fromStdString(iso), Qt::ISODate);
-  return time;
-}
-
-QString formatDuration(double seconds) {
-  const auto total = static_cast<qint64>(seconds + 0.5);
-  if (seconds < 60.0) return QStringLiteral("%1 s").arg(seconds, 0, 'f', seconds < 10.0 ? 1 : 0);
-  if (total < 3600) return QStringLiteral("%1 min %2 s").arg(total / 60).arg(total % 60);
-  return QStringLiteral("%1 h %2 min").arg(total / 3600).arg((total % 3600) / 60);
 }
 
 }  // namespace
@@ -46,8 +34,8 @@ void SessionTableModel::setSessions(std::vector<store::SessionRecord> sessions) 
     const auto summary = nlohmann::json::parse(record.summary_json, nullptr, false);
     row.accuracy = numberField(summary, "test_accuracy");
     row.samplesPerSec = numberField(summary, "samples_per_s");
-    const QDateTime created = parseTime(record.created);
-    const QDateTime finished = parseTime(record.finished);
+    const QDateTime created = parseSessionTime(record.created);
+    const QDateTime finished = parseSessionTime(record.finished);
     if (created.isValid()) {
       row.created = created.toLocalTime().toString(QStringLiteral("yyyy-MM-dd HH:mm:ss"));
       if (finished.isValid()) row.durationSec = created.msecsTo(finished) / 1000.0;
@@ -139,10 +127,9 @@ QVariant SessionTableModel::display(const Row& row, int column) const {
     case DurationColumn:
       return row.durationSec ? formatDuration(*row.durationSec) : QString();
     case AccuracyColumn:
-      return row.accuracy ? QStringLiteral("%1 %").arg(*row.accuracy * 100.0, 0, 'f', 2)
-                          : QString();
+      return row.accuracy ? formatAccuracy(*row.accuracy) : QString();
     case ThroughputColumn:
-      return row.samplesPerSec ? QLocale().toString(*row.samplesPerSec, 'f', 0) : QString();
+      return row.samplesPerSec ? formatRate(*row.samplesPerSec) : QString();
     case SeedColumn:
       return QString::number(r.seed);
     case RevisionColumn:

@@ -56,4 +56,27 @@ inline std::string file_bytes(const fs::path& path) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
+// `count` finished sessions (ids after the existing ones) as runs leave them: 7 projects, 5
+// optimizers, throughput and best accuracy varying by row, every third session tagged, written in
+// one statement into a database SessionStore has created.
+inline void generate_sessions(const fs::path& path, int count) {
+  raw_exec(path, R"sql(
+WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < )sql" +
+                     std::to_string(count - 1) + R"sql()
+INSERT INTO sessions (name, created, finished, status, project_json, git_revision, host, seed,
+                      summary_json, project, dataset, model, optimizer, precision, best_accuracy,
+                      samples_per_s, duration_s)
+SELECT 'run ' || i, '2026-11-01T00:00:00Z', '2026-11-01T00:10:00Z',
+       CASE WHEN i % 50 = 7 THEN 'failed' ELSE 'completed' END, '{}', 'rev', 'host', 1, '{}',
+       'project' || (i % 7), 'fashion-mnist', CASE WHEN i % 2 = 0 THEN 'mlp' ELSE 'cnn' END,
+       CASE i % 5 WHEN 0 THEN 'sgd' WHEN 1 THEN 'adam' WHEN 2 THEN 'adamw' WHEN 3 THEN 'lion'
+                  ELSE 'rmsprop' END,
+       CASE WHEN i % 3 = 0 THEN 'bf16' ELSE 'fp32' END, 0.80 + (i % 100) / 1000.0,
+       1000 + i % 997, 60 + i % 600
+FROM n;
+INSERT INTO session_tags (session_id, tag) SELECT id, 'tag' || (id % 4) FROM sessions
+  WHERE id % 3 = 0;
+)sql");
+}
+
 }  // namespace tb::store::testing_raw
