@@ -14,12 +14,14 @@
 #include <QPushButton>
 #include <QSplitter>
 #include <QTableView>
+#include <QThread>
 #include <QToolButton>
 #include <QTreeWidget>
 #include <QVBoxLayout>
 
 #include <algorithm>
 
+#include "core/store/integrity.h"
 #include "widgets/session_browser_model.h"
 
 namespace tb::widgets {
@@ -50,7 +52,18 @@ SessionBrowser::SessionBrowser(QWidget* parent) : QWidget(parent) {
   updateActions();
 }
 
-SessionBrowser::~SessionBrowser() = default;
+SessionBrowser::~SessionBrowser() {
+  stopIntegrityCheck();
+}
+
+void SessionBrowser::stopIntegrityCheck() {
+  if (checker_ == nullptr) return;
+  cancelCheck_ = true;
+  checker_->wait();
+  delete checker_;
+  checker_ = nullptr;
+  cancelCheck_ = false;
+}
 
 void SessionBrowser::buildUi() {
   banner_ = new QLabel;
@@ -211,6 +224,7 @@ void SessionBrowser::buildUi() {
 }
 
 bool SessionBrowser::openDatabase(const std::filesystem::path& path) {
+  stopIntegrityCheck();
   model_->setStore(nullptr);
   store_.reset();
   readOnlyReason_.clear();
@@ -239,7 +253,42 @@ bool SessionBrowser::openDatabase(const std::filesystem::path& path) {
   model_->setStore(store_.get());
   rebuildGroups();
   updateActions();
+  if (!store_->read_only()) {
+    checker_ = QThread::create([this, path] {
+      const QString finding = QString::fromStdString(store::check_integrity(path, &cancelCheck_));
+      // Delivered on the GUI thread; dropped with this object if it is gone by then.
+      QMetaObject::invokeMethod(
+          this, [this, path, finding] { onIntegrityChecked(path, finding); }, Qt::QueuedConnection);
+    });
+    checker_->start(QThread::LowPriority);
+  }
   return true;
+}
+
+void SessionBrowser::onIntegrityChecked(const std::filesystem::path& path, const QString& finding) {
+  if (checker_ != nullptr) {
+    checker_->wait();
+    delete checker_;
+    checker_ = nullptr;
+  }
+  if (finding.isEmpty() || store_ == nullptr || store_->path() != path) return;
+  model_->setStore(nullptr);
+  store_.reset();
+  try {
+    store_ = std::make_unique<store::SessionStore>(path, store::SessionStore::Mode::read_only);
+  } catch (const std::exception&) {
+    store_.reset();
+  }
+  readOnlyReason_ = finding;
+  banner_->setText(tr("Read-only, nothing can be changed: the database is damaged, so nothing "
+                      "more is written into it. Copy the file and recover it with sqlite3's "
+                      ".recover. %1")
+                       .arg(finding));
+  banner_->show();
+  model_->setStore(store_.get());
+  rebuildGroups();
+  showDetails();
+  updateActions();
 }
 
 bool SessionBrowser::readOnly() const {

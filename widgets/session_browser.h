@@ -4,9 +4,11 @@
 //
 // The browser owns its own connection to the database, read-write when it can be; a newer or
 // otherwise unwritable database opens read-only with the reason shown above the table and every
-// edit off. Deleting moves sessions to the trash (hidden everywhere); Undo brings the last batch
-// back; purgeTrash() (the window calls it when it closes) deletes the trash for good, each
-// session with its metrics and trace, in one transaction.
+// edit off. A writable file is checked page by page in the background (store::check_integrity);
+// a damaged one is then reopened read-only, so nothing more is written into it. Deleting moves
+// sessions to the trash (hidden everywhere); Undo brings the last batch back; purgeTrash() (the
+// window calls it when it closes) deletes the trash for good, each session with its metrics and
+// trace, in one transaction.
 #pragma once
 
 #include <QList>
@@ -14,6 +16,7 @@
 #include <QTimer>
 #include <QWidget>
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <vector>
@@ -25,6 +28,7 @@ class QLineEdit;
 class QPlainTextEdit;
 class QPushButton;
 class QTableView;
+class QThread;
 class QTreeWidget;
 class QTreeWidgetItem;
 class QHBoxLayout;
@@ -48,6 +52,9 @@ class SessionBrowser : public QWidget {
   store::SessionStore* store() const { return store_.get(); }
   bool readOnly() const;
   QString bannerText() const;
+
+  // The background integrity check of the opened database is done (tests wait for it).
+  bool integrityChecked() const { return checker_ == nullptr; }
 
   // The session a run is writing now: it cannot be deleted (invalid: none).
   void setLiveSession(store::SessionId id) { live_ = id; }
@@ -103,7 +110,13 @@ class SessionBrowser : public QWidget {
   void showError(const QString& message);
   void editColumnFilter(int column);
 
+  // A damaged file found by the background check: reopened read-only, the reason shown.
+  void onIntegrityChecked(const std::filesystem::path& path, const QString& finding);
+  void stopIntegrityCheck();
+
   std::unique_ptr<store::SessionStore> store_;
+  QThread* checker_ = nullptr;  // the integrity check of the opened file, while it runs
+  std::atomic<bool> cancelCheck_{false};
   QString readOnlyReason_;
   store::SessionId live_;
   store::SessionId detailsShown_;  // the session the notes and tags editors show

@@ -208,6 +208,41 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
       ->check(CLI::PositiveNumber);
   tune_cmd->add_flag("--json", tune.json, "Print one JSON object on stdout");
 
+  CompareCommand compare_command;
+  auto* compare_cmd = app.add_subcommand(
+      "compare", "Settings diff, outcomes side by side and a metric of 2 to 20 sessions");
+  compare_cmd->add_option("ids", compare_command.sessions, "Session ids (2 to 20)")->required();
+  compare_cmd
+      ->add_option("--metric", compare_command.metric,
+                   "Metric whose final and lowest values are listed")
+      ->capture_default_str();
+  compare_cmd
+      ->add_option("--target", compare_command.target,
+                   "Test accuracy of the time-to-target rows: 0..1, or a percentage")
+      ->capture_default_str();
+  compare_cmd->add_option("--csv", compare_command.csv, "Also write the table as CSV to FILE");
+  compare_cmd->add_flag("--all", compare_command.all,
+                        "List every setting, not only those that differ");
+  compare_cmd->add_flag("--json", compare_command.json, "Print one JSON object on stdout");
+  add_db(compare_cmd);
+
+  SweepCommand sweep_command;
+  auto* sweep_cmd = app.add_subcommand(
+      "sweep", "Run a project once per combination of --set values, as one sweep of sessions");
+  sweep_cmd->add_option("file", sweep_command.project_file, "Project file (JSON)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  sweep_cmd
+      ->add_option("--set", sweep_command.axes,
+                   "An axis: dotted.key=v1,v2,... (repeatable; [..] and {..} values keep commas)")
+      ->required()
+      ->allow_extra_args(false);
+  sweep_cmd->add_option("--name", sweep_command.name, "The sweep's name");
+  sweep_cmd->add_option("--max-steps", sweep_command.max_steps, "Stop each run after N steps")
+      ->check(CLI::PositiveNumber);
+  sweep_cmd->add_flag("--json", sweep_command.json, "Print one JSON object on stdout");
+  add_db(sweep_cmd);
+
   auto* devices_cmd = app.add_subcommand("devices", "List the devices a project can run on");
   devices_cmd->add_flag("--json", json, "Print one JSON object on stdout");
 
@@ -265,6 +300,12 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
       outcome.exit_code = inspect_shards(data_inspect);
     } else if (*tune_cmd) {
       outcome.exit_code = tune_loader(tune);
+    } else if (*compare_cmd) {
+      compare_command.db_path = db_path;
+      outcome.exit_code = compare_sessions(compare_command);
+    } else if (*sweep_cmd) {
+      sweep_command.db_path = db_path;
+      outcome.exit_code = run_sweep(sweep_command);
     } else if (*devices_cmd) {
       outcome.exit_code = list_devices(json);
     } else if (*gui_cmd) {

@@ -114,4 +114,28 @@ int diff_traces(const TraceDiffCommand& command);
 // The CPU and every CUDA device this build can use.
 int list_devices(bool json);
 
+struct CompareCommand {
+  std::filesystem::path db_path;
+  std::vector<std::int64_t> sessions;  // 2 to 20 ids
+  std::string metric = "train_loss";   // its final and lowest values are listed per session
+  static constexpr double kDefaultTarget = 0.85;
+  double target = kDefaultTarget;  // test accuracy of the time-to-target rows, 0..1
+  std::filesystem::path csv;       // empty: no CSV
+  bool json = false;
+  bool all = false;  // every setting, not only those that differ
+};
+// Settings diff, summary table (best marked) and one metric of 2 to 20 stored sessions.
+int compare_sessions(const CompareCommand& command);
+
+struct SweepCommand {
+  std::filesystem::path project_file;
+  std::vector<std::string> axes;  // --set key=v1,v2,...: one axis each
+  std::string name;               // the sweep's name; empty: from the project and the axes
+  std::int64_t max_steps = 0;     // 0: as the project says
+  std::filesystem::path db_path;
+  bool json = false;
+};
+// Runs the project once per point of the grid, as one sweep of sessions, then compares them.
+int run_sweep(const SweepCommand& command);
+
 }  // namespace tb::app

@@ -1,8 +1,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <string>
@@ -12,18 +10,13 @@
 #include "app/cli/cli.h"
 #include "app/cli/commands.h"
 #include "app/cli/progress.h"
+#include "app/cli/run_support.h"
 #include "core/run/runner.h"
 #include "core/store/session_store.h"
 #include "core/util/error.h"
 
 namespace tb::app {
 namespace {
-
-// Ctrl-C stops the run after the current step; the session is kept, marked "stopped".
-std::atomic<run::Runner*> interrupted_runner{nullptr};
-extern "C" void on_interrupt(int) {
-  if (auto* runner = interrupted_runner.load()) runner->request_stop();
-}
 
 run::Project resumed_project(const std::filesystem::path& db_path, store::SessionId id,
                              const std::vector<std::string>& overrides) {
@@ -69,9 +62,7 @@ void print_loader_counts(const store::Params& loader) {
 }  // namespace
 
 int run_project(const RunCommand& command) {
-  std::vector<std::string> overrides = command.overrides;
-  if (command.max_steps > 0)
-    overrides.push_back("train.max_steps=" + std::to_string(command.max_steps));
+  const std::vector<std::string> overrides = run_overrides(command.overrides, command.max_steps);
   run::RunOptions options{command.db_path, nullptr, command.project_file.string(), {}};
   run::Project project;
   if (command.resume > 0) {
@@ -87,11 +78,14 @@ int run_project(const RunCommand& command) {
   ProgressPrinter progress(stderr, quiet);
   options.observer = &progress;
   run::Runner runner(project, options);
-  interrupted_runner = &runner;
-  auto previous = std::signal(SIGINT, on_interrupt);
-  const run::RunResult result = runner.run();
-  std::signal(SIGINT, previous);
-  interrupted_runner = nullptr;
+  run::RunResult result;
+  {
+    // Ctrl-C stops the run after the current step; the session is kept, marked "stopped".
+    InterruptStopsRun interrupt;
+    interrupt.watch(&runner);
+    result = runner.run();
+    interrupt.watch(nullptr);
+  }
 
   if (command.json) {
     nlohmann::json out = run::to_json(result);

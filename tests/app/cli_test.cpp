@@ -15,6 +15,7 @@
 
 #include "core/store/session_store.h"
 #include "core/store/trace_store.h"
+#include "tests/support/cli_support.h"
 #include "tests/support/test_data.h"
 
 namespace tb::app {
@@ -23,34 +24,9 @@ namespace {
 using nlohmann::json;
 using tb::testing::TempDir;
 
-struct Outcome {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-Outcome trainbench(const std::string& args, const TempDir& dir) {
-  const auto err_file = dir / "stderr.txt";
-  // No display: the binary must never try to open a window from a test.
-  const std::string command = "env -u DISPLAY -u WAYLAND_DISPLAY -u QT_QPA_PLATFORM " +
-                              std::string(TRAINBENCH_CLI) + " " + args + " 2>" + err_file.string();
-  Outcome outcome;
-  FILE* pipe = popen(command.c_str(), "r");
-  std::array<char, 4096> chunk{};
-  while (std::size_t n = std::fread(chunk.data(), 1, chunk.size(), pipe))
-    outcome.out.append(chunk.data(), n);
-  const int status = pclose(pipe);
-  outcome.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream err(err_file);
-  std::stringstream text;
-  text << err.rdbuf();
-  outcome.err = text.str();
-  return outcome;
-}
-
-std::string project_path(const char* name) {
-  return std::string(TRAINBENCH_SOURCE_DIR) + "/projects/" + name;
-}
+using tb::testing::project_path;
+using tb::testing::trainbench;
+using tb::testing::write_one_epoch_project;
 
 TEST(Cli, RunsAFewHundredStepsOnFashionMnistAndStoresTheSession) {
   if (tb::testing::system_fashion_mnist().empty())
@@ -437,14 +413,6 @@ TEST(Cli, TuneLoaderTriesEachSettingAndNamesTheFastest) {
   const auto synthetic = trainbench("tune-loader " + project_path("sparse_bow.json"), dir);
   EXPECT_EQ(synthetic.exit_code, 2);
   EXPECT_NE(synthetic.err.find("generated"), std::string::npos) << synthetic.err;
-}
-
-// dir/data (256 + 64 synthetic samples) and dir/tiny.json: one epoch of 8 steps on it.
-void write_one_epoch_project(const TempDir& dir) {
-  tb::testing::write_synthetic_fashion_mnist(dir / "data", 256, 64, 4);
-  std::ofstream(dir / "tiny.json")
-      << R"({"name": "tiny", "data": {"path": ")" << (dir / "data").string()
-      << R"(", "batch_size": 32}, "model": {"hidden": [16]}, "train": {"threads": 1, "epochs": 1}})";
 }
 
 TEST(Cli, ExportTraceWritesTheSessionAsChromeTraceJson) {

@@ -11,6 +11,8 @@
 #include <QTest>
 #include <QTreeWidget>
 
+#include <fstream>
+
 #include "core/store/session_catalog.h"
 #include "tests/support/raw_sqlite.h"
 #include "tests/support/test_data.h"
@@ -236,6 +238,27 @@ class SessionBrowserTest : public QObject {
       tb::testing::saveScreenshot(browser, QStringLiteral("session_browser_read_only.png"));
     }
     QCOMPARE(raw::file_bytes(path), before);
+
+    // Damaged inside (a page of garbage): found by the background check, then read-only.
+    const auto damaged = makeDatabase(3000, "damaged.db");
+    std::string bytes = raw::file_bytes(damaged);
+    const std::size_t page = (bytes.size() / 4096 / 2) * 4096;
+    for (std::size_t i = 0; i < 4096; ++i) bytes[page + i] = static_cast<char>(i * 37 + 11);
+    {
+      std::ofstream out(damaged, std::ios::binary | std::ios::trunc);
+      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    }
+    {
+      SessionBrowser browser;
+      browser.openDatabase(damaged);
+      QTRY_VERIFY_WITH_TIMEOUT(browser.integrityChecked(), 20000);
+      QVERIFY(browser.readOnly());
+      QVERIFY2(browser.bannerText().contains(QStringLiteral("damaged")),
+               qPrintable(browser.bannerText()));
+      browser.deleteSelected();
+      browser.purgeTrash();
+    }
+    QCOMPARE(raw::file_bytes(damaged), bytes);
 
     // Not a database at all: a message, no crash, nothing written.
     const auto junk = *dir_ / "junk.db";

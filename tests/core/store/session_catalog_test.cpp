@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <fstream>
 #include <string>
 #include <vector>
 
+#include "core/store/integrity.h"
 #include "core/store/trace_store.h"
 #include "tests/support/raw_sqlite.h"
 #include "tests/support/test_data.h"
@@ -349,6 +352,37 @@ TEST(SessionCatalog, AReaderIsNotBlockedByAnOpenWrite) {
   ASSERT_EQ(sqlite3_exec(raw, "COMMIT", nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(raw);
   EXPECT_EQ(count_sessions(reader, {}), 2);
+}
+
+TEST(SessionCatalog, TheIntegrityCheckFindsADamagedFileAndWritesNothing) {
+  testing::TempDir dir;
+  const auto path = dir / "s.db";
+  {
+    SessionStore store(path);
+    for (int i = 0; i < 20; ++i) {
+      const SessionId id = add_session(store, "run" + std::to_string(i), "mlp", "sgd", 0.8, 10);
+      std::vector<MetricPoint> points;
+      for (int step = 0; step < 2000; ++step) points.push_back({"train_loss", step, 0.0, 1.0});
+      store.add_metrics(id, points);
+    }
+  }
+  EXPECT_EQ(check_integrity(path), "");
+  const std::atomic<bool> cancelled{true};
+  EXPECT_EQ(check_integrity(path, &cancelled), "");  // stopped at once: no verdict
+
+  // Garbage over a page in the middle: inside the metrics' b-tree.
+  std::string bytes = file_bytes(path);
+  ASSERT_GT(bytes.size(), 64u * 4096u);
+  const std::size_t page = (bytes.size() / 4096 / 2) * 4096;
+  for (std::size_t i = 0; i < 4096; ++i) bytes[page + i] = static_cast<char>(i * 37 + 11);
+  {
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  const std::string finding = check_integrity(path);
+  EXPECT_NE(finding.find("damaged"), std::string::npos) << finding;
+  EXPECT_NE(finding.find(path.string()), std::string::npos) << finding;
+  EXPECT_EQ(file_bytes(path), bytes);
 }
 
 }  // namespace
