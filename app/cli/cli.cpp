@@ -57,9 +57,56 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
   add_db(run_cmd);
 
   bool json = false;
-  auto* sessions_cmd = app.add_subcommand("sessions", "List stored sessions, newest first");
+  ListSessionsCommand list;
+  auto* sessions_cmd = app.add_subcommand(
+      "sessions", "List stored sessions, newest first; rename, tag, annotate or delete them");
+  sessions_cmd->require_subcommand(0, 1);
+  sessions_cmd->fallthrough();  // `sessions delete 3 --db FILE`: --db is the parent's
+  sessions_cmd->add_option("--filter", list.filter,
+                           "Words that must each appear in name, project, dataset, model, "
+                           "optimizer, precision, tags or notes");
+  sessions_cmd->add_option("--project", list.project, "Only this project's sessions");
+  sessions_cmd->add_option("--tag", list.tag, "Only sessions with this tag");
+  sessions_cmd->add_option("--sweep", list.sweep, "Only this sweep's sessions");
+  sessions_cmd
+      ->add_option("--sort", list.sort,
+                   "Column: id, name, created, status, project, dataset, model, optimizer, "
+                   "precision, best_accuracy, samples_per_s, duration_s, tags")
+      ->capture_default_str();
+  sessions_cmd->add_flag("--asc", list.ascending, "Ascending (default: descending)");
+  sessions_cmd->add_option("--limit", list.limit, "At most N sessions (default: all)")
+      ->check(CLI::NonNegativeNumber);
   sessions_cmd->add_flag("--json", json, "Print one JSON object on stdout");
   add_db(sessions_cmd);
+  EditSessionsCommand edit;
+  std::int64_t edit_id = 0;
+  std::string edit_text;
+  auto add_edit = [&](const char* name, const char* help) {
+    auto* command = sessions_cmd->add_subcommand(name, help);
+    command->callback([&edit, &edit_id, &edit_text, name] {
+      edit.action = name;
+      if (edit_id > 0) edit.ids.push_back(edit_id);
+      if (!edit_text.empty() || std::string(name) == "note") edit.words.push_back(edit_text);
+    });
+    command->add_flag("--json", edit.json, "Print one JSON object on stdout");
+    return command;
+  };
+  auto* rename_cmd = add_edit("rename", "Give a session a new name");
+  rename_cmd->add_option("id", edit_id, "Session id")->required();
+  rename_cmd->add_option("name", edit_text, "The new name")->required();
+  auto* tag_cmd = add_edit("tag", "Add tags to a session");
+  tag_cmd->add_option("id", edit_id, "Session id")->required();
+  tag_cmd->add_option("tags", edit.words, "Tags")->required();
+  auto* untag_cmd = add_edit("untag", "Remove tags from a session");
+  untag_cmd->add_option("id", edit_id, "Session id")->required();
+  untag_cmd->add_option("tags", edit.words, "Tags")->required();
+  auto* note_cmd = add_edit("note", "Set a session's notes (\"\" clears them)");
+  note_cmd->add_option("id", edit_id, "Session id")->required();
+  note_cmd->add_option("text", edit_text, "The notes")->required();
+  auto* delete_cmd =
+      add_edit("delete", "Delete sessions with their metrics, checkpoints and traces, for good");
+  delete_cmd->add_option("ids", edit.ids, "Session ids")->required();
+  add_edit("sweeps", "List the sweeps and their sessions");
 
   std::int64_t show_id = 0;
   auto* show_cmd = app.add_subcommand("show", "Show one session: settings, summary, metrics");
@@ -264,8 +311,13 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
     if (*run_cmd) {
       run.db_path = db_path;
       outcome.exit_code = run_project(run);
+    } else if (*sessions_cmd && !edit.action.empty()) {
+      edit.db_path = db_path;
+      outcome.exit_code = edit_sessions(edit);
     } else if (*sessions_cmd) {
-      outcome.exit_code = list_sessions(db_path, json);
+      list.db_path = db_path;
+      list.json = json;
+      outcome.exit_code = list_sessions(list);
     } else if (*show_cmd) {
       outcome.exit_code = show_session(db_path, show_id, json);
     } else if (*export_cmd) {

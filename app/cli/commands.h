@@ -33,7 +33,27 @@ struct OptimPathCommand {
   bool json = false;
 };
 int optimizer_path(const OptimPathCommand& command);
-int list_sessions(const std::filesystem::path& db_path, bool json);
+struct ListSessionsCommand {
+  std::filesystem::path db_path;
+  std::string filter;   // words matched in name, project, dataset, model, optimizer, tags, notes
+  std::string project;  // only this project's sessions ("" : all)
+  std::string tag;
+  std::int64_t sweep = 0;
+  std::string sort = "id";  // a column: id, name, created, status, project, ..., best_accuracy
+  bool ascending = false;
+  std::int64_t limit = 0;  // 0: all
+  bool json = false;
+};
+int list_sessions(const ListSessionsCommand& command);
+// `sessions rename|tag|untag|note|delete|sweeps`: edits of the session catalog.
+struct EditSessionsCommand {
+  std::filesystem::path db_path;
+  std::string action;  // rename, tag, untag, note, delete, sweeps
+  std::vector<std::int64_t> ids;
+  std::vector<std::string> words;  // the name, tags or note
+  bool json = false;
+};
+int edit_sessions(const EditSessionsCommand& command);
 int show_session(const std::filesystem::path& db_path, std::int64_t id, bool json);
 struct DataCheckCommand {
   std::filesystem::path project_file;

@@ -6,9 +6,11 @@
 
 #include "app/cli/cli.h"
 #include "app/cli/commands.h"
+#include "core/store/session_catalog.h"
 #include "core/store/session_store.h"
 #include "core/store/trace_store.h"
 #include "core/trace/span_index.h"
+#include "core/util/error.h"
 
 namespace tb::app {
 namespace {
@@ -34,11 +36,6 @@ json summary_of(const store::SessionRecord& s) {
   return summary.is_discarded() ? json::object() : summary;
 }
 
-double number_or(const json& object, const char* key, double fallback) {
-  auto it = object.find(key);
-  return it != object.end() && it->is_number() ? it->get<double>() : fallback;
-}
-
 json session_json(const store::SessionRecord& s) {
   return {{"session_id", s.id.value},       {"name", s.name},     {"created", s.created},
           {"finished", s.finished},         {"status", s.status}, {"seed", s.seed},
@@ -51,29 +48,107 @@ std::unique_ptr<store::SessionStore> open_for_reading(const std::filesystem::pat
   return std::make_unique<store::SessionStore>(db_path, store::SessionStore::Mode::read_only);
 }
 
+store::SessionColumn parse_column(const std::string& name) {
+  using store::SessionColumn;
+  static const std::pair<const char*, SessionColumn> kColumns[] = {
+      {"id", SessionColumn::id},
+      {"name", SessionColumn::name},
+      {"created", SessionColumn::created},
+      {"status", SessionColumn::status},
+      {"project", SessionColumn::project},
+      {"dataset", SessionColumn::dataset},
+      {"model", SessionColumn::model},
+      {"optimizer", SessionColumn::optimizer},
+      {"precision", SessionColumn::precision},
+      {"best_accuracy", SessionColumn::best_accuracy},
+      {"samples_per_s", SessionColumn::samples_per_s},
+      {"duration_s", SessionColumn::duration_s},
+      {"tags", SessionColumn::tags},
+  };
+  for (const auto& [key, column] : kColumns) {
+    if (name == key) return column;
+  }
+  throw Error("--sort: unknown column \"" + name +
+              "\" (id, name, created, status, project, dataset, model, optimizer, precision, "
+              "best_accuracy, samples_per_s, duration_s, tags)");
+}
+
+std::string optional_text(const std::optional<double>& value, const char* format) {
+  if (!value) return "";
+  char text[64];
+  std::snprintf(text, sizeof text, format, *value);
+  return text;
+}
+
+json overview_json(const store::SessionOverview& s) {
+  auto number = [](const std::optional<double>& value) { return value ? json(*value) : json(); };
+  return {{"project", s.project},
+          {"dataset", s.dataset},
+          {"model", s.model},
+          {"optimizer", s.optimizer},
+          {"precision", s.precision},
+          {"best_accuracy", number(s.best_accuracy)},
+          {"samples_per_s", number(s.samples_per_s)},
+          {"duration_s", number(s.duration_s)},
+          {"tags", s.tags},
+          {"notes", s.notes},
+          {"sweep_id", s.sweep.valid() ? json(s.sweep.value) : json()}};
+}
+
 }  // namespace
 
-int list_sessions(const std::filesystem::path& db_path, bool as_json) {
-  auto store = open_for_reading(db_path);
-  const auto sessions = store ? store->list_sessions() : std::vector<store::SessionRecord>{};
-  if (as_json) {
+int list_sessions(const ListSessionsCommand& command) {
+  store::SessionQuery query;
+  query.text = command.filter;
+  if (!command.project.empty()) query.project = command.project;
+  query.tag = command.tag;
+  query.sweep = store::SweepId(command.sweep);
+  query.sort = parse_column(command.sort);
+  query.descending = !command.ascending;
+  auto store = open_for_reading(command.db_path);
+  std::vector<store::SessionOverview> sessions;
+  std::int64_t total = 0;
+  if (store) {
+    total = store::count_sessions(*store, query);
+    sessions = store::query_sessions(*store, query, 0, command.limit > 0 ? command.limit : total);
+  }
+  if (command.json) {
     json list = json::array();
-    for (const auto& s : sessions) list.push_back(session_json(s));
-    std::cout << json{{"db", db_path.string()}, {"sessions", list}}.dump() << std::endl;
+    for (const auto& s : sessions) {
+      const auto record = store->session(s.id);
+      json row = session_json(*record);
+      row.update(overview_json(s));
+      list.push_back(std::move(row));
+    }
+    std::cout << json{{"db", command.db_path.string()}, {"total", total}, {"sessions", list}}.dump()
+              << std::endl;
     return kExitOk;
   }
   if (sessions.empty()) {
-    std::printf("no sessions in %s\n", db_path.c_str());
+    const bool filtered =
+        !query.text.empty() || query.project || !query.tag.empty() || query.sweep.valid();
+    std::printf("no sessions in %s%s\n", command.db_path.c_str(), filtered ? " match" : "");
     return kExitOk;
   }
-  std::printf("%6s  %-24s  %-20s  %-9s  %8s  %10s  %8s\n", "id", "name", "created", "status",
-              "test acc", "samples/s", "steps");
+  std::printf("%6s  %-24s  %-20s  %-9s  %-12s  %-9s  %-5s  %8s  %10s  %9s  %s\n", "id", "name",
+              "created", "status", "project", "optimizer", "prec", "best acc", "samples/s",
+              "duration", "tags");
   for (const auto& s : sessions) {
-    const json summary = summary_of(s);
-    std::printf("%6lld  %-24.24s  %-20s  %-9s  %8.4f  %10.0f  %8.0f\n",
+    std::string tags;
+    for (const auto& tag : s.tags) {
+      if (!tags.empty()) tags += ',';
+      tags += tag;
+    }
+    std::printf("%6lld  %-24.24s  %-20s  %-9s  %-12.12s  %-9.9s  %-5.5s  %8s  %10s  %9s  %s\n",
                 static_cast<long long>(s.id.value), s.name.c_str(), s.created.c_str(),
-                s.status.c_str(), number_or(summary, "test_accuracy", 0.0),
-                number_or(summary, "samples_per_s", 0.0), number_or(summary, "steps", 0.0));
+                s.status.c_str(), s.project.c_str(), s.optimizer.c_str(), s.precision.c_str(),
+                optional_text(s.best_accuracy, "%.4f").c_str(),
+                optional_text(s.samples_per_s, "%.0f").c_str(),
+                optional_text(s.duration_s, "%.1f s").c_str(), tags.c_str());
+  }
+  if (static_cast<std::int64_t>(sessions.size()) < total) {
+    std::printf("(%zu of %lld sessions; --limit 0 lists all)\n", sessions.size(),
+                static_cast<long long>(total));
   }
   return kExitOk;
 }

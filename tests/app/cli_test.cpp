@@ -195,9 +195,26 @@ TEST(Cli, BadInputIsOneLineAndANonZeroExit) {
 
 TEST(Cli, EverySubcommandHasHelp) {
   TempDir dir;
-  for (const char* command :
-       {"", "run", "sessions", "show", "gui", "devices", "optim-path", "data check", "data pack",
-        "data inspect", "tune-loader", "export-trace", "import-trace", "profile", "trace-diff"}) {
+  for (const char* command : {"",
+                              "run",
+                              "sessions",
+                              "sessions rename",
+                              "sessions tag",
+                              "sessions delete",
+                              "show",
+                              "gui",
+                              "devices",
+                              "optim-path",
+                              "data check",
+                              "data pack",
+                              "data inspect",
+                              "tune-loader",
+                              "export-trace",
+                              "import-trace",
+                              "profile",
+                              "trace-diff",
+                              "compare",
+                              "sweep"}) {
     const auto help = trainbench(std::string(command) + " --help", dir);
     EXPECT_EQ(help.exit_code, 0) << command;
     EXPECT_NE(help.out.find("--"), std::string::npos) << command;
