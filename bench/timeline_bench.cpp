@@ -34,13 +34,16 @@
 #include <thread>
 #include <vector>
 
+#include "bench/bench_clock.h"
 #include "core/trace/model.h"
 #include "widgets/timeline_layout.h"
 #include "widgets/timeline_view.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using tb::bench::Clock;
+using tb::bench::cpu_ms;
+using tb::bench::ms_since;
 using tb::trace::Category;
 using tb::trace::Span;
 using tb::trace::Trace;
@@ -48,18 +51,6 @@ using tb::trace::TrackKind;
 using tb::widgets::TimelineGeometry;
 using tb::widgets::TimelineLayout;
 using tb::widgets::TimelineView;
-
-// CPU time of the whole process (every thread), so the figure can be read apart from waiting for
-// a core on a shared machine.
-double cpu_ms() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
-}
-
-double ms_since(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
 
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());

@@ -1,4 +1,5 @@
 #include "widgets/timeline_view.h"
+#include "widgets/tool_tip.h"
 
 #include <QApplication>
 #include <QHelpEvent>
@@ -539,15 +540,8 @@ void TimelineView::keyPressEvent(QKeyEvent* event) {
 
 bool TimelineView::event(QEvent* event) {
   if (event->type() == QEvent::ToolTip) {
-    const auto* help = static_cast<QHelpEvent*>(event);
-    const QString tip = tooltipAt(help->pos());
-    if (tip.isEmpty()) {
-      QToolTip::hideText();
-      event->ignore();
-    } else {
-      QToolTip::showText(help->globalPos(), tip, this);
-    }
-    return true;
+    auto* help = static_cast<QHelpEvent*>(event);
+    return answerToolTip(help, tooltipAt(help->pos()), this);
   }
   return QWidget::event(event);
 }

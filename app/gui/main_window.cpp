@@ -29,6 +29,7 @@
 #include "widgets/optimizer_playground.h"
 #include "widgets/profiler_view.h"
 #include "widgets/project_editor.h"
+#include "widgets/session_browser.h"
 #include "widgets/session_table_model.h"
 
 namespace tb::app {
@@ -236,6 +237,7 @@ void MainWindow::buildUi() {
   connect(&liveProfileTimer_, &QTimer::timeout, this, [this] {
     if (live_ && profiledSession_ == live_->session) loadProfileIfShown();
   });
+  buildSessionTabs();
   setCentralWidget(tabs_);
 
   auto* dbLabel = new QLabel(tr("Sessions: %1").arg(QString::fromStdString(dbPath_.string())));
@@ -271,6 +273,13 @@ void MainWindow::buildMenus() {
   QAction* profile = view->addAction(tr("P&rofile"), this, &MainWindow::showProfile);
   profile->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_4));
   profile->setStatusTip(tr("Where the picked session's step time goes, and what limits it"));
+  QAction* sessions = view->addAction(tr("&Sessions"), this, &MainWindow::showSessions);
+  sessions->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_5));
+  sessions->setStatusTip(
+      tr("Browse, filter, tag and delete stored sessions; pick some to compare"));
+  QAction* compare = view->addAction(tr("&Compare"), this, &MainWindow::showCompare);
+  compare->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_6));
+  compare->setStatusTip(tr("The sessions picked in the Sessions tab, side by side"));
 
   QMenu* runMenu = menuBar()->addMenu(tr("&Run"));
   runAction_ = runMenu->addAction(tr("&Run"), this, &MainWindow::startRun);
@@ -457,6 +466,8 @@ void MainWindow::onStarted(const run::RunInfo& info) {
     profiledSession_ = info.session;
     liveProfileTimer_.start();
   }
+  sessionBrowser_->setLiveSession(info.session);
+  sessionBrowser_->refresh();
   progress_->setRange(0, static_cast<int>(std::max<std::int64_t>(1, info.total_steps)));
   progress_->setValue(0);
   const QString name = QString::fromStdString(info.name);
@@ -518,6 +529,8 @@ void MainWindow::updateRunStatus() {
 }
 
 void MainWindow::onFinished(const run::RunResult& result) {
+  sessionBrowser_->setLiveSession({});
+  sessionBrowser_->refresh();
   statusTimer_.stop();
   liveProfileTimer_.stop();
   loadProfileIfShown();  // the run's last spans
@@ -620,6 +633,8 @@ void MainWindow::showSession(store::SessionId id) {
 void MainWindow::closeEvent(QCloseEvent* event) {
   // The run stops after its current step; the controller's destructor joins it.
   if (controller_->isRunning()) controller_->stop();
+  // Deletes are undoable until the window closes: now they are done for good.
+  sessionBrowser_->purgeTrash();
   event->accept();
 }
 

@@ -1,8 +1,10 @@
-// MainWindow: the workbench. Four tabs: "Train" (the project editor on the left; Run / Stop and
+// MainWindow: the workbench. Six tabs: "Train" (the project editor on the left; Run / Stop and
 // the run's status across the top; the live chart and the stored sessions on the right),
-// "Optimizer playground" (optimizers' paths on 2-D test functions, View > Optimizer playground) and
+// "Optimizer playground" (optimizers' paths on 2-D test functions, View > Optimizer playground),
 // "Data" (the dataset inspector on the editor's project's data, View > Data inspector; checked off
-// the GUI thread by a DataCheckController).
+// the GUI thread by a DataCheckController), "Profile" (a session's timeline, memory and step
+// breakdown), "Sessions" (the session browser) and "Compare" (2 to 20 sessions side by side,
+// loaded by a CompareController).
 //
 // The chart shows one thing at a time: the run going now (fed by RunController's signals on this
 // thread) or a stored session picked in the list (read through this window's own read-only
@@ -20,6 +22,7 @@
 #include <memory>
 #include <optional>
 
+#include "app/gui/compare_controller.h"
 #include "app/gui/data_check_controller.h"
 #include "app/gui/profile_controller.h"
 #include "app/gui/run_controller.h"
@@ -33,7 +36,9 @@ class QTabWidget;
 class QTableView;
 
 namespace tb::widgets {
+class CompareView;
 class DatasetInspector;
+class SessionBrowser;
 class MetricChart;
 class OptimizerPlayground;
 class ProfilerView;
@@ -71,6 +76,10 @@ class MainWindow : public QMainWindow {
   ProfileController* profileLoader() const { return profileLoader_; }
   // The session the Profile tab shows or is loading (invalid: none picked yet).
   store::SessionId profiledSession() const { return profiledSession_; }
+  widgets::SessionBrowser* sessionBrowser() const { return sessionBrowser_; }
+  widgets::CompareView* compareView() const { return compareView_; }
+  CompareController* compareLoader() const { return compareLoader_; }
+  QLabel* compareTitle() const { return compareTitle_; }
   // The session the chart shows (invalid: the live run, or nothing yet).
   store::SessionId shownSession() const { return shownSession_; }
 
@@ -87,6 +96,12 @@ class MainWindow : public QMainWindow {
   void showDataInspector();
   // The Profile tab: the timeline, memory and step breakdown of the picked (or running) session.
   void showProfile();
+  // The Sessions tab (every stored session: filter, tag, annotate, delete, pick to compare) and
+  // the Compare tab (2 to 20 sessions side by side).
+  void showSessions();
+  void showCompare();
+  // Loads the sessions into the Compare tab (off the GUI thread) and brings it to the front.
+  void compareSessions(const QList<qint64>& sessionIds);
   // Checks the data of the project in the editor (the inspector's "Check dataset").
   void checkData(const data::InspectOptions& options);
 
@@ -96,6 +111,9 @@ class MainWindow : public QMainWindow {
  private:
   void buildUi();
   void buildMenus();
+  // The Sessions and Compare tabs and their wiring (main_window_sessions.cpp).
+  void buildSessionTabs();
+  void onCompareLoaded(quint64 generation, CompareSessions sessions, const QStringList& metrics);
   void updateActions();
   void updateTitle();
   void updateRunStatus();
@@ -138,6 +156,10 @@ class MainWindow : public QMainWindow {
   ProfileController* profileLoader_ = nullptr;
   store::SessionId profiledSession_;
   store::SessionId profileShown_;  // the session whose trace is on screen
+  widgets::SessionBrowser* sessionBrowser_ = nullptr;
+  widgets::CompareView* compareView_ = nullptr;
+  QLabel* compareTitle_ = nullptr;
+  CompareController* compareLoader_ = nullptr;
   // While a run records, its trace is reloaded every second (when the Profile tab is in front).
   QTimer liveProfileTimer_;
 

@@ -394,7 +394,7 @@ class DatasetInspectorTest : public QObject {
     QVERIFY(QTest::qWaitForWindowExposed(&window));
 
     // The third tab, reachable from View; the training tab still comes first.
-    QCOMPARE(window.tabs()->count(), 4);
+    QCOMPARE(window.tabs()->count(), 6);
     QCOMPARE(window.tabs()->currentIndex(), 0);
     QCOMPARE(window.tabs()->tabText(2), QStringLiteral("Data"));
     QCOMPARE(window.tabs()->widget(2), window.dataInspector());

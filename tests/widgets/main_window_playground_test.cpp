@@ -37,7 +37,7 @@ class MainWindowPlaygroundTest : public QObject {
     window.show();
     QVERIFY(QTest::qWaitForWindowExposed(&window));
     QVERIFY(window.tabs());
-    QCOMPARE(window.tabs()->count(), 4);
+    QCOMPARE(window.tabs()->count(), 6);
     QCOMPARE(window.tabs()->currentIndex(), 0);  // training first
     QCOMPARE(window.tabs()->indexOf(window.playground()), 1);
 
