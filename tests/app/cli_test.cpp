@@ -457,7 +457,11 @@ TEST(Cli, ExportTraceWritesTheSessionAsChromeTraceJson) {
   store::SessionStore store(dir / "s.db", store::SessionStore::Mode::read_only);
   EXPECT_EQ(spans, store::load_trace(store, store::SessionId{id}).spans().size());
   EXPECT_GT(spans, 8u);  // a data, forward, backward, optimizer span per step at least
-  EXPECT_TRUE(tracks.contains("loader worker 1")) << doc["traceEvents"].size();
+  // A worker's row: which of the two decoded first depends on scheduling (on a loaded machine
+  // one may take every batch of so short a run).
+  EXPECT_TRUE(std::any_of(tracks.begin(), tracks.end(), [](const std::string& t) {
+    return t.rfind("loader worker ", 0) == 0;
+  })) << doc["traceEvents"].size();
   EXPECT_TRUE(counters.contains("train_loss"));
   EXPECT_TRUE(counters.contains("loader_queue_depth"));
   EXPECT_EQ(doc["otherData"]["name"], "tiny");
