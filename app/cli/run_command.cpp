@@ -63,7 +63,7 @@ void print_loader_counts(const store::Params& loader) {
 
 int run_project(const RunCommand& command) {
   const std::vector<std::string> overrides = run_overrides(command.overrides, command.max_steps);
-  run::RunOptions options{command.db_path, nullptr, command.project_file.string(), {}};
+  run::RunOptions options{command.db_path, nullptr, command.project_file.string(), {}, {}, {}};
   run::Project project;
   if (command.resume > 0) {
     // The project is the one the session ran, with any --set applied on top (say, more epochs).

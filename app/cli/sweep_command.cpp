@@ -33,50 +33,6 @@ constexpr double kTargetAccuracy = CompareCommand::kDefaultTarget;
 // `trainbench compare` takes at most this many sessions.
 constexpr std::size_t kCompareLimit = 20;
 
-// Puts a point's session into the sweep under the point's name as soon as its id is known (so
-// a sweep stopped half-way still holds every session it made), and forwards to the progress
-// printer.
-class SweepObserver final : public run::RunObserver {
- public:
-  SweepObserver(run::RunObserver& progress, store::SessionStore& store, store::SweepId sweep,
-                std::string session_name)
-      : progress_(progress), store_(store), sweep_(sweep), name_(std::move(session_name)) {}
-
-  void on_start(const run::RunInfo& info) override {
-    // An error here would fail the run from inside the training loop; it is kept and adopt()
-    // is tried again once the run is over.
-    try {
-      adopt(info.session);
-    } catch (const Error& e) {
-      error_ = e.what();
-    }
-    run::RunInfo named = info;
-    named.name = name_;
-    progress_.on_start(named);
-  }
-  void on_step(const run::StepReport& step) override { progress_.on_step(step); }
-  void on_epoch(const run::EpochReport& epoch) override { progress_.on_epoch(epoch); }
-  void on_finish(const run::RunResult& result) override { progress_.on_finish(result); }
-
-  // Once per session; a run that failed before it started training never called on_start.
-  void adopt(store::SessionId session) {
-    if (adopted_ || !session.valid()) return;
-    store::rename_session(store_, session, name_);
-    store::add_to_sweep(store_, sweep_, session);
-    adopted_ = true;
-    error_.clear();
-  }
-  const std::string& error() const { return error_; }
-
- private:
-  run::RunObserver& progress_;
-  store::SessionStore& store_;
-  store::SweepId sweep_;
-  std::string name_;
-  bool adopted_ = false;
-  std::string error_;
-};
-
 struct PointOutcome {
   std::string label;
   compare::SweepPoint point;
@@ -201,9 +157,14 @@ int run_sweep(const SweepCommand& command) {
       if (!quiet) {
         std::fprintf(stderr, "[%zu/%zu] %s\n", i + 1, outcomes.size(), outcome.label.c_str());
       }
-      SweepObserver observer(progress, store, sweep, projects[i].name + " [" + outcome.label + "]");
-      run::Runner runner(projects[i],
-                         {command.db_path, &observer, command.project_file.string(), {}});
+      // The runner names the session after its point and puts it in the sweep as it creates it,
+      // so a sweep stopped half-way (or a point that fails early) still holds every session.
+      run::Runner runner(projects[i], {command.db_path,
+                                       &progress,
+                                       command.project_file.string(),
+                                       {},
+                                       projects[i].name + " [" + outcome.label + "]",
+                                       sweep});
       interrupt.watch(&runner);
       try {
         outcome.result = runner.run();
@@ -213,13 +174,6 @@ int run_sweep(const SweepCommand& command) {
       }
       interrupt.watch(nullptr);
       outcome.ran = true;
-      try {
-        observer.adopt(outcome.result.session);
-      } catch (const Error& e) {
-        if (outcome.result.error.empty()) outcome.result.error = e.what();
-      }
-      if (!observer.error().empty() && outcome.result.error.empty())
-        outcome.result.error = "not added to the sweep: " + observer.error();
       if (outcome.result.status == "failed" || !outcome.result.error.empty()) any_failed = true;
       if (!command.json) print_point(i, outcomes.size(), outcome);
     }

@@ -67,12 +67,13 @@ struct Trainables {
 
 class SessionSink {
  public:
-  SessionSink(const std::filesystem::path& db_path, const Project& project) {
+  SessionSink(const std::filesystem::path& db_path, const Project& project, const std::string& name,
+              store::SweepId sweep) {
     if (db_path.empty()) return;
     store_ = std::make_unique<store::SessionStore>(db_path);
     const auto doc = project.to_json();
-    id_ = store_->create_session(
-        {project.name, doc.dump(2), build_revision(), host_name(), project.seed});
+    id_ = store_->create_session({name, doc.dump(2), build_revision(), host_name(), project.seed});
+    if (sweep.valid()) store::add_to_sweep(*store_, sweep, id_);
     store_->add_params(id_, flatten(doc));
     metrics_ = std::make_unique<store::MetricWriter>(*store_, id_, 4096);
   }
@@ -243,7 +244,9 @@ RunResult Runner::run() {
   const auto started = Clock::now();
   RunObserver no_observer;
   RunObserver& observer = options_.observer ? *options_.observer : no_observer;
-  SessionSink sink(options_.db_path, project_);
+  const std::string session_name =
+      options_.session_name.empty() ? project_.name : options_.session_name;
+  SessionSink sink(options_.db_path, project_, session_name, options_.sweep);
   trace::Recorder recorder;
   TensorMemoryCounter memory_counter(recorder);
   const tensor::ScopedAllocationObserver memory_listening(&memory_counter);
@@ -284,7 +287,7 @@ RunResult Runner::run() {
 
     RunInfo info;
     info.session = sink.id();
-    info.name = project_.name;
+    info.name = session_name;
     info.model_summary = work->describe();
     info.parameters = work->parameter_count();
     info.train_samples = work->train_size();

@@ -15,6 +15,7 @@
 
 #include "core/run/observer.h"
 #include "core/run/project.h"
+#include "core/store/session_catalog.h"
 
 namespace tb::run {
 
@@ -28,6 +29,10 @@ struct RunOptions {
   // goes on, as a new session, to the project's epochs. Bit-for-bit the run that was not
   // interrupted, except for dropout masks, which are drawn anew.
   store::SessionId resume_from;
+  // The session's name (empty: the project's name), and the sweep it belongs to (invalid: none);
+  // both set when the session is created, so a run that fails early is still named and in it.
+  std::string session_name;
+  store::SweepId sweep;
 };
 
 class Runner {

@@ -52,8 +52,8 @@ TEST(FormatsRunner, TheLmdbCacheServesTheNextRunAndChangesNothing) {
   p.data.loader.cache = "lmdb";
   p.data.loader.cache_dir = (dir / "cache").string();
   const auto db = dir / "s.db";
-  const auto first = Runner(p, {db, nullptr, "", {}}).run();
-  const auto second = Runner(p, {db, nullptr, "", {}}).run();
+  const auto first = Runner(p, {db, nullptr, "", {}, {}, {}}).run();
+  const auto second = Runner(p, {db, nullptr, "", {}, {}, {}}).run();
   ASSERT_EQ(first.status, "completed") << first.error;
   ASSERT_EQ(second.status, "completed") << second.error;
   EXPECT_EQ(first.test_accuracy, second.test_accuracy);

@@ -51,7 +51,7 @@ class RunnerTest : public ::testing::Test {
 TEST_F(RunnerTest, LearnsReportsAndStoresTheSession) {
   RecordingObserver observer;
   const auto db = dir_ / "s.db";
-  Runner runner(project_, {db, &observer, "synthetic.json", {}});
+  Runner runner(project_, {db, &observer, "synthetic.json", {}, {}, {}});
   const auto result = runner.run();
   ASSERT_EQ(result.status, "completed") << result.error;
   EXPECT_EQ(observer.starts, 1);
@@ -122,7 +122,7 @@ TEST_F(RunnerTest, LearnsReportsAndStoresTheSession) {
 TEST_F(RunnerTest, CheckpointsHoldTheModelAndTheOptimizerState) {
   const auto db = dir_ / "s.db";
   project_.train.checkpoint = "epoch";
-  const auto result = Runner(project_, {db, nullptr, "", {}}).run();
+  const auto result = Runner(project_, {db, nullptr, "", {}, {}, {}}).run();
   ASSERT_EQ(result.status, "completed") << result.error;
   store::SessionStore store(db, store::SessionStore::Mode::read_only);
   EXPECT_EQ(store.checkpoint_steps(result.session), (std::vector<std::int64_t>{16, 32, 48}));
@@ -145,7 +145,7 @@ TEST_F(RunnerTest, CheckpointsHoldTheModelAndTheOptimizerState) {
       << ::testing::PrintToString(names);
 
   project_.train.checkpoint = "none";
-  const auto plain = Runner(project_, {db, nullptr, "", {}}).run();
+  const auto plain = Runner(project_, {db, nullptr, "", {}, {}, {}}).run();
   EXPECT_TRUE(store.checkpoint_steps(plain.session).empty());
 }
 
@@ -155,17 +155,17 @@ TEST_F(RunnerTest, ResumingFromACheckpointGivesTheUninterruptedRun) {
   project_.optimizer.lr = 1e-3;
   // Dropout draws a new mask every step: the resumed run must continue the same sequence.
   project_.model.dropout = 0.25;
-  const auto straight = Runner(project_, {db, nullptr, "", {}}).run();
+  const auto straight = Runner(project_, {db, nullptr, "", {}, {}, {}}).run();
   ASSERT_EQ(straight.status, "completed") << straight.error;
 
   // Interrupted inside the second epoch (step 21 of 16 per epoch), then resumed to the end.
   auto first_part = project_;
   first_part.train.max_steps = 21;
   first_part.train.checkpoint = "end";
-  const auto part = Runner(first_part, {db, nullptr, "", {}}).run();
+  const auto part = Runner(first_part, {db, nullptr, "", {}, {}, {}}).run();
   ASSERT_EQ(part.steps, 21);
   RecordingObserver observer;
-  RunOptions options{db, &observer, "", {}};
+  RunOptions options{db, &observer, "", {}, {}, {}};
   options.resume_from = part.session;
   const auto resumed = Runner(project_, options).run();
   ASSERT_EQ(resumed.status, "completed") << resumed.error;
@@ -191,15 +191,15 @@ TEST_F(RunnerTest, ResumingFromACheckpointGivesTheUninterruptedRun) {
 TEST_F(RunnerTest, ResumingNeedsAFittingCheckpoint) {
   const auto db = dir_ / "s.db";
   project_.train.epochs = 1;
-  const auto without = Runner(project_, {db, nullptr, "", {}}).run();
-  RunOptions options{db, nullptr, "", {}};
+  const auto without = Runner(project_, {db, nullptr, "", {}, {}, {}}).run();
+  RunOptions options{db, nullptr, "", {}, {}, {}};
   options.resume_from = without.session;
   auto result = Runner(project_, options).run();
   EXPECT_EQ(result.status, "failed");
   EXPECT_NE(result.error.find("no checkpoint"), std::string::npos) << result.error;
 
   project_.train.checkpoint = "end";
-  const auto with = Runner(project_, {db, nullptr, "", {}}).run();
+  const auto with = Runner(project_, {db, nullptr, "", {}, {}, {}}).run();
   auto wider = project_;
   wider.model.hidden = {64};
   options.resume_from = with.session;
@@ -222,7 +222,7 @@ TEST_F(RunnerTest, SameSeedSameResult) {
 TEST_F(RunnerTest, MaxStepsEndsInsideAnEpochAndStillEvaluates) {
   project_.train.max_steps = 10;
   RecordingObserver observer;
-  const auto result = Runner(project_, {{}, &observer, "", {}}).run();
+  const auto result = Runner(project_, {{}, &observer, "", {}, {}, {}}).run();
   EXPECT_EQ(result.status, "completed");
   EXPECT_EQ(result.steps, 10);
   EXPECT_EQ(result.epochs, 0);
@@ -242,7 +242,7 @@ TEST_F(RunnerTest, BackgroundRunStopsWhenAsked) {
     BackgroundRun* run = nullptr;
   } observer;
   const auto db = dir_ / "s.db";
-  BackgroundRun run(project_, {db, &observer, "", {}});
+  BackgroundRun run(project_, {db, &observer, "", {}, {}, {}});
   observer.run = &run;
   const auto result = run.wait();
   EXPECT_TRUE(run.finished());
@@ -259,7 +259,7 @@ TEST_F(RunnerTest, MissingDataFailsCleanlyAndIsStoredAsFailed) {
   project_.data.path = (dir_ / "nowhere").string();
   RecordingObserver observer;
   const auto db = dir_ / "s.db";
-  const auto result = Runner(project_, {db, &observer, "", {}}).run();
+  const auto result = Runner(project_, {db, &observer, "", {}, {}, {}}).run();
   EXPECT_EQ(result.status, "failed");
   EXPECT_NE(result.error.find("nowhere"), std::string::npos) << result.error;
   EXPECT_EQ(observer.finishes, 1);
@@ -300,7 +300,7 @@ TEST_F(RunnerTest, Bf16LearnsAndStoresItsActivationMemory) {
   const auto db = dir_ / "bf16.db";
   const auto fp32 = Runner(project_, {}).run();
   project_.precision = "bf16";
-  const auto bf16 = Runner(project_, {db, nullptr, "", {}}).run();
+  const auto bf16 = Runner(project_, {db, nullptr, "", {}, {}, {}}).run();
   ASSERT_EQ(bf16.status, "completed") << bf16.error;
   EXPECT_EQ(bf16.precision, "bf16");
   EXPECT_GT(bf16.test_accuracy, 0.9);
@@ -335,7 +335,7 @@ TEST_F(RunnerTest, Fp16OverflowSkipsStepsAndBacksOffRecordingEach) {
   project_.precision = "fp16";
   project_.amp.init_scale = 1e12;
   project_.amp.growth_interval = 20;
-  const auto result = Runner(project_, {db, nullptr, "", {}}).run();
+  const auto result = Runner(project_, {db, nullptr, "", {}, {}, {}}).run();
   ASSERT_EQ(result.status, "completed") << result.error;
   EXPECT_GT(result.test_accuracy, 0.9);
   EXPECT_GT(result.skipped_steps, 5);

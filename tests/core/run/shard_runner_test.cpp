@@ -37,8 +37,8 @@ TEST(ShardRunner, TrainingOnPackedShardsIsBitIdenticalToTrainingOnTheIdxFiles) {
   shards.data.path = (dir / "packed").string();
 
   const auto db = dir / "sessions.db";
-  const auto a = Runner(idx, {db, nullptr, "", {}}).run();
-  const auto b = Runner(shards, {db, nullptr, "", {}}).run();
+  const auto a = Runner(idx, {db, nullptr, "", {}, {}, {}}).run();
+  const auto b = Runner(shards, {db, nullptr, "", {}, {}, {}}).run();
   ASSERT_EQ(a.status, "completed") << a.error;
   ASSERT_EQ(b.status, "completed") << b.error;
   EXPECT_EQ(a.train_loss, b.train_loss);

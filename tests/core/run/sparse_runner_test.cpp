@@ -119,7 +119,7 @@ TEST(SparseRunner, TrainsTheBowClassifierAndStoresTheSession) {
   TempDir dir;
   const auto db = dir / "s.db";
   const auto project = Project::from_json(small_bow());
-  const auto result = Runner(project, {db, nullptr, "bow.json", {}}).run();
+  const auto result = Runner(project, {db, nullptr, "bow.json", {}, {}, {}}).run();
   ASSERT_EQ(result.status, "completed") << result.error;
   EXPECT_EQ(result.steps, 2 * 16);
   EXPECT_EQ(result.epochs, 2);
@@ -152,7 +152,7 @@ TEST(SparseRunner, TrainsTheRecsysModelWithRowSparseGradients) {
   TempDir dir;
   const auto db = dir / "s.db";
   const auto project = Project::from_json(small_recsys());
-  const auto result = Runner(project, {db, nullptr, "", {}}).run();
+  const auto result = Runner(project, {db, nullptr, "", {}, {}, {}}).run();
   ASSERT_EQ(result.status, "completed") << result.error;
   EXPECT_EQ(result.steps, 2 * 64);
   EXPECT_EQ(result.parameters, (300 + 500) * 8 + 8 * 2 + 2);
@@ -165,7 +165,7 @@ TEST(SparseRunner, TrainsTheRecsysModelWithRowSparseGradients) {
   // embeddings) the same run stays near chance.
   auto frozen_doc = small_recsys();
   frozen_doc["optimizer"]["param_groups"] = json::parse(R"([{"match": "0.", "lr": 0}])");
-  const auto frozen = Runner(Project::from_json(frozen_doc), {db, nullptr, "", {}}).run();
+  const auto frozen = Runner(Project::from_json(frozen_doc), {db, nullptr, "", {}, {}, {}}).run();
   ASSERT_EQ(frozen.status, "completed") << frozen.error;
   std::printf("recsys test accuracy: trained %.4f, tables frozen %.4f\n", result.test_accuracy,
               frozen.test_accuracy);
@@ -197,14 +197,14 @@ TEST(SparseRunner, ResumingTheRecsysModelGivesTheUninterruptedRun) {
   auto doc = small_recsys();
   doc["model"]["hidden"] = {16};  // a dense head beside the tables
   const auto project = Project::from_json(doc);
-  const auto straight = Runner(project, {db, nullptr, "", {}}).run();
+  const auto straight = Runner(project, {db, nullptr, "", {}, {}, {}}).run();
   ASSERT_EQ(straight.status, "completed") << straight.error;
   ASSERT_EQ(straight.steps, 2 * 64);
 
   auto first_part = project;
   first_part.train.max_steps = 83;  // inside the second epoch
   first_part.train.checkpoint = "end";
-  const auto part = Runner(first_part, {db, nullptr, "", {}}).run();
+  const auto part = Runner(first_part, {db, nullptr, "", {}, {}, {}}).run();
   ASSERT_EQ(part.status, "completed") << part.error;
   ASSERT_EQ(part.steps, 83);
   {
@@ -217,7 +217,7 @@ TEST(SparseRunner, ResumingTheRecsysModelGivesTheUninterruptedRun) {
     }
     EXPECT_EQ(sparse_buffers, 4u);  // exp_avg and exp_avg_sq of the user and item tables
   }
-  RunOptions options{db, nullptr, "", {}};
+  RunOptions options{db, nullptr, "", {}, {}, {}};
   options.resume_from = part.session;
   const auto resumed = Runner(project, options).run();
   ASSERT_EQ(resumed.status, "completed") << resumed.error;

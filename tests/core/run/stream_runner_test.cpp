@@ -53,7 +53,7 @@ TEST(StreamRunner, RepeatedSamplesAreLeftOutEveryEpochAndCounted) {
   TempDir dir;
   const Project p = stream_project(write_split_with_repeats(dir.path()));
   const auto db = dir / "s.db";
-  const auto result = Runner(p, {db, nullptr, "", {}}).run();
+  const auto result = Runner(p, {db, nullptr, "", {}, {}, {}}).run();
   ASSERT_EQ(result.status, "completed") << result.error;
   EXPECT_EQ(result.epochs, 2);
   EXPECT_EQ(result.steps, 2 * 7);  // 400 distinct samples a pass, batches of 64
@@ -70,7 +70,7 @@ TEST(StreamRunner, RepeatedSamplesAreLeftOutEveryEpochAndCounted) {
   // Without dedup every record trains: 500 a pass.
   auto all = p;
   all.data.loader.dedup = false;
-  const auto undeduplicated = Runner(all, {db, nullptr, "", {}}).run();
+  const auto undeduplicated = Runner(all, {db, nullptr, "", {}, {}, {}}).run();
   ASSERT_EQ(undeduplicated.status, "completed") << undeduplicated.error;
   EXPECT_EQ(undeduplicated.steps, 2 * 8);
   EXPECT_EQ(param(store.params(undeduplicated.session), "loader.duplicates_skipped"), "0");
@@ -100,10 +100,10 @@ TEST(StreamRunner, ResumingNeedsAKnownEpochLength) {
   p.train.max_steps = 9;
   p.train.checkpoint = "end";
   const auto db = dir / "s.db";
-  const auto part = Runner(p, {db, nullptr, "", {}}).run();
+  const auto part = Runner(p, {db, nullptr, "", {}, {}, {}}).run();
   ASSERT_EQ(part.status, "completed") << part.error;
   p.train.max_steps = 0;
-  RunOptions options{db, nullptr, "", {}};
+  RunOptions options{db, nullptr, "", {}, {}, {}};
   options.resume_from = part.session;
   const auto refused = Runner(p, options).run();
   EXPECT_EQ(refused.status, "failed");
@@ -111,9 +111,9 @@ TEST(StreamRunner, ResumingNeedsAKnownEpochLength) {
 
   // Without dedup a pass is the whole split: resuming gives the uninterrupted run.
   p.data.loader.dedup = false;
-  const auto straight = Runner(p, {db, nullptr, "", {}}).run();
+  const auto straight = Runner(p, {db, nullptr, "", {}, {}, {}}).run();
   p.train.max_steps = 9;
-  const auto first = Runner(p, {db, nullptr, "", {}}).run();
+  const auto first = Runner(p, {db, nullptr, "", {}, {}, {}}).run();
   p.train.max_steps = 0;
   options.resume_from = first.session;
   const auto resumed = Runner(p, options).run();
