@@ -23,11 +23,12 @@
 // frame spreads its work over threads, so its CPU time is more than its wall clock when cores
 // are free. The requirement is on the wall clock; the CPU time says what one core would take.
 //
-// Measured on a 2-core build machine shared with two other engineers' builds (load 1-4): open
-// 360-490 ms (load_sessions ~300-340 ms of it); redraw median 2.7 ms (window unchanged), 3.8 ms
-// (hover), 7-10 ms (zoomed: downsampled again and rendered), p95 <= 15 ms, the worst of 50 frames
-// 10-19 ms depending on what the other builds did meanwhile; QtCharts: open 4.8 s, frames
-// 0.44-1.25 s (100-165x ours).
+// Measured on the 2-core build machine, quiet (load 1.2-1.5, the bench's own threads), three runs
+// of 50 frames a row: open 417-435 ms (load_sessions 310-335 ms of it); redraw median 0.40-0.45
+// ms (window unchanged), 1.2 ms (hover), 3.6-5.2 ms (zoomed: downsampled again and rendered), the
+// worst zoom frame of the 450 8.2 ms; QtCharts: open 4.9-5.1 s, frames 0.43-1.33 s (200-1000x
+// ours). Before the legend's width was cached and the noise bands filled front to back
+// (column_coverage.h), zoom frames took 7-17 ms median and up to 20-25 ms at worst.
 //
 //   QT_QPA_PLATFORM=offscreen bench_compare_view [sessions=20] [points=100000] [frames=50]
 //                                                [peer=1 (0: ours only)]

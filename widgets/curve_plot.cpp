@@ -158,6 +158,7 @@ void CurvePlot::setRenderThreads(int threads) {
 
 void CurvePlot::setCurves(std::vector<Curve> curves) {
   curves_ = std::move(curves);
+  legendWidth_ = -1;
   visible_.assign(curves_.size(), true);
   xWindow_.reset();
   yWindow_.reset();
@@ -425,10 +426,15 @@ void CurvePlot::resetZoom() {
 
 int CurvePlot::legendWidth() const {
   if (curves_.empty()) return 0;
+  // Measured once for the curves and the font: the plot area and every legend entry ask for it,
+  // many times a frame, and measuring 20 names is a millisecond of text shaping.
+  if (legendWidth_ >= 0 && legendFont_ == font()) return legendWidth_;
   const QFontMetrics fm(font());
   int widest = 0;
   for (const auto& c : curves_) widest = std::max(widest, fm.horizontalAdvance(c.name));
-  return std::clamp(widest + 30, 90, 220);
+  legendFont_ = font();
+  legendWidth_ = std::clamp(widest + 30, 90, 220);
+  return legendWidth_;
 }
 
 QRectF CurvePlot::plotArea() const {
@@ -438,10 +444,9 @@ QRectF CurvePlot::plotArea() const {
 }
 
 QRect CurvePlot::legendEntry(int curve) const {
-  const QFontMetrics fm(font());
-  const int row = fm.height() + 4;
-  const int left = width() - legendWidth() - 4;
-  return QRect(left, kTopPx + 4 + curve * row, legendWidth(), row);
+  const int row = QFontMetrics(font()).height() + 4;
+  const int legend = legendWidth();
+  return QRect(width() - legend - 4, kTopPx + 4 + curve * row, legend, row);
 }
 
 std::optional<int> CurvePlot::legendAt(const QPoint& pos) const {

@@ -17,8 +17,9 @@
 //      repaint with nothing changed, or with the hover readout moving, copies the image.
 // Lines are 1-px cosmetic pens (the raster engine's fast path: some 30 times faster than a wider
 // pen on 20 noisy curves), and a line dense and steep enough to be a band of noise is filled as
-// one rectangle a pixel column, written straight into the image (Drawn, below). Exports (PNG,
-// SVG) stroke every line.
+// one rectangle a pixel column, written straight into the image (Drawn, below); when all of a
+// layer's curves are such bands they are filled front to back, each pixel once
+// (column_coverage.h). Exports (PNG, SVG) stroke every line.
 #pragma once
 
 #include <QColor>
@@ -215,6 +216,8 @@ class CurvePlot : public QWidget {
   std::vector<Strip> layer_;  // part 3: the plot area, left to right
   bool layerValid_ = false;
   int renderThreads_ = 1;
+  mutable int legendWidth_ = -1;  // -1: to be measured (legendWidth)
+  mutable QFont legendFont_;      // the font it was measured in
   QHash<QString, QStaticText> texts_;
   QFont textFont_;
   std::optional<std::pair<double, double>> xWindow_, yWindow_;  // nullopt: whole / fitted

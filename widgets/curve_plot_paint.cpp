@@ -8,7 +8,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 #include <thread>
+
+#include "widgets/column_coverage.h"
 
 namespace tb::widgets {
 namespace {
@@ -238,14 +241,19 @@ void CurvePlot::paintCurves(QPainter& painter, double x0, double x1, const Canva
       painter.drawPolyline(line.constData() + first, static_cast<int>(last - first));
     }
   };
-  // Rectangles are in x order: only those over [x0, x1], clipped to the canvas.
-  auto fill = [&](const QVector<QRect>& rects, const QColor& colour) {
+  // Rectangles are in x order: only those over [x0, x1], clipped to the canvas. With a
+  // coverage, only the pixels no earlier fill wrote (the curves are then filled front first).
+  auto fill = [&](const QVector<QRect>& rects, const QColor& colour, ColumnCoverage* coverage) {
     const auto lo = std::lower_bound(rects.begin(), rects.end(), x0 - 1,
                                      [](const QRect& r, double x) { return r.left() < x; });
     const auto hi = std::upper_bound(lo, rects.end(), x1 + 1,
                                      [](double x, const QRect& r) { return x < r.left(); });
     const QRgb rgb = colour.rgb();  // opaque: the same premultiplied
     const double dpr = canvas->dpr;
+    auto write = [&](int x, int top, int bottom) {
+      for (int y = top; y < bottom; ++y)
+        reinterpret_cast<QRgb*>(canvas->bits + y * canvas->stride)[x] = rgb;
+    };
     for (auto r = lo; r < hi; ++r) {
       const auto dev = [&](double v, double origin, int limit) {
         return std::clamp(static_cast<int>(std::floor((v - origin) * dpr)), 0, limit);
@@ -254,43 +262,69 @@ void CurvePlot::paintCurves(QPainter& painter, double x0, double x1, const Canva
       const int right = dev(r->left() + 1.0, canvas->origin.x(), canvas->width);
       const int top = dev(r->top(), canvas->origin.y(), canvas->height);
       const int bottom = dev(r->top() + r->height(), canvas->origin.y(), canvas->height);
-      for (int y = top; y < bottom; ++y) {
-        auto* row = reinterpret_cast<QRgb*>(canvas->bits + y * canvas->stride);
-        for (int x = left; x < right; ++x) row[x] = rgb;
+      for (int x = left; x < right; ++x) {
+        if (coverage) {
+          coverage->paint(x, top, bottom, [&](int a, int b) { write(x, a, b); });
+        } else {
+          write(x, top, bottom);
+        }
       }
     }
   };
-  // The raw curves first, faint, under every smoothed one; then the smoothed ones, the first
-  // session last so the baseline stays on top. The raw ones are pale tints, opaque: most of
-  // their pixels are in tall columns of noise, which blending would make dearer for no visible
-  // difference at that contrast. Exports stroke every line (vectors in an SVG).
-  for (std::size_t c = drawn_.size(); c-- > 0;) {
-    const Drawn& d = drawn_[c];
-    const QColor base = curves_[c].color;
-    const QColor pale = QColor::fromRgbF(base.redF() * 0.3f + 0.7f, base.greenF() * 0.3f + 0.7f,
-                                         base.blueF() * 0.3f + 0.7f);
-    if (!d.rawColumns.isEmpty() && canvas) {
-      fill(d.rawColumns, pale);
-    } else if (!d.raw.empty() || !d.rawColumns.isEmpty()) {
-      painter.setRenderHint(QPainter::Antialiasing, false);
-      if (d.raw.empty()) {  // an export of a dense raw curve: its column extents as lines
-        painter.setPen(Qt::NoPen);
-        painter.setBrush(pale);
-        painter.drawRects(d.rawColumns);
-        painter.setBrush(Qt::NoBrush);
-        continue;
+  // The raw curves are pale tints, opaque: most of their pixels are in tall columns of noise,
+  // which blending would make dearer for no visible difference at that contrast.
+  auto paleOf = [](const QColor& base) {
+    return QColor::fromRgbF(base.redF() * 0.3f + 0.7f, base.greenF() * 0.3f + 0.7f,
+                            base.blueF() * 0.3f + 0.7f);
+  };
+  // Back to front: the raw curves first, faint, under every smoothed one; then the smoothed
+  // ones, the first session last so the baseline stays on top. On screen, a layer whose every
+  // curve is filled as columns is filled front first through one coverage instead (the same
+  // pixels, each written once); a layer with a stroked line keeps the painter's order.
+  const auto filledLayer = [&](auto lines, auto columns) {
+    return canvas && std::all_of(drawn_.begin(), drawn_.end(), [&](const Drawn& d) {
+             return (d.*lines).empty() || !(d.*columns).isEmpty();
+           });
+  };
+  const bool rawFilled = filledLayer(&Drawn::raw, &Drawn::rawColumns);
+  const bool smoothFilled = rawFilled && filledLayer(&Drawn::smooth, &Drawn::smoothColumns);
+  std::optional<ColumnCoverage> coverage;
+  if (rawFilled) {
+    coverage.emplace(canvas->width);
+    if (smoothFilled) {
+      for (std::size_t c = 0; c < drawn_.size(); ++c)
+        fill(drawn_[c].smoothColumns, curves_[c].color, &*coverage);
+    }
+    for (std::size_t c = 0; c < drawn_.size(); ++c)
+      fill(drawn_[c].rawColumns, paleOf(curves_[c].color), &*coverage);
+  } else {
+    for (std::size_t c = drawn_.size(); c-- > 0;) {
+      const Drawn& d = drawn_[c];
+      const QColor pale = paleOf(curves_[c].color);
+      if (!d.rawColumns.isEmpty() && canvas) {
+        fill(d.rawColumns, pale, nullptr);
+      } else if (!d.raw.empty() || !d.rawColumns.isEmpty()) {
+        painter.setRenderHint(QPainter::Antialiasing, false);
+        if (d.raw.empty()) {  // an export of a dense raw curve: its column extents as lines
+          painter.setPen(Qt::NoPen);
+          painter.setBrush(pale);
+          painter.drawRects(d.rawColumns);
+          painter.setBrush(Qt::NoBrush);
+          continue;
+        }
+        QPen pen(pale, 1.0);
+        pen.setCosmetic(true);
+        painter.setPen(pen);
+        for (const QPolygonF& line : d.raw) stroke(line);
       }
-      QPen pen(pale, 1.0);
-      pen.setCosmetic(true);
-      painter.setPen(pen);
-      for (const QPolygonF& line : d.raw) stroke(line);
     }
   }
+  if (smoothFilled) return;
   painter.setRenderHint(QPainter::Antialiasing, true);
   for (std::size_t c = drawn_.size(); c-- > 0;) {
     const Drawn& d = drawn_[c];
     if (canvas && !d.smoothColumns.isEmpty()) {
-      fill(d.smoothColumns, curves_[c].color);
+      fill(d.smoothColumns, curves_[c].color, nullptr);
       continue;
     }
     QPen pen(curves_[c].color, 1.0);

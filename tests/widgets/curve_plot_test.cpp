@@ -364,6 +364,29 @@ class CurvePlotTest : public QObject {
              tb::widgets::sessionColor(0));
   }
 
+  void legendMakesRoomForItsNames() {
+    // The legend's width is measured once per set of curves and font: a longer name, or a
+    // bigger font, must still narrow the plot area.
+    CurvePlot plot;
+    plot.resize(900, 400);
+    plot.setCurves(threeCurves(100));
+    const double shortNames = plot.plotArea().width();
+    auto curves = threeCurves(100);
+    curves[1].name = QStringLiteral("#2 a much longer session name, lr=3e-4 bs=256");
+    plot.setCurves(curves);
+    const double longName = plot.plotArea().width();
+    QVERIFY2(longName < shortNames,
+             qPrintable(QStringLiteral("%1 vs %2").arg(longName).arg(shortNames)));
+    QVERIFY(plot.legendEntry(1).width() > 0);
+    QCOMPARE(plot.legendEntry(0).width(), plot.legendEntry(1).width());
+    plot.setCurves(threeCurves(100));
+    QCOMPARE(plot.plotArea().width(), shortNames);
+    QFont big = plot.font();
+    big.setPointSizeF(big.pointSizeF() * 1.6);
+    plot.setFont(big);
+    QVERIFY(plot.plotArea().width() < shortNames);
+  }
+
   void onScreenAndExportAgree() {
     // The screen's column rectangles and the export's stroked lines put the same colours in the
     // same places: compare which pixels each curve colours, column by column.
