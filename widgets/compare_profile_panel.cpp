@@ -1,11 +1,17 @@
 #include "widgets/compare_profile_panel.h"
 
+#include <QCheckBox>
 #include <QComboBox>
+#include <QFileDialog>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QMessageBox>
+#include <QPainter>
 #include <QPixmap>
+#include <QPushButton>
 #include <QScrollArea>
+#include <QSortFilterProxyModel>
 #include <QSplitter>
 #include <QStackedWidget>
 #include <QTableView>
@@ -17,6 +23,7 @@
 #include <mutex>
 
 #include "core/trace/top_ops.h"
+#include "widgets/plot_export.h"
 #include "widgets/step_breakdown_view.h"
 #include "widgets/trace_diff_model.h"
 
@@ -65,13 +72,32 @@ CompareProfilePanel::CompareProfilePanel(QWidget* parent)
   stack_->addWidget(none);
 
   auto* splitter = new QSplitter(Qt::Vertical, stack_);
-  auto* scroll = new QScrollArea(splitter);
+  auto* breakdownBox = new QWidget(splitter);
+  auto* breakdownLayout = new QVBoxLayout(breakdownBox);
+  breakdownLayout->setContentsMargins(0, 0, 0, 0);
+  auto* saveRow = new QHBoxLayout;
+  saveRow->setContentsMargins(4, 4, 4, 0);
+  saveRow->addWidget(new QLabel(tr("<b>Step breakdowns</b>"), breakdownBox), 1);
+  sameScale_ = new QCheckBox(tr("Same time scale"), breakdownBox);
+  sameScale_->setChecked(true);
+  sameScale_->setToolTip(tr("Every breakdown's axis reaches the longest step of any of them"));
+  saveRow->addWidget(sameScale_);
+  auto* png = new QPushButton(tr("Save PNG…"), breakdownBox);
+  auto* svg = new QPushButton(tr("Save SVG…"), breakdownBox);
+  saveRow->addWidget(png);
+  saveRow->addWidget(svg);
+  breakdownLayout->addLayout(saveRow);
+  auto* scroll = new QScrollArea(breakdownBox);
   scroll->setWidgetResizable(true);
   row_ = new QWidget(scroll);
   rowLayout_ = new QHBoxLayout(row_);
   rowLayout_->setContentsMargins(4, 4, 4, 4);
   scroll->setWidget(row_);
-  splitter->addWidget(scroll);
+  breakdownLayout->addWidget(scroll, 1);
+  splitter->addWidget(breakdownBox);
+  connect(sameScale_, &QCheckBox::toggled, this, &CompareProfilePanel::alignTimeScales);
+  connect(png, &QPushButton::clicked, this, [this] { saveBreakdowns(QStringLiteral("png")); });
+  connect(svg, &QPushButton::clicked, this, [this] { saveBreakdowns(QStringLiteral("svg")); });
 
   auto* diffBox = new QWidget(splitter);
   auto* diffLayout = new QVBoxLayout(diffBox);
@@ -87,9 +113,14 @@ CompareProfilePanel::CompareProfilePanel(QWidget* parent)
   choose->addWidget(diffStatus_, 1);
   diffLayout->addLayout(choose);
   diffModel_ = new TraceDiffModel(this);
+  auto* sorted = new QSortFilterProxyModel(this);
+  sorted->setSourceModel(diffModel_);
+  sorted->setSortRole(TraceDiffModel::RawValueRole);
   diffTable_ = new QTableView(diffBox);
-  diffTable_->setModel(diffModel_);
-  diffTable_->setSortingEnabled(false);  // already ordered by the size of the change
+  diffTable_->setModel(sorted);
+  // No column sorted at first: the model's own order, the largest change first.
+  diffTable_->horizontalHeader()->setSortIndicator(-1, Qt::DescendingOrder);
+  diffTable_->setSortingEnabled(true);
   diffTable_->setSelectionBehavior(QAbstractItemView::SelectRows);
   diffTable_->verticalHeader()->setVisible(false);
   diffTable_->horizontalHeader()->setSectionResizeMode(QHeaderView::ResizeToContents);
@@ -156,6 +187,7 @@ void CompareProfilePanel::setSessions(std::vector<SessionLabel> sessions,
     view->setMinimumSize(380, 360);
     boxLayout->addWidget(view, 1);
     rowLayout_->addWidget(box);
+    connect(view, &StepBreakdownView::reportReady, this, &CompareProfilePanel::alignTimeScales);
     view->setTrace(traces_[s], loaderWorkers[s]);
     views_.push_back(view);
     viewSession_.push_back(static_cast<int>(s));
@@ -165,6 +197,47 @@ void CompareProfilePanel::setSessions(std::vector<SessionLabel> sessions,
   const int first = viewSession_.empty() ? -1 : viewSession_.front();
   const int second = viewSession_.size() >= 2 ? viewSession_[1] : -1;
   setDiffPair(first, second);
+}
+
+void CompareProfilePanel::setSharedTimeScale(bool on) {
+  sameScale_->setChecked(on);
+}
+
+bool CompareProfilePanel::sharedTimeScale() const {
+  return sameScale_->isChecked();
+}
+
+void CompareProfilePanel::alignTimeScales() {
+  double longest = 0.0;
+  if (sameScale_->isChecked()) {
+    for (const StepBreakdownView* view : views_)
+      longest = std::max(longest, view->fittedTimeAxisMax());
+  }
+  for (StepBreakdownView* view : views_) view->setTimeAxisMax(longest);
+}
+
+bool CompareProfilePanel::exportBreakdowns(const QString& path) {
+  if (views_.empty()) return false;
+  const QSize size = row_->size();
+  const auto paint = [this](QPainter& painter) {
+    row_->render(&painter, QPoint(), QRegion(), QWidget::DrawChildren);
+  };
+  if (path.endsWith(QStringLiteral(".svg"), Qt::CaseInsensitive))
+    return savePlotSvg(path, size, tr("Step breakdowns"), paint);
+  return savePlotPng(path, size, 2.0, paint);
+}
+
+void CompareProfilePanel::saveBreakdowns(const QString& format) {
+  if (views_.empty()) {
+    QMessageBox::information(this, tr("Save the breakdowns"),
+                             tr("None of the compared sessions has a trace."));
+    return;
+  }
+  const QString path = QFileDialog::getSaveFileName(
+      this, tr("Save the breakdowns"), QStringLiteral("compare_breakdowns.") + format,
+      format == "svg" ? tr("SVG images (*.svg)") : tr("PNG images (*.png)"));
+  if (!path.isEmpty() && !exportBreakdowns(path))
+    QMessageBox::warning(this, tr("Save the breakdowns"), tr("Could not write %1").arg(path));
 }
 
 void CompareProfilePanel::fillCombos() {

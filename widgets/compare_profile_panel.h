@@ -16,6 +16,7 @@
 #include "core/trace/model.h"
 #include "widgets/session_colors.h"
 
+class QCheckBox;
 class QComboBox;
 class QLabel;
 class QHBoxLayout;
@@ -49,7 +50,16 @@ class CompareProfilePanel : public QWidget {
   void setDiffPair(int before, int after);
   std::pair<int, int> diffPair() const { return {before_, after_}; }
   TraceDiffModel* diffModel() const { return diffModel_; }
+  // Shows diffModel() through a sorting proxy: a click on a header sorts by that column's raw
+  // values (times as numbers, not as text); unsorted, the largest change comes first.
   QTableView* diffTable() const { return diffTable_; }
+  // The breakdowns side by side, as shown, saved as an SVG (a path ending in .svg) or a PNG at
+  // twice the size; false if there is nothing to save or the file could not be written.
+  bool exportBreakdowns(const QString& path);
+  // On (the default), every breakdown's time axis reaches the longest step of any of them, so
+  // equal bars mean equal times; off, each is fitted to its own steps.
+  void setSharedTimeScale(bool on);
+  bool sharedTimeScale() const;
   bool isDiffIdle() const { return !busy_ && !pending_; }
   // Every breakdown has its analysis and the diff is done.
   bool isIdle() const;
@@ -61,6 +71,8 @@ class CompareProfilePanel : public QWidget {
   struct Guard;
   void startDiff();
   void fillCombos();
+  void saveBreakdowns(const QString& format);
+  void alignTimeScales();
 
   std::vector<SessionLabel> sessions_;
   std::vector<std::shared_ptr<const trace::Trace>> traces_;
@@ -69,6 +81,7 @@ class CompareProfilePanel : public QWidget {
   QStackedWidget* stack_ = nullptr;  // the panel, or a note that no session has a trace
   QWidget* row_ = nullptr;
   QHBoxLayout* rowLayout_ = nullptr;
+  QCheckBox* sameScale_ = nullptr;
   QComboBox* beforeCombo_ = nullptr;
   QComboBox* afterCombo_ = nullptr;
   QLabel* diffStatus_ = nullptr;

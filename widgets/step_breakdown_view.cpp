@@ -219,7 +219,8 @@ void StepBreakdownView::display(const trace::BreakdownReport& report,
                           : total > shownSteps_
                               ? tr("Step (latest %1 of %2)").arg(shownSteps_).arg(total)
                               : tr("Step"));
-  msAxis_->setRange(0.0, niceCeil(longest * 1.05 / 1e6));
+  fittedMs_ = niceCeil(longest * 1.05 / 1e6);
+  msAxis_->setRange(0.0, sharedMs_ > 0.0 ? sharedMs_ : fittedMs_);
   chartView_->chart()->setTitle(total == 0 ? tr("No steps in this trace") : tr("Time per step"));
 
   QString html;
@@ -240,6 +241,15 @@ void StepBreakdownView::display(const trace::BreakdownReport& report,
   }
   panel_->setHtml(html);
   emit reportReady();
+}
+
+void StepBreakdownView::setTimeAxisMax(double ms) {
+  sharedMs_ = ms > 0.0 ? ms : 0.0;
+  msAxis_->setRange(0.0, sharedMs_ > 0.0 ? sharedMs_ : fittedMs_);
+}
+
+double StepBreakdownView::timeAxisMax() const {
+  return msAxis_->max();
 }
 
 }  // namespace tb::widgets

@@ -53,6 +53,12 @@ class StepBreakdownView : public QWidget {
   // The verdict panel's text, as shown.
   QString verdictText() const;
 
+  // The time axis (ms): by default fitted to the longest step shown; side by side, several views
+  // share one scale so that equal bars mean equal times (0: fitted again).
+  void setTimeAxisMax(double ms);
+  double timeAxisMax() const;
+  double fittedTimeAxisMax() const { return fittedMs_; }  // what it would be fitted to
+
   static QColor partColor(trace::StepPart part);
   static constexpr int kMaxBars = 120;
 
@@ -83,6 +89,8 @@ class StepBreakdownView : public QWidget {
   trace::Verdict verdict_;
   int shownSteps_ = 0;
   int firstShown_ = 0;
+  double fittedMs_ = 0.0;  // the axis fitted to the steps shown
+  double sharedMs_ = 0.0;  // set by setTimeAxisMax; 0: none
 };
 
 }  // namespace tb::widgets

@@ -155,13 +155,13 @@ void MainWindow::buildUi() {
   auto* refreshButton = new QPushButton(tr("Refresh"));
   refreshButton->setToolTip(tr("Re-read the session list from the database (Ctrl+R)"));
   connect(refreshButton, &QPushButton::clicked, this, &MainWindow::refreshSessions);
-  auto* sessionHint = new QLabel(tr("Select a session to show its curves."));
-  sessionHint->setStyleSheet(QStringLiteral("color: palette(mid);"));
+  sessionHint_ = new QLabel(tr("Select a session to show its curves."));
+  sessionHint_->setStyleSheet(QStringLiteral("color: palette(mid);"));
   auto* sessionsBox = new QGroupBox(tr("Sessions"));
   auto* sessionsLayout = new QVBoxLayout(sessionsBox);
   sessionsLayout->addWidget(sessionView_, 1);
   auto* sessionsBar = new QHBoxLayout;
-  sessionsBar->addWidget(sessionHint, 1);
+  sessionsBar->addWidget(sessionHint_, 1);
   sessionsBar->addWidget(refreshButton);
   sessionsLayout->addLayout(sessionsBar);
 
@@ -581,7 +581,17 @@ void MainWindow::refreshSessions() {
   store::SessionStore* store = reader();
   if (!store) return;
   try {
-    sessionModel_->setSessions(store->list_sessions());
+    // The newest only: this list is re-read at every run's start and end, and reading 10,000
+    // sessions takes a fifth of a second; the Sessions tab pages through all of them.
+    sessionModel_->setSessions(store->list_sessions(kTrainTabSessions));
+    const std::int64_t total = store->session_count();
+    sessionHint_->setText(
+        total > kTrainTabSessions
+            ? tr("Select a session to show its curves. The newest %1 of %2: all of them in the "
+                 "Sessions tab (Ctrl+5).")
+                  .arg(kTrainTabSessions)
+                  .arg(total)
+            : tr("Select a session to show its curves."));
   } catch (const std::exception& e) {
     statusBar()->showMessage(QString::fromStdString(e.what()), 10000);
   }

@@ -61,8 +61,11 @@ class MainWindow : public QMainWindow {
   const std::filesystem::path& dbPath() const { return dbPath_; }
   widgets::ProjectEditor* editor() const { return editor_; }
   widgets::MetricChart* chart() const { return chart_; }
+  // The Train tab's list: the newest kTrainTabSessions sessions (the Sessions tab has all).
+  static constexpr std::int64_t kTrainTabSessions = 200;
   widgets::SessionTableModel* sessionModel() const { return sessionModel_; }
   QTableView* sessionView() const { return sessionView_; }
+  QLabel* sessionHint() const { return sessionHint_; }
   QPushButton* runButton() const { return runButton_; }
   QPushButton* stopButton() const { return stopButton_; }
   QLabel* runStatus() const { return runStatus_; }
@@ -142,6 +145,7 @@ class MainWindow : public QMainWindow {
   QPushButton* runButton_ = nullptr;
   QPushButton* stopButton_ = nullptr;
   QLabel* runStatus_ = nullptr;
+  QLabel* sessionHint_ = nullptr;  // under the Train tab's session list
   QLabel* runInfo_ = nullptr;
   QProgressBar* progress_ = nullptr;
   QAction* runAction_ = nullptr;

@@ -239,12 +239,20 @@ void SessionStore::finish_session(SessionId id, const std::string& status,
   detail::update_outcome(db_, path_, id.value, what);
 }
 
-std::vector<SessionRecord> SessionStore::list_sessions() const {
-  Statement query(db_, path_, std::string(kSessionColumns) + " WHERE trashed = 0 ORDER BY id DESC",
+std::vector<SessionRecord> SessionStore::list_sessions(std::int64_t limit) const {
+  Statement query(db_, path_,
+                  std::string(kSessionColumns) + " WHERE trashed = 0 ORDER BY id DESC LIMIT ?1",
                   "listing sessions");
+  query.bind_int(1, limit < 0 ? -1 : limit);  // SQLite: a negative limit is none
   std::vector<SessionRecord> sessions;
   while (query.step()) sessions.push_back(read_session(query));
   return sessions;
+}
+
+std::int64_t SessionStore::session_count() const {
+  Statement query(db_, path_, "SELECT COUNT(*) FROM sessions WHERE trashed = 0",
+                  "counting sessions");
+  return query.step() ? query.column_int(0) : 0;
 }
 
 std::optional<SessionRecord> SessionStore::session(SessionId id) const {

@@ -116,7 +116,9 @@ class SessionStore {
   void add_metrics(SessionId id, const std::vector<MetricPoint>& points);
   void finish_session(SessionId id, const std::string& status, const std::string& summary_json);
 
-  std::vector<SessionRecord> list_sessions() const;  // newest first, trashed ones left out
+  // Newest first, trashed ones left out; at most `limit` of them (-1: all).
+  std::vector<SessionRecord> list_sessions(std::int64_t limit = -1) const;
+  std::int64_t session_count() const;  // trashed ones left out
   std::optional<SessionRecord> session(SessionId id) const;
   Params params(SessionId id) const;
   std::vector<std::string> metric_keys(SessionId id) const;

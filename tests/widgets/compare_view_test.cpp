@@ -15,9 +15,11 @@
 #include <QSignalSpy>
 #include <QSlider>
 #include <QTabWidget>
+#include <QTableView>
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
 #include <array>
 #include <cmath>
 #include <random>
@@ -131,22 +133,24 @@ std::vector<SessionData> fourSessions() {
 }
 
 // Steps of an engine run with a GPU stream: `gemmMs` of sgemm a step, the optimizer's update
-// kernel named after it.
-std::shared_ptr<const tb::trace::Trace> trace(double gemmMs, const char* update, int steps = 6) {
+// kernel named after it; every time x `slower` (2: steps of 24 ms instead of 12).
+std::shared_ptr<const tb::trace::Trace> trace(double gemmMs, const char* update, int steps = 6,
+                                              double slower = 1.0) {
   TraceBuilder b;
   b.trace.metadata["source"] = "trainbench";
   const auto engine = b.track("engine", TrackKind::cpu_thread, "trainbench");
   const auto stream = b.track("stream 7", TrackKind::gpu_stream, "GPU 0");
+  const auto at = [slower](double t) { return ms(t * slower); };
   for (int i = 0; i < steps; ++i) {
     const double o = 12.0 * i;
     const std::int64_t step = i + 1;
-    b.span(engine, "step " + std::to_string(step), Category::step, ms(o), ms(o + 12), step);
-    b.span(engine, "data wait", Category::data, ms(o), ms(o + 2), step);
-    b.span(engine, "forward", Category::forward, ms(o + 2), ms(o + 6), step);
-    b.span(engine, "backward", Category::backward, ms(o + 6), ms(o + 10), step);
-    b.span(engine, "optimizer", Category::optimizer, ms(o + 10), ms(o + 12), step);
-    b.span(stream, "sgemm_128x64", Category::kernel, ms(o + 2.5), ms(o + 2.5 + gemmMs), step);
-    b.span(stream, update, Category::kernel, ms(o + 10.2), ms(o + 11), step);
+    b.span(engine, "step " + std::to_string(step), Category::step, at(o), at(o + 12), step);
+    b.span(engine, "data wait", Category::data, at(o), at(o + 2), step);
+    b.span(engine, "forward", Category::forward, at(o + 2), at(o + 6), step);
+    b.span(engine, "backward", Category::backward, at(o + 6), at(o + 10), step);
+    b.span(engine, "optimizer", Category::optimizer, at(o + 10), at(o + 12), step);
+    b.span(stream, "sgemm_128x64", Category::kernel, at(o + 2.5), at(o + 2.5 + gemmMs), step);
+    b.span(stream, update, Category::kernel, at(o + 10.2), at(o + 11), step);
   }
   return b.build_shared();
 }
@@ -420,6 +424,54 @@ class CompareViewTest : public QObject {
     QCOMPARE(raw(tb::widgets::TraceDiffModel::BeforeColumn), 2e6);  // 2 ms a step
     QCOMPARE(raw(tb::widgets::TraceDiffModel::AfterColumn), 3e6);
     QCOMPARE(raw(tb::widgets::TraceDiffModel::DeltaColumn), 1e6);
+    // Unsorted, the table shows the model's order; a header click sorts by the column's numbers
+    // (by delta ascending, the removed sgd_update, the only negative change, comes first).
+    QTableView* table = profile->diffTable();
+    QAbstractItemModel* shown = table->model();
+    QCOMPARE(shown->rowCount(), diff->rowCount());
+    for (int r = 0; r < diff->rowCount(); ++r)
+      QCOMPARE(shown->index(r, 0).data().toString(), diff->index(r, 0).data().toString());
+    table->sortByColumn(tb::widgets::TraceDiffModel::DeltaColumn, Qt::AscendingOrder);
+    std::vector<double> deltas;
+    for (int r = 0; r < shown->rowCount(); ++r) {
+      deltas.push_back(shown->index(r, tb::widgets::TraceDiffModel::DeltaColumn)
+                           .data(tb::widgets::TraceDiffModel::RawValueRole)
+                           .toDouble());
+    }
+    QVERIFY(std::is_sorted(deltas.begin(), deltas.end()));
+    QVERIFY(deltas.front() < 0 && deltas.back() > 0);
+    QCOMPARE(shown->index(0, 0).data().toString(), QStringLiteral("sgd_update"));
+    table->sortByColumn(tb::widgets::TraceDiffModel::NameColumn, Qt::AscendingOrder);
+    QStringList names;
+    for (int r = 0; r < shown->rowCount(); ++r) names << shown->index(r, 0).data().toString();
+    QStringList byName = names;
+    byName.sort();
+    QCOMPARE(names, byName);
+    // The breakdowns side by side save as pictures.
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    view.show();
+    view.setCurrentTab(CompareView::ProfileTab);
+    QVERIFY(QTest::qWaitForWindowExposed(&view));
+    QVERIFY(profile->exportBreakdowns(dir.filePath("breakdowns.png")));
+    QImage picture;
+    QVERIFY(picture.load(dir.filePath("breakdowns.png")));
+    QVERIFY(picture.width() >= 2 * 3 * 380);  // three breakdowns of at least 380 px, at 2x
+    // Each session's caption chip is in the picture, in its colour.
+    const auto hasColour = [&](const QColor& colour) {
+      for (int y = 0; y < picture.height(); y += 2)
+        for (int x = 0; x < picture.width(); x += 2)
+          if (picture.pixelColor(x, y) == colour) return true;
+      return false;
+    };
+    QVERIFY(hasColour(tb::widgets::sessionColor(0)));
+    QVERIFY(hasColour(tb::widgets::sessionColor(3)));
+    QVERIFY(profile->exportBreakdowns(dir.filePath("breakdowns.svg")));
+    QFile svg(dir.filePath("breakdowns.svg"));
+    QVERIFY(svg.open(QIODevice::ReadOnly));
+    const QByteArray text = svg.readAll();
+    QVERIFY(text.contains("<svg"));
+    QVERIFY(text.contains("Step breakdowns"));
     // Another pair: the CNN against the baseline; its sgemm is the same.
     QSignalSpy ready(profile, &tb::widgets::CompareProfilePanel::diffReady);
     profile->setDiffPair(0, 3);
@@ -431,6 +483,34 @@ class CompareViewTest : public QObject {
     // New sessions drop the traces (they belonged to the old ones).
     view.setSessions(fourSessions());
     QCOMPARE(profile->breakdownCount(), 0);
+  }
+
+  void profileBreakdownsShareATimeScale() {
+    CompareView view;
+    view.resize(1400, 900);
+    view.setSessions(fourSessions());
+    auto* profile = view.profilePanel();
+    // Steps of 12 ms and of 36 ms: side by side, equal bars must mean equal times.
+    view.setTraces({trace(2.0, "sgd_update"), trace(2.0, "adam_update", 6, 3.0), nullptr, nullptr});
+    QTRY_VERIFY_WITH_TIMEOUT(profile->isIdle(), 10000);
+    QCOMPARE(profile->breakdownCount(), 2);
+    auto* fast = profile->breakdown(0);
+    auto* slow = profile->breakdown(1);
+    QVERIFY(profile->sharedTimeScale());
+    QVERIFY2(fast->fittedTimeAxisMax() < slow->fittedTimeAxisMax(),
+             qPrintable(QStringLiteral("%1 vs %2")
+                            .arg(fast->fittedTimeAxisMax())
+                            .arg(slow->fittedTimeAxisMax())));
+    QVERIFY(slow->fittedTimeAxisMax() >= 36.0);
+    QCOMPARE(fast->timeAxisMax(), slow->fittedTimeAxisMax());
+    QCOMPARE(slow->timeAxisMax(), slow->fittedTimeAxisMax());
+    // Off: each fitted to its own steps.
+    profile->setSharedTimeScale(false);
+    QCOMPARE(fast->timeAxisMax(), fast->fittedTimeAxisMax());
+    QVERIFY(fast->timeAxisMax() >= 12.0 && fast->timeAxisMax() < 36.0);
+    QCOMPARE(slow->timeAxisMax(), slow->fittedTimeAxisMax());
+    profile->setSharedTimeScale(true);
+    QCOMPARE(fast->timeAxisMax(), slow->timeAxisMax());
   }
 
   void atMostTwentySessions() {

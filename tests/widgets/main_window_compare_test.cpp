@@ -13,6 +13,7 @@
 #include "app/gui/main_window.h"
 #include "core/store/session_catalog.h"
 #include "core/store/trace_store.h"
+#include "tests/support/raw_sqlite.h"
 #include "tests/support/test_data.h"
 #include "tests/support/trace_builder.h"
 #include "tests/widgets/widget_test_support.h"
@@ -131,6 +132,24 @@ class MainWindowCompareTest : public QObject {
     tb::store::SessionStore reader(db, tb::store::SessionStore::Mode::read_only);
     QVERIFY(!reader.session(third).has_value());
     QVERIFY(reader.session(fast).has_value());
+  }
+
+  void trainTabListsTheNewestSessions() {
+    // The Train tab's list is re-read at every run: it holds the newest sessions only and says
+    // where the rest are; the Sessions tab has them all.
+    tb::testing::TempDir dir;
+    const auto db = dir / "sessions.db";
+    const int total = static_cast<int>(MainWindow::kTrainTabSessions) + 50;
+    { tb::store::SessionStore store(db); }
+    tb::store::testing_raw::generate_sessions(db, total);
+    MainWindow window(db);
+    QCOMPARE(window.sessionModel()->rowCount(), static_cast<int>(MainWindow::kTrainTabSessions));
+    QCOMPARE(window.sessionModel()->sessionAt(0)->id, SessionId(total));  // the newest
+    QVERIFY2(window.sessionHint()->text().contains(
+                 QStringLiteral("%1 of %2").arg(MainWindow::kTrainTabSessions).arg(total)),
+             qPrintable(window.sessionHint()->text()));
+    window.showSessions();
+    QTRY_COMPARE_WITH_TIMEOUT(window.sessionBrowser()->model()->rowCount(), total, 10000);
   }
 };
 

@@ -171,6 +171,15 @@ TEST(SessionStore, ListsNewestFirstAndUnknownIdsAreEmpty) {
   EXPECT_EQ(sessions[2].id, a);
   EXPECT_EQ(sessions[0].name, "third");
   EXPECT_EQ(sessions[2].name, "first");
+  EXPECT_EQ(store.session_count(), 3);
+  // A limit keeps the newest.
+  const auto newest = store.list_sessions(2);
+  ASSERT_EQ(newest.size(), 2u);
+  EXPECT_EQ(newest[0].id, c);
+  EXPECT_EQ(newest[1].id, b);
+  EXPECT_TRUE(store.list_sessions(0).empty());
+  EXPECT_EQ(store.list_sessions(10).size(), 3u);
+  EXPECT_EQ(store.list_sessions(-1).size(), 3u);
 
   const SessionId unknown(c.value + 100);
   EXPECT_FALSE(store.session(unknown).has_value());
