@@ -4,8 +4,14 @@
 #ifdef TRAINBENCH_WITH_GUI
 #include "app/gui/gui_main.h"
 #endif
+#ifdef TRAINBENCH_WITH_CUDA
+#include "gpu/cuda_backend.h"
+#endif
 
 int main(int argc, char** argv) {
+#ifdef TRAINBENCH_WITH_CUDA
+  tb::gpu::register_cuda_backend();  // "device": "cuda" and "auto" can then use a GPU
+#endif
 #ifdef TRAINBENCH_WITH_GUI
   constexpr bool kGuiBuilt = true;
 #else

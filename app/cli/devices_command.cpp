@@ -28,8 +28,12 @@ int list_devices(bool as_json) {
   cuda_status = gpu::unavailable_reason();
   if (cuda_status.empty()) cuda_status = "CUDA runtime " + gpu::runtime_version();
 #endif
+  // What a project's "device": "auto" runs on here.
+  const std::string auto_device = devices.size() > 1 ? "cuda:0" : "cpu";
   if (as_json) {
-    std::cout << nlohmann::json{{"devices", devices}, {"cuda", cuda_status}}.dump() << std::endl;
+    std::cout
+        << nlohmann::json{{"devices", devices}, {"cuda", cuda_status}, {"auto", auto_device}}.dump()
+        << std::endl;
     return kExitOk;
   }
   for (const auto& d : devices) {
@@ -44,6 +48,7 @@ int list_devices(bool as_json) {
     std::printf("\n");
   }
   std::printf("cuda: %s\n", cuda_status.c_str());
+  std::printf("auto: %s\n", auto_device.c_str());
   return kExitOk;
 }
 

@@ -21,6 +21,7 @@
 #include "core/run/workload.h"
 #include "core/store/session_store.h"
 #include "core/store/trace_store.h"
+#include "core/tensor/backend_registry.h"
 #include "core/tensor/memory_tracker.h"
 #include "core/trace/recorder.h"
 
@@ -253,14 +254,16 @@ RunResult Runner::run() {
   std::int64_t last_flush_ns = 0;
   // The run's own peak, not an earlier run's in the same process (the GUI runs many).
   tensor::reset_peak(tensor::Device::cpu);
+  tensor::reset_peak(tensor::Device::cuda);
+  tensor::Device run_device = tensor::Device::cpu;  // where the tensors live, once known
   RunResult result;
   result.session = sink.id();
   result.status = "failed";
   try {
-    if (project_.device == "cuda") {
-      throw Error("device \"cuda\": this build has no CUDA backend yet (use \"cpu\" or \"auto\")");
-    }
-    auto backend = tensor::make_cpu_backend(static_cast<int>(project_.train.threads));
+    // "cuda" without a GPU fails here in one line; "auto" falls back to the CPU.
+    auto backend = tensor::make_backend(project_.device, static_cast<int>(project_.train.threads));
+    run_device = backend->device();
+    sink.params({{"device.backend", backend->name()}});
     auto work = detail::make_workload(*backend, project_, &recorder);
     sink.params(work->dataset_params());
     sink.params(environment());
@@ -426,7 +429,11 @@ RunResult Runner::run() {
         sink.metric("lr", step, report.elapsed_s, optimizer->lr());
         // Tensor memory live at the step's end, for memory curves beside other sessions'.
         sink.metric("memory_bytes", step, report.elapsed_s,
-                    static_cast<double>(tensor::memory_stats(tensor::Device::cpu).allocated_bytes));
+                    static_cast<double>(tensor::memory_stats(run_device).allocated_bytes));
+        if (const std::int64_t reserved = backend->reserved_bytes(); reserved > 0) {
+          sink.metric("memory_reserved_bytes", step, report.elapsed_s,
+                      static_cast<double>(reserved));
+        }
         if (project_.train.clip_grad_norm > 0.0) {
           sink.metric("grad_norm", step, report.elapsed_s, grad_norm);
         }
@@ -499,7 +506,7 @@ RunResult Runner::run() {
     result.error = e.what();
   }
   result.wall_s = seconds_since(started);
-  result.peak_memory_bytes = tensor::memory_stats(tensor::Device::cpu).peak_bytes;
+  result.peak_memory_bytes = tensor::memory_stats(run_device).peak_bytes;
   try {
     sink.flush(recorder);
     sink.finish(result);

@@ -116,6 +116,21 @@ struct LerpStep {
   float alpha = 0.5f;
 };
 
+// Throws tb::Error "`op`: input [..] or weight [..] does not match the layer (...)" unless x is
+// [N, in_channels, in_h, in_w] and w [out_channels, in_channels, kernel, kernel], and when the
+// kernel or stride is not positive or the padding negative. Every backend's convolution checks
+// its operands with it, so the messages are the same on every device.
+void check_conv2d(const char* op, const Tensor& x, const Tensor& w, const Conv2dGeometry& g);
+
+// Batch normalisation's view of x: [N, C, ...] with every trailing dimension pooled into
+// `spatial` (1 for a [N, C] input).
+struct BatchNormLayout {
+  std::int64_t batch = 0, channels = 0, spatial = 0;
+};
+// Throws tb::Error "batchnorm: input [..] does not have C channels" when x's second dimension
+// is not gamma's length.
+BatchNormLayout batchnorm_layout(const Tensor& x, const Tensor& gamma);
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -127,6 +142,9 @@ class Backend {
   virtual int threads() const = 0;
   // Waits until every op issued so far has finished (no-op on the CPU).
   virtual void synchronize() {}
+  // Device memory the backend's allocator holds, cached blocks included (the CUDA backend's
+  // "reserved"); 0 where memory is not cached (the CPU).
+  virtual std::int64_t reserved_bytes() const { return 0; }
 
   // ---- memory ----
   virtual Tensor empty(Shape shape, DType dtype = DType::f32) = 0;

@@ -19,18 +19,6 @@ namespace {
 using ConstMap = Eigen::Map<const RowMatrix>;
 using Map = Eigen::Map<RowMatrix>;
 
-void check_conv(const char* op, const Tensor& x, const Tensor& w, const Conv2dGeometry& g) {
-  const Shape expect_w{g.out_channels, g.in_channels, g.kernel, g.kernel};
-  if (x.shape().rank() != 4 || x.shape()[1] != g.in_channels || x.shape()[2] != g.in_h ||
-      x.shape()[3] != g.in_w || w.shape() != expect_w) {
-    throw Error(std::string(op) + ": input " + x.shape().str() + " or weight " + w.shape().str() +
-                " does not match the layer (" + std::to_string(g.in_channels) + "x" +
-                std::to_string(g.in_h) + "x" + std::to_string(g.in_w) + " -> " +
-                std::to_string(g.out_channels) + " channels, kernel " + std::to_string(g.kernel) +
-                ")");
-  }
-}
-
 // cols[(c*K + ki)*K + kj][oh*OW + ow] = x[c][oh*S - P + ki][ow*S - P + kj] (0 outside).
 void im2col(const float* x, const Conv2dGeometry& g, float* cols) {
   const auto oh_n = g.out_h(), ow_n = g.out_w();
@@ -92,7 +80,7 @@ void col2im(const float* cols, const Conv2dGeometry& g, float* dx) {
 
 void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y,
                                 const Conv2dGeometry& g) {
-  check_conv("conv2d_forward", x, w, g);
+  check_conv2d("conv2d_forward", x, w, g);
   const auto batch = x.shape()[0];
   const auto spatial = g.out_h() * g.out_w();
   const auto in_size = g.in_channels * g.in_h * g.in_w;
@@ -121,7 +109,7 @@ void CpuBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& 
 
 void CpuBackend::conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx,
                                  Tensor& dw, Tensor& db, const Conv2dGeometry& g) {
-  check_conv("conv2d_backward", x, w, g);
+  check_conv2d("conv2d_backward", x, w, g);
   const auto batch = x.shape()[0];
   const auto spatial = g.out_h() * g.out_w();
   const auto in_size = g.in_channels * g.in_h * g.in_w;
@@ -226,25 +214,11 @@ void CpuBackend::maxpool2d_backward(const Tensor& dy, const Tensor& argmax, Tens
   }
 }
 
-namespace {
-struct BnLayout {
-  std::int64_t batch, channels, spatial;
-};
-BnLayout bn_layout(const Tensor& x, const Tensor& gamma) {
-  const auto& s = x.shape();
-  if (s.rank() < 2 || s[1] != gamma.numel()) {
-    throw Error("batchnorm: input " + s.str() + " does not have " + std::to_string(gamma.numel()) +
-                " channels");
-  }
-  return {s[0], s[1], s.numel() / (s[0] * s[1])};
-}
-}  // namespace
-
 void CpuBackend::batchnorm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                          Tensor& y, Tensor& save_mean, Tensor& save_invstd,
                                          Tensor& running_mean, Tensor& running_var, float momentum,
                                          float eps) {
-  const auto L = bn_layout(x, gamma);
+  const auto L = batchnorm_layout(x, gamma);
   const auto count = L.batch * L.spatial;
   const float* in = x.data();
   float* out = y.data();
@@ -280,7 +254,7 @@ void CpuBackend::batchnorm_forward_train(const Tensor& x, const Tensor& gamma, c
 void CpuBackend::batchnorm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
                                         const Tensor& running_mean, const Tensor& running_var,
                                         float eps, Tensor& y) {
-  const auto L = bn_layout(x, gamma);
+  const auto L = batchnorm_layout(x, gamma);
   const float* in = x.data();
   float* out = y.data();
 #pragma omp parallel for num_threads(threads_)
@@ -297,7 +271,7 @@ void CpuBackend::batchnorm_forward_eval(const Tensor& x, const Tensor& gamma, co
 void CpuBackend::batchnorm_backward(const Tensor& x, const Tensor& dy, const Tensor& gamma,
                                     const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx,
                                     Tensor& dgamma, Tensor& dbeta) {
-  const auto L = bn_layout(x, gamma);
+  const auto L = batchnorm_layout(x, gamma);
   const auto count = static_cast<float>(L.batch * L.spatial);
   const float* in = x.data();
   const float* g = dy.data();

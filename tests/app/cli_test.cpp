@@ -479,6 +479,36 @@ TEST(Cli, DevicesListsTheCpu) {
   const auto list = json::parse(devices.out);
   EXPECT_EQ(list["devices"][0]["device"], "cpu");
   EXPECT_TRUE(list.contains("cuda"));
+  if (list["devices"].size() == 1) {
+    EXPECT_EQ(list["auto"], "cpu");  // no GPU: auto is the CPU
+  }
+}
+
+TEST(Cli, DeviceCudaWithoutAGpuFailsInOneLineAndAutoRunsOnTheCpu) {
+  TempDir dir;
+  const auto devices = json::parse(trainbench("devices --json", dir).out);
+  if (devices["devices"].size() > 1) GTEST_SKIP() << "a GPU is here: cuda would run";
+  tb::testing::write_synthetic_fashion_mnist(dir / "data", 128, 32, 4);
+  for (const char* device : {"cuda", "auto"}) {
+    std::ofstream(dir / "p.json") << R"({"name": "p", "device": ")" << device
+                                  << R"(", "data": {"path": ")" << (dir / "data").string()
+                                  << R"(", "batch_size": 32}, "model": {"hidden": [8]},
+                                         "train": {"threads": 1, "epochs": 1}})";
+    const auto run =
+        trainbench("run " + (dir / "p.json").string() + " --db " + (dir / "s.db").string(), dir);
+    if (std::string(device) == "cuda") {
+      EXPECT_NE(run.exit_code, 0);
+      // This build may or may not have CUDA; either way one line says why and what to use.
+      const auto at = run.err.find("device \"cuda\": ");
+      ASSERT_NE(at, std::string::npos) << run.err;
+      const auto line_end = run.err.find('\n', at);
+      EXPECT_NE(run.err.substr(at, line_end - at).find("use \"cpu\" or \"auto\""),
+                std::string::npos)
+          << run.err;
+    } else {
+      EXPECT_EQ(run.exit_code, 0) << run.err;
+    }
+  }
 }
 
 TEST(Cli, ProfileBreaksDownTheStepsAndJudgesThemAndTraceDiffComparesTwo) {

@@ -7,6 +7,7 @@
 #include "core/run/runner.h"
 #include "core/store/session_store.h"
 #include "core/store/trace_store.h"
+#include "core/tensor/backend_registry.h"
 #include "tests/support/test_data.h"
 
 namespace tb::run {
@@ -271,8 +272,33 @@ TEST_F(RunnerTest, CudaWithoutBackendFailsWithOneClearLine) {
   project_.device = "cuda";
   const auto result = Runner(project_, {}).run();
   EXPECT_EQ(result.status, "failed");
-  EXPECT_NE(result.error.find("cuda"), std::string::npos);
+  EXPECT_NE(result.error.find("device \"cuda\": this build has no CUDA support"), std::string::npos)
+      << result.error;
   EXPECT_EQ(result.error.find('\n'), std::string::npos);
+}
+
+TEST_F(RunnerTest, CudaWithoutAGpuFailsWithOneClearLineAndAutoFallsBackToTheCpu) {
+  // A build with CUDA on a machine without a GPU, as the registered factory reports it.
+  tensor::register_cuda_backend_factory(
+      {[] { return std::string("no CUDA device"); },
+       [](int) -> std::unique_ptr<tensor::Backend> { throw Error("not to be called"); }});
+  project_.device = "cuda";
+  const auto failed = Runner(project_, {}).run();
+  EXPECT_EQ(failed.status, "failed");
+  EXPECT_EQ(failed.error, "device \"cuda\": no CUDA device; use \"cpu\" or \"auto\"");
+
+  testing::TempDir dir;
+  const auto db = dir / "s.db";
+  project_.device = "auto";
+  const auto result = Runner(project_, {db, nullptr, "", {}, {}, {}}).run();
+  tensor::register_cuda_backend_factory({});
+  ASSERT_EQ(result.status, "completed") << result.error;
+  store::SessionStore store(db, store::SessionStore::Mode::read_only);
+  std::string backend;
+  for (const auto& [key, value] : store.params(result.session)) {
+    if (key == "device.backend") backend = value;
+  }
+  EXPECT_EQ(backend, "cpu");
 }
 
 TEST_F(RunnerTest, CnnWithBatchNormTrains) {

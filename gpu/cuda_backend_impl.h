@@ -1,0 +1,156 @@
+// CudaBackend's declaration, shared by the files that implement it (cuda_backend*.cpp). Internal
+// to gpu/: everything else reaches it through make_cuda_backend() in cuda_backend.h.
+//
+// The .cpp files check shapes and dtypes (as the CPU backend does, with the op's name in the
+// message) and call the kernel launchers of gpu/kernels/*.h, which take raw device pointers and
+// sizes: the .cu files never see Tensor or Eigen. Everything runs on one stream, in order; an op
+// that returns a value to the host (a loss, a count, a finite flag) reads it back through a
+// small pinned buffer and waits for the stream.
+#pragma once
+
+#include <cublas_v2.h>
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/tensor/backend.h"
+#include "gpu/caching_allocator.h"
+
+namespace tb::gpu {
+
+// Throw tb::Error "`what`: <CUDA's error name and text>" when status is not success.
+void check_cuda(cudaError_t status, const char* what);
+void check_cublas(cublasStatus_t status, const char* what);
+
+// cudaMalloc / cudaFree on the current device.
+class CudaDeviceMemory final : public RawDeviceMemory {
+ public:
+  void* allocate(std::size_t bytes) override;
+  void free(void* block) override;
+  std::pair<std::size_t, std::size_t> device_memory() const override;
+};
+CudaDeviceMemory& device_memory();  // the one every backend's allocator draws from
+
+class CudaBackend final : public tensor::Backend {
+ public:
+  using Tensor = tensor::Tensor;
+  using Shape = tensor::Shape;
+  using DType = tensor::DType;
+
+  explicit CudaBackend(int device);
+  ~CudaBackend() override;
+
+  std::string name() const override { return name_; }
+  tensor::Device device() const override { return tensor::Device::cuda; }
+  void set_threads(int) override {}  // the GPU's parallelism is not set in threads
+  int threads() const override { return 1; }
+  void synchronize() override;
+  std::int64_t reserved_bytes() const override { return allocator_->stats().reserved_bytes; }
+
+  // ---- memory (cuda_backend.cpp) ----
+  Tensor empty(Shape shape, DType dtype) override;
+  void upload(Tensor& dst, const void* host, std::size_t bytes) override;
+  void download(const Tensor& src, void* host, std::size_t bytes) override;
+  void fill(Tensor& t, float value) override;
+  void copy(const Tensor& src, Tensor& dst) override;
+  void convert(const Tensor& src, Tensor& dst) override;
+  void round_to(Tensor& t, DType storage) override;
+
+  // ---- matrix products (cuda_backend_gemm.cpp) ----
+  void gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c, float alpha,
+            float beta) override;
+
+  // ---- elementwise, reductions, loss (cuda_backend_math.cpp) ----
+  void add_row_bias(Tensor& y, const Tensor& bias) override;
+  void sum_rows(const Tensor& dy, Tensor& db) override;
+  void relu_forward(const Tensor& x, Tensor& y) override;
+  void relu_backward(const Tensor& y, const Tensor& dy, Tensor& dx) override;
+  void dropout_forward(const Tensor& x, Tensor& y, float p, std::uint64_t seed) override;
+  void dropout_backward(const Tensor& dy, Tensor& dx, float p, std::uint64_t seed) override;
+  void mul(const Tensor& a, const Tensor& b, Tensor& out) override;
+  float softmax_cross_entropy_forward(const Tensor& logits, const Tensor& labels,
+                                      Tensor& probs) override;
+  void softmax_cross_entropy_backward(const Tensor& probs, const Tensor& labels,
+                                      Tensor& dlogits) override;
+  std::int64_t count_correct(const Tensor& logits, const Tensor& labels) override;
+  void scale(Tensor& t, float factor) override;
+  double sum_squares(const Tensor& t) override;
+
+  // ---- convolution, pooling, batch norm (cuda_backend_conv.cpp) ----
+  void conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y,
+                      const tensor::Conv2dGeometry& g) override;
+  void conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx, Tensor& dw,
+                       Tensor& db, const tensor::Conv2dGeometry& g) override;
+  void maxpool2d_forward(const Tensor& x, Tensor& y, Tensor& argmax,
+                         const tensor::Pool2dGeometry& g) override;
+  void maxpool2d_backward(const Tensor& dy, const Tensor& argmax, Tensor& dx,
+                          const tensor::Pool2dGeometry& g) override;
+  void batchnorm_forward_train(const Tensor& x, const Tensor& gamma, const Tensor& beta, Tensor& y,
+                               Tensor& save_mean, Tensor& save_invstd, Tensor& running_mean,
+                               Tensor& running_var, float momentum, float eps) override;
+  void batchnorm_forward_eval(const Tensor& x, const Tensor& gamma, const Tensor& beta,
+                              const Tensor& running_mean, const Tensor& running_var, float eps,
+                              Tensor& y) override;
+  void batchnorm_backward(const Tensor& x, const Tensor& dy, const Tensor& gamma,
+                          const Tensor& save_mean, const Tensor& save_invstd, Tensor& dx,
+                          Tensor& dgamma, Tensor& dbeta) override;
+
+  // ---- optimizer updates, loss scaling (cuda_backend_optim.cpp) ----
+  void sgd_step(Tensor& param, const Tensor& grad, Tensor& velocity,
+                const tensor::SgdStep& step) override;
+  void adam_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq,
+                 Tensor& max_exp_avg_sq, const tensor::AdamStep& step) override;
+  void rmsprop_step(Tensor& param, const Tensor& grad, Tensor& square_avg, Tensor& grad_avg,
+                    Tensor& momentum_buf, const tensor::RmspropStep& step) override;
+  void lion_step(Tensor& param, const Tensor& grad, Tensor& exp_avg,
+                 const tensor::LionStep& step) override;
+  void lerp_(Tensor& slow, Tensor& fast, const tensor::LerpStep& step) override;
+  bool unscale_and_check_finite(Tensor& grad, float inv_scale) override;
+
+  // ---- for the implementation files ----
+  cudaStream_t stream() const { return stream_; }
+  cublasHandle_t cublas() const { return cublas_; }
+  CachingAllocator& allocator() { return *allocator_; }
+  const CachingAllocator& allocator() const { return *allocator_; }
+  // A device workspace of at least `bytes`, kept and grown between calls (im2col columns,
+  // reduction partials). Valid until the next call to scratch().
+  void* scratch(std::size_t bytes);
+  // A second one, for an op that needs two at once.
+  void* scratch2(std::size_t bytes);
+  // A pinned host buffer of at least `bytes` for reading results back; valid until the next call.
+  void* host_scratch(std::size_t bytes);
+  // Waits for the stream and throws with `op` in the message if a kernel failed.
+  void sync(const char* op);
+
+  // Device pointers of a tensor, checked: it must be a CUDA tensor of that dtype (the message
+  // names `op` and what was found).
+  static float* f32(Tensor& t, const char* op);
+  static const float* f32(const Tensor& t, const char* op);
+  static std::int32_t* i32(Tensor& t, const char* op);
+  static const std::int32_t* i32(const Tensor& t, const char* op);
+  static void* any(Tensor& t, const char* op);  // any dtype (16-bit tensors: raw bits)
+  static const void* any(const Tensor& t, const char* op);
+
+ private:
+  struct Workspace {
+    void* block = nullptr;
+    std::size_t bytes = 0;
+  };
+  void* grow(Workspace& w, std::size_t bytes);
+
+  int device_ = 0;
+  std::string name_;
+  cudaStream_t stream_ = nullptr;
+  cublasHandle_t cublas_ = nullptr;
+  std::shared_ptr<CachingAllocator> allocator_;  // shared with the buffers, which may outlive us
+  Workspace scratch_, scratch2_;
+  void* host_ = nullptr;  // pinned
+  std::size_t host_bytes_ = 0;
+};
+
+// Require `ok`, else throw tb::Error "`op`: `what`" (as the CPU backend words its checks).
+void require(bool ok, const char* op, const std::string& what);
+
+}  // namespace tb::gpu
