@@ -94,7 +94,9 @@ void* CudaDeviceMemory::allocate(std::size_t bytes) {
 }
 
 void CudaDeviceMemory::free(void* block) {
-  cudaFree(block);
+  // Nothing to do about a failure here (a context already torn down at exit): clear it, so it
+  // is not reported later against an unrelated op.
+  if (cudaFree(block) != cudaSuccess) cudaGetLastError();
 }
 
 std::pair<std::size_t, std::size_t> CudaDeviceMemory::device_memory() const {
@@ -249,20 +251,24 @@ void CudaBackend::download(const Tensor& src, void* host, std::size_t bytes) {
 }
 
 void CudaBackend::fill(Tensor& t, float value) {
-  if (t.dtype() == DType::i32) {
-    require(value == 0.0f, "fill", "an i32 tensor can only be filled with 0");
-    check_cuda(cudaMemsetAsync(any(t, "fill"), 0, t.bytes(), stream_), "fill");
-    return;
+  switch (t.dtype()) {
+    case DType::i32:
+      kernels::fill_i32(i32(t, "fill"), t.numel(), static_cast<std::int32_t>(value), stream_);
+      return;
+    case DType::f32:
+      kernels::fill_f32(f32(t, "fill"), t.numel(), value, stream_);
+      return;
+    case DType::f16:
+    case DType::bf16: {
+      // Filled in f32 and narrowed, so the value rounds as convert() rounds it.
+      auto* wide =
+          static_cast<float*>(scratch(static_cast<std::size_t>(t.numel()) * sizeof(float)));
+      kernels::fill_f32(wide, t.numel(), value, stream_);
+      kernels::convert(wide, kernels::Element::f32, any(t, "fill"), element(t.dtype(), "fill"),
+                       t.numel(), stream_);
+      return;
+    }
   }
-  if (t.dtype() == DType::f32) {
-    kernels::fill_f32(f32(t, "fill"), t.numel(), value, stream_);
-    return;
-  }
-  // 16-bit: filled in f32 and narrowed, so the value rounds as convert() rounds it.
-  auto* wide = static_cast<float*>(scratch(static_cast<std::size_t>(t.numel()) * sizeof(float)));
-  kernels::fill_f32(wide, t.numel(), value, stream_);
-  kernels::convert(wide, kernels::Element::f32, any(t, "fill"), element(t.dtype(), "fill"),
-                   t.numel(), stream_);
 }
 
 void CudaBackend::copy(const Tensor& src, Tensor& dst) {
@@ -279,11 +285,20 @@ void CudaBackend::convert(const Tensor& src, Tensor& dst) {
   require(src.numel() == dst.numel(), "convert",
           "element counts differ: " + src.shape().str() + " vs " + dst.shape().str());
   if (src.dtype() == dst.dtype()) return copy(src, dst);
+  // The CPU's conversions: f32 to and from f16 or bf16, nothing else.
+  const auto half = [](DType d) { return d == DType::f16 || d == DType::bf16; };
+  require((src.dtype() == DType::f32 && half(dst.dtype())) ||
+              (half(src.dtype()) && dst.dtype() == DType::f32),
+          "convert",
+          std::string("no conversion from ") + tensor::dtype_name(src.dtype()) + " to " +
+              tensor::dtype_name(dst.dtype()));
   kernels::convert(any(src, "convert"), element(src.dtype(), "convert"), any(dst, "convert"),
                    element(dst.dtype(), "convert"), src.numel(), stream_);
 }
 
 void CudaBackend::round_to(Tensor& t, DType storage) {
+  require(storage == DType::f32 || storage == DType::f16 || storage == DType::bf16, "round_to",
+          "storage must be f32, f16 or bf16");
   if (storage == DType::f32) return;
   kernels::round_f32_to(f32(t, "round_to"), t.numel(), element(storage, "round_to"), stream_);
 }

@@ -282,6 +282,7 @@ void im2col(const float* x, const ConvDims& d, int images, float* cols, std::int
   if (total <= 0) return;
   im2col_kernel<<<grid_for(total), kBlock, 0, stream>>>(x, d, images, cols, image_stride,
                                                         row_stride);
+  check_launch(__func__);
 }
 
 void col2im(const float* cols, const ConvDims& d, int images, std::int64_t image_stride,
@@ -290,6 +291,7 @@ void col2im(const float* cols, const ConvDims& d, int images, std::int64_t image
   if (total <= 0) return;
   col2im_kernel<<<grid_for(total), kBlock, 0, stream>>>(cols, d, images, image_stride, row_stride,
                                                         dx);
+  check_launch(__func__);
 }
 
 void add_channel_bias(float* y, const float* bias, int images, int channels, int spatial,
@@ -298,6 +300,7 @@ void add_channel_bias(float* y, const float* bias, int images, int channels, int
   if (total <= 0) return;
   add_channel_bias_kernel<<<grid_for(total), kBlock, 0, stream>>>(y, bias, images, channels,
                                                                   spatial);
+  check_launch(__func__);
 }
 
 void channels_first(const float* in, int images, int channels, int spatial, float* out,
@@ -305,6 +308,7 @@ void channels_first(const float* in, int images, int channels, int spatial, floa
   const std::int64_t total = static_cast<std::int64_t>(images) * channels * spatial;
   if (total <= 0) return;
   channels_first_kernel<<<grid_for(total), kBlock, 0, stream>>>(in, images, channels, spatial, out);
+  check_launch(__func__);
 }
 
 void channel_sums(const float* x, std::int64_t batch, std::int64_t channels, std::int64_t spatial,
@@ -312,6 +316,7 @@ void channel_sums(const float* x, std::int64_t batch, std::int64_t channels, std
   if (channels <= 0) return;
   channel_sums_kernel<<<static_cast<unsigned>(channels), kReduceBlock, 0, stream>>>(
       x, batch, channels, spatial, sums);
+  check_launch(__func__);
 }
 
 void maxpool_forward(const float* x, std::int64_t planes, int in_h, int in_w, int kernel,
@@ -323,6 +328,7 @@ void maxpool_forward(const float* x, std::int64_t planes, int in_h, int in_w, in
     using Index = decltype(zero);
     maxpool_forward_kernel<Index><<<grid_for(total), kBlock, 0, stream>>>(
         x, static_cast<Index>(total), in_h, in_w, kernel, stride, out_h, out_w, y, argmax);
+    check_launch(__func__);
   });
 }
 
@@ -335,6 +341,7 @@ void maxpool_backward(const float* dy, const std::int32_t* argmax, std::int64_t 
     using Index = decltype(zero);
     maxpool_backward_kernel<Index><<<grid_for(total), kBlock, 0, stream>>>(
         dy, argmax, static_cast<Index>(total), in_h, in_w, kernel, stride, out_h, out_w, dx);
+    check_launch(__func__);
   });
 }
 
@@ -346,6 +353,7 @@ void batchnorm_stats(const float* x, std::int64_t batch, std::int64_t channels,
   batchnorm_stats_kernel<<<static_cast<unsigned>(channels), kReduceBlock, 0, stream>>>(
       x, batch, channels, spatial, momentum, eps, save_mean, save_invstd, running_mean,
       running_var);
+  check_launch(__func__);
 }
 
 void batchnorm_normalize(const float* x, std::int64_t batch, std::int64_t channels,
@@ -359,6 +367,7 @@ void batchnorm_normalize(const float* x, std::int64_t batch, std::int64_t channe
     batchnorm_normalize_kernel<Index><<<grid_for(total), kBlock, 0, stream>>>(
         x, static_cast<Index>(total), static_cast<Index>(channels), static_cast<Index>(spatial),
         gamma, beta, mean, invstd, var, eps, y);
+    check_launch(__func__);
   });
 }
 
@@ -369,6 +378,7 @@ void batchnorm_backward(const float* x, const float* dy, std::int64_t batch, std
   if (channels <= 0) return;
   batchnorm_grad_sums_kernel<<<static_cast<unsigned>(channels), kReduceBlock, 0, stream>>>(
       x, dy, batch, channels, spatial, mean, invstd, dgamma, dbeta);
+  check_launch(__func__);
   const std::int64_t total = batch * channels * spatial;
   if (total <= 0) return;
   with_index(total, [&](auto zero) {
@@ -376,6 +386,7 @@ void batchnorm_backward(const float* x, const float* dy, std::int64_t batch, std
     batchnorm_backward_kernel<Index><<<grid_for(total), kBlock, 0, stream>>>(
         x, dy, static_cast<Index>(total), static_cast<Index>(channels), static_cast<Index>(spatial),
         static_cast<float>(batch * spatial), gamma, mean, invstd, dgamma, dbeta, dx);
+    check_launch(__func__);
   });
 }
 

@@ -12,6 +12,8 @@ enum class Element : std::uint8_t { f32, f16, bf16 };
 
 // p[i] = value for i < n (f32).
 void fill_f32(float* p, std::int64_t n, float value, cudaStream_t stream);
+// p[i] = value for i < n (i32).
+void fill_i32(std::int32_t* p, std::int64_t n, std::int32_t value, cudaStream_t stream);
 // dst[i] = src[i] converted from `from` to `to` (round to nearest even when narrowing; f32 to
 // f32 is not asked for: that is a copy).
 void convert(const void* src, Element from, void* dst, Element to, std::int64_t n,

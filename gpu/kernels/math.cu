@@ -327,6 +327,7 @@ void add_row_bias(float* y, const float* bias, std::int64_t rows, std::int64_t c
   const std::int64_t n = rows * cols;
   if (n <= 0) return;
   add_row_bias_kernel<<<grid_for(n), kBlock, 0, stream>>>(y, bias, n, cols);
+  check_launch(__func__);
 }
 
 std::int64_t sum_rows_workspace(std::int64_t rows, std::int64_t cols) {
@@ -340,6 +341,7 @@ void sum_rows(const float* dy, float* db, std::int64_t rows, std::int64_t cols, 
   if (cols <= 0) return;
   if (rows <= 0) {
     cudaMemsetAsync(db, 0, static_cast<std::size_t>(cols) * sizeof(float), stream);
+    check_launch(__func__);
     return;
   }
   const RowChunks chunks = row_chunks(rows, cols);
@@ -348,52 +350,64 @@ void sum_rows(const float* dy, float* db, std::int64_t rows, std::int64_t cols, 
   const dim3 block(kSumCols, kSumRowLanes);
   float* out = chunks.count > 1 ? workspace : db;
   sum_rows_chunk_kernel<<<grid, block, 0, stream>>>(dy, out, rows, cols, chunks.rows_each);
+  check_launch(__func__);
   if (chunks.count > 1) {
     sum_chunks_kernel<<<grid_for(cols), kBlock, 0, stream>>>(workspace, db, chunks.count, cols);
+    check_launch(__func__);
   }
 }
 
 void relu_forward(const float* x, float* y, std::int64_t n, cudaStream_t stream) {
   if (n <= 0) return;
   relu_forward_kernel<<<grid_for(n), kBlock, 0, stream>>>(x, y, n);
+  check_launch(__func__);
 }
 
 void relu_backward(const float* y, const float* dy, float* dx, std::int64_t n,
                    cudaStream_t stream) {
   if (n <= 0) return;
   relu_backward_kernel<<<grid_for(n), kBlock, 0, stream>>>(y, dy, dx, n);
+  check_launch(__func__);
 }
 
 void dropout(const float* in, float* out, std::int64_t n, float p, float keep_scale,
              std::uint64_t seed, cudaStream_t stream) {
   if (n <= 0) return;
   dropout_kernel<<<grid_for(n), kBlock, 0, stream>>>(in, out, n, p, keep_scale, seed);
+  check_launch(__func__);
 }
 
 void mul(const float* a, const float* b, float* out, std::int64_t n, cudaStream_t stream) {
   if (n <= 0) return;
   mul_kernel<<<grid_for(n), kBlock, 0, stream>>>(a, b, out, n);
+  check_launch(__func__);
 }
 
 void scale(float* x, std::int64_t n, float factor, cudaStream_t stream) {
   if (n <= 0) return;
   scale_kernel<<<grid_for(n), kBlock, 0, stream>>>(x, n, factor);
+  check_launch(__func__);
 }
 
 void softmax_cross_entropy_forward(const float* logits, const std::int32_t* labels, float* probs,
                                    std::int64_t rows, std::int64_t classes, double* row_loss,
                                    SoftmaxLossResult* result, cudaStream_t stream) {
   cudaMemsetAsync(result, 0, sizeof(SoftmaxLossResult), stream);
+  check_launch(__func__);
   cudaMemsetAsync(&result->bad_label, 0xFF, sizeof(result->bad_label), stream);  // kNoBadLabel
+  check_launch(__func__);
   if (rows <= 0) return;
   if (classes <= kWarpRowLimit) {
     softmax_xent_rows_kernel<kWarp><<<row_blocks<kWarp>(rows), kBlock, 0, stream>>>(
         logits, labels, probs, row_loss, &result->bad_label, rows, classes);
+    check_launch(__func__);
   } else {
     softmax_xent_rows_kernel<kBlock><<<row_blocks<kBlock>(rows), kBlock, 0, stream>>>(
         logits, labels, probs, row_loss, &result->bad_label, rows, classes);
+    check_launch(__func__);
   }
   sum_doubles_kernel<<<1, kBlock, 0, stream>>>(row_loss, rows, &result->loss_sum);
+  check_launch(__func__);
 }
 
 void softmax_cross_entropy_backward(const float* probs, const std::int32_t* labels, float* dlogits,
@@ -403,18 +417,22 @@ void softmax_cross_entropy_backward(const float* probs, const std::int32_t* labe
   const float inv_rows = 1.0f / static_cast<float>(rows);
   softmax_xent_backward_kernel<<<grid_for(n), kBlock, 0, stream>>>(probs, labels, dlogits, n,
                                                                    classes, inv_rows);
+  check_launch(__func__);
 }
 
 void count_correct(const float* logits, const std::int32_t* labels, std::int64_t rows,
                    std::int64_t classes, unsigned long long* correct, cudaStream_t stream) {
   cudaMemsetAsync(correct, 0, sizeof(*correct), stream);
+  check_launch(__func__);
   if (rows <= 0 || classes <= 0) return;
   if (classes <= kWarpRowLimit) {
     count_correct_rows_kernel<kWarp>
         <<<row_blocks<kWarp>(rows), kBlock, 0, stream>>>(logits, labels, correct, rows, classes);
+    check_launch(__func__);
   } else {
     count_correct_rows_kernel<kBlock>
         <<<row_blocks<kBlock>(rows), kBlock, 0, stream>>>(logits, labels, correct, rows, classes);
+    check_launch(__func__);
   }
 }
 
@@ -425,11 +443,14 @@ std::int64_t sum_squares_workspace(std::int64_t n) {
 void sum_squares(const float* x, std::int64_t n, double* workspace, cudaStream_t stream) {
   if (n <= 0) {
     cudaMemsetAsync(workspace, 0, sizeof(double), stream);
+    check_launch(__func__);
     return;
   }
   const unsigned blocks = grid_for(n);
   sum_squares_kernel<<<blocks, kBlock, 0, stream>>>(x, n, workspace + 1);
+  check_launch(__func__);
   sum_doubles_kernel<<<1, kBlock, 0, stream>>>(workspace + 1, blocks, workspace);
+  check_launch(__func__);
 }
 
 }  // namespace tb::gpu::kernels

@@ -140,8 +140,10 @@ void sgd_step(float* param, const float* grad, float* velocity, std::int64_t n, 
   if (n <= 0) return;
   if (s.momentum == 0.0f) {
     sgd_kernel<false><<<grid_for(n), kBlock, 0, stream>>>(param, grad, velocity, n, s);
+    check_launch(__func__);
   } else {
     sgd_kernel<true><<<grid_for(n), kBlock, 0, stream>>>(param, grad, velocity, n, s);
+    check_launch(__func__);
   }
 }
 
@@ -151,9 +153,11 @@ void adam_step(float* param, const float* grad, float* exp_avg, float* exp_avg_s
   if (max_exp_avg_sq) {
     adam_kernel<true><<<grid_for(n), kBlock, 0, stream>>>(param, grad, exp_avg, exp_avg_sq,
                                                           max_exp_avg_sq, n, s);
+    check_launch(__func__);
   } else {
     adam_kernel<false>
         <<<grid_for(n), kBlock, 0, stream>>>(param, grad, exp_avg, exp_avg_sq, nullptr, n, s);
+    check_launch(__func__);
   }
 }
 
@@ -165,15 +169,19 @@ void rmsprop_step(float* param, const float* grad, float* square_avg, float* gra
   if (grad_avg && momentum_buf) {
     rmsprop_kernel<true, true>
         <<<grid, kBlock, 0, stream>>>(param, grad, square_avg, grad_avg, momentum_buf, n, s);
+    check_launch(__func__);
   } else if (grad_avg) {
     rmsprop_kernel<true, false>
         <<<grid, kBlock, 0, stream>>>(param, grad, square_avg, grad_avg, momentum_buf, n, s);
+    check_launch(__func__);
   } else if (momentum_buf) {
     rmsprop_kernel<false, true>
         <<<grid, kBlock, 0, stream>>>(param, grad, square_avg, grad_avg, momentum_buf, n, s);
+    check_launch(__func__);
   } else {
     rmsprop_kernel<false, false>
         <<<grid, kBlock, 0, stream>>>(param, grad, square_avg, grad_avg, momentum_buf, n, s);
+    check_launch(__func__);
   }
 }
 
@@ -181,18 +189,22 @@ void lion_step(float* param, const float* grad, float* exp_avg, std::int64_t n,
                const LionScalars& s, cudaStream_t stream) {
   if (n <= 0) return;
   lion_kernel<<<grid_for(n), kBlock, 0, stream>>>(param, grad, exp_avg, n, s);
+  check_launch(__func__);
 }
 
 void lerp(float* slow, float* fast, std::int64_t n, float alpha, cudaStream_t stream) {
   if (n <= 0) return;
   lerp_kernel<<<grid_for(n), kBlock, 0, stream>>>(slow, fast, n, alpha);
+  check_launch(__func__);
 }
 
 void unscale_and_check(float* grad, std::int64_t n, float inv_scale, unsigned* found,
                        cudaStream_t stream) {
   cudaMemsetAsync(found, 0, sizeof(*found), stream);
+  check_launch(__func__);
   if (n <= 0) return;
   unscale_kernel<<<grid_for(n), kBlock, 0, stream>>>(grad, n, inv_scale, found);
+  check_launch(__func__);
 }
 
 }  // namespace tb::gpu::kernels

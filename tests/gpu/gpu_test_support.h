@@ -77,6 +77,10 @@ inline double max_rel_error(const Tensor& a, const Tensor& b, double floor = 1.0
     const double x = a.data()[i], y = b.data()[i];
     if (std::isnan(x) != std::isnan(y)) return INFINITY;
     if (std::isnan(x)) continue;
+    if (std::isinf(x) || std::isinf(y)) {
+      if (x != y) return INFINITY;  // inf/inf would be NaN, which max() would drop
+      continue;
+    }
     worst = std::max(worst, std::abs(x - y) / std::max(std::abs(y), floor));
   }
   return worst;
