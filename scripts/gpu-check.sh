@@ -4,8 +4,9 @@
 #
 #   scripts/gpu-check.sh build   here: the headless build (-DTRAINBENCH_GUI=OFF, portable code)
 #                                into build-gpu/, plus build-gpu/runtime-libs/ with every shared
-#                                library it needs that is not part of the CUDA stack or glibc,
-#                                so the folder can be carried to the GPU machine as it is.
+#                                library it needs that is not part of the CUDA stack, glibc or
+#                                the C++ runtime; it prints the paths to carry to the GPU machine
+#                                (the three binaries and runtime-libs, about 40 MB).
 #   scripts/gpu-check.sh run     there: the `gpu`-labelled tests and the GPU benchmark, with
 #                                cuBLAS found in the Python environment's nvidia/*/lib folders
 #                                (LD_LIBRARY_PATH), ending with a short table.
@@ -13,20 +14,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build-gpu}
+BINARIES=(app/trainbench tests/gpu/test_gpu bench/bench_gpu_backend)
 
 build() {
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DTRAINBENCH_GUI=OFF \
     -DTRAINBENCH_NATIVE=OFF -DTRAINBENCH_CUDA=ON -DTRAINBENCH_BENCH=ON >/dev/null
   ninja -C "$BUILD" trainbench test_gpu bench_gpu_backend
   # Shared libraries from Debian packages (protobuf, HDF5, LMDB, zstd, ...): copied beside the
-  # build, since the GPU machine has none of them. The CUDA libraries and glibc stay behind.
+  # build, since the GPU machine has none of them. The CUDA libraries, glibc and the C++ runtime
+  # stay behind: the GPU machine's own are newer, and cuBLAS needs them.
+  rm -rf "$BUILD/runtime-libs"
   mkdir -p "$BUILD/runtime-libs"
-  for binary in "$BUILD/app/trainbench" "$BUILD/tests/gpu/test_gpu" "$BUILD/bench/bench_gpu_backend"; do
-    ldd "$binary" | awk '/=> \// {print $3}' |
-      grep -Ev '/(libc|libm|libdl|libpthread|librt|ld-linux[^/]*|libcuda|libcublas[^/]*|libcudart)\.so' |
+  for binary in "${BINARIES[@]}"; do
+    ldd "$BUILD/$binary" | awk '/=> \// {print $3}' |
+      grep -Ev '/(libc|libm|libdl|libpthread|librt|libresolv|ld-linux[^/]*|libstdc\+\+|libgcc_s|libcuda|libcublas[^/]*|libcudart)\.so' |
       xargs -r cp -uL -t "$BUILD/runtime-libs"
   done
-  echo "built $BUILD ($(du -sh "$BUILD/runtime-libs" | cut -f1) of runtime libraries)"
+  # The whole build folder is too big to carry (64 MiB at most); these paths are all `run` needs.
+  echo "built; carry these (total $(cd "$BUILD" && du -csh "${BINARIES[@]}" runtime-libs | tail -1 | cut -f1)):"
+  for path in "${BINARIES[@]}" runtime-libs; do echo "  $BUILD/$path"; done
 }
 
 cuda_library_path() {
@@ -46,7 +52,8 @@ run() {
   "$BUILD/tests/gpu/test_gpu" --gtest_brief=1 2>&1 | tee "${OUT:-/tmp}/gpu-tests.log" || status=1
   "$BUILD/bench/bench_gpu_backend" | tee "${OUT:-/tmp}/gpu-bench.log" || status=1
   echo
-  echo "gpu tests: $(grep -Eo '[0-9]+ tests? ran|PASSED .*|FAILED .*' "${OUT:-/tmp}/gpu-tests.log" | tr '\n' ' ')"
+  echo "gpu tests: $(grep -E '^\[ +(PASSED|SKIPPED|FAILED) +\] [0-9]+ tests?' "${OUT:-/tmp}/gpu-tests.log" |
+    sed -E 's/^\[ +([A-Z]+) +\] ([0-9]+).*/\2 \L\1/' | paste -sd, -)"
   return $status
 }
 
