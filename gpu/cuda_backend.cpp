@@ -65,10 +65,6 @@ void require_cuda_tensor(const Tensor& t, const char* op) {
 
 }  // namespace
 
-void require(bool ok, const char* op, const std::string& what) {
-  if (!ok) throw Error(std::string(op) + ": " + what);
-}
-
 void check_cuda(cudaError_t status, const char* what) {
   if (status == cudaSuccess) return;
   cudaGetLastError();  // clear a non-sticky error so the next call starts clean
@@ -272,8 +268,7 @@ void CudaBackend::fill(Tensor& t, float value) {
 }
 
 void CudaBackend::copy(const Tensor& src, Tensor& dst) {
-  require(src.numel() == dst.numel(), "copy",
-          "element counts differ: " + src.shape().str() + " vs " + dst.shape().str());
+  require_same_numel("copy", src, dst);
   require(src.dtype() == dst.dtype(), "copy", "dtypes differ");
   if (src.same_storage(dst) && src.raw() == dst.raw()) return;
   check_cuda(cudaMemcpyAsync(any(dst, "copy"), any(src, "copy"), src.bytes(),
@@ -282,8 +277,7 @@ void CudaBackend::copy(const Tensor& src, Tensor& dst) {
 }
 
 void CudaBackend::convert(const Tensor& src, Tensor& dst) {
-  require(src.numel() == dst.numel(), "convert",
-          "element counts differ: " + src.shape().str() + " vs " + dst.shape().str());
+  require_same_numel("convert", src, dst);
   if (src.dtype() == dst.dtype()) return copy(src, dst);
   // The CPU's conversions: f32 to and from f16 or bf16, nothing else.
   const auto half = [](DType d) { return d == DType::f16 || d == DType::bf16; };

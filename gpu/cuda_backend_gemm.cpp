@@ -19,16 +19,6 @@ namespace {
 using tensor::DType;
 using tensor::Tensor;
 
-// A tensor seen as a shape[0] x inner() matrix, as Tensor::matrix() sees it on the CPU.
-struct MatrixDims {
-  std::int64_t rows, cols;
-};
-
-MatrixDims matrix_dims(const Tensor& t) {
-  const auto rows = t.shape().rank() ? t.shape()[0] : 1;
-  return {rows, rows ? t.numel() / rows : 0};
-}
-
 bool fits_int(std::int64_t v) {
   return v <= INT_MAX;
 }

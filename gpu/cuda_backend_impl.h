@@ -150,7 +150,11 @@ class CudaBackend final : public tensor::Backend {
   std::size_t host_bytes_ = 0;
 };
 
-// Require `ok`, else throw tb::Error "`op`: `what`" (as the CPU backend words its checks).
-void require(bool ok, const char* op, const std::string& what);
+// The CPU backend's operand checks (core/tensor/backend.h), so both word their errors alike.
+using tensor::matrix_dims;
+using tensor::MatrixDims;
+using tensor::require;
+using tensor::require_like_param;
+using tensor::require_same_numel;
 
 }  // namespace tb::gpu

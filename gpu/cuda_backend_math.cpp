@@ -15,21 +15,6 @@ namespace {
 
 using tensor::Tensor;
 
-void require_same_numel(const char* op, const Tensor& a, const Tensor& b) {
-  require(a.numel() == b.numel(), op,
-          "element counts differ: " + a.shape().str() + " vs " + b.shape().str());
-}
-
-// A tensor as Tensor::matrix() sees it on the CPU: shape[0] rows of everything else.
-struct MatrixDims {
-  std::int64_t rows, cols;
-};
-
-MatrixDims matrix_dims(const Tensor& t) {
-  const std::int64_t rows = t.shape().rank() ? t.shape()[0] : 1;
-  return {rows, rows ? t.numel() / rows : 0};
-}
-
 // Copies a small device result to the pinned host scratch and waits for it.
 template <class T>
 T read_back(CudaBackend& backend, const T* device, const char* op) {

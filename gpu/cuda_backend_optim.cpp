@@ -12,27 +12,7 @@
 #include "gpu/kernels/optim.h"
 
 namespace tb::gpu {
-namespace {
-
 using tensor::Tensor;
-
-// As cpu_optim.cpp words it: a state buffer that is missing or of the wrong size.
-void require_like_param(const char* op, const char* what, const Tensor& param, const Tensor& t) {
-  if (!t.defined() || param.numel() != t.numel()) {
-    throw Error(std::string(op) + ": " + what + " has " +
-                (t.defined() ? t.shape().str() : std::string("no tensor")) + ", expected " +
-                std::to_string(param.numel()) + " elements like the parameter " +
-                param.shape().str());
-  }
-}
-
-// As cpu_backend.cpp words it (sgd_step lives there on the CPU).
-void require_same_numel(const char* op, const Tensor& a, const Tensor& b) {
-  require(a.numel() == b.numel(), op,
-          "element counts differ: " + a.shape().str() + " vs " + b.shape().str());
-}
-
-}  // namespace
 
 void CudaBackend::sgd_step(Tensor& param, const Tensor& grad, Tensor& velocity,
                            const tensor::SgdStep& step) {

@@ -6,6 +6,29 @@
 
 namespace tb::tensor {
 
+void require(bool ok, const char* op, const std::string& what) {
+  if (!ok) throw Error(std::string(op) + ": " + what);
+}
+
+void require_same_numel(const char* op, const Tensor& a, const Tensor& b) {
+  require(a.numel() == b.numel(), op,
+          "element counts differ: " + a.shape().str() + " vs " + b.shape().str());
+}
+
+void require_like_param(const char* op, const char* what, const Tensor& param, const Tensor& t) {
+  if (!t.defined() || param.numel() != t.numel()) {
+    throw Error(std::string(op) + ": " + what + " has " +
+                (t.defined() ? t.shape().str() : std::string("no tensor")) + ", expected " +
+                std::to_string(param.numel()) + " elements like the parameter " +
+                param.shape().str());
+  }
+}
+
+MatrixDims matrix_dims(const Tensor& t) {
+  const std::int64_t rows = t.shape().rank() ? t.shape()[0] : 1;
+  return {rows, rows ? t.numel() / rows : 0};
+}
+
 void check_conv2d(const char* op, const Tensor& x, const Tensor& w, const Conv2dGeometry& g) {
   if (g.kernel <= 0 || g.stride <= 0 || g.padding < 0) {
     throw Error(std::string(op) + ": kernel and stride must be positive and padding not negative");

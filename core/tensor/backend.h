@@ -116,6 +116,20 @@ struct LerpStep {
   float alpha = 0.5f;
 };
 
+// For backends: throws tb::Error "`op`: `what`" unless ok, so every device words a rejected
+// operand the same way; and the element-count check of the elementwise ops.
+void require(bool ok, const char* op, const std::string& what);
+void require_same_numel(const char* op, const Tensor& a, const Tensor& b);
+// An optimizer's state or gradient tensor `what` must exist and match the parameter's size.
+void require_like_param(const char* op, const char* what, const Tensor& param, const Tensor& t);
+
+// A tensor seen as a matrix, as every backend's gemm and row-wise ops see it (Tensor::matrix()
+// on the CPU): shape[0] rows of everything else (one row for a scalar).
+struct MatrixDims {
+  std::int64_t rows = 0, cols = 0;
+};
+MatrixDims matrix_dims(const Tensor& t);
+
 // Throws tb::Error "`op`: input [..] or weight [..] does not match the layer (...)" unless x is
 // [N, in_channels, in_h, in_w] and w [out_channels, in_channels, kernel, kernel], and when the
 // kernel or stride is not positive or the padding negative. Every backend's convolution checks

@@ -37,15 +37,6 @@ class HostBuffer final : public Buffer {
   std::size_t bytes_;
 };
 
-void require(bool ok, const char* op, const std::string& what) {
-  if (!ok) throw Error(std::string(op) + ": " + what);
-}
-
-void require_same_numel(const char* op, const Tensor& a, const Tensor& b) {
-  require(a.numel() == b.numel(), op,
-          "element counts differ: " + a.shape().str() + " vs " + b.shape().str());
-}
-
 }  // namespace
 
 std::unique_ptr<Backend> make_cpu_backend(int threads) {

@@ -18,14 +18,6 @@
 namespace tb::tensor {
 namespace {
 
-void require_same_numel(const char* op, const char* what, const Tensor& a, const Tensor& b) {
-  if (!b.defined() || a.numel() != b.numel()) {
-    throw Error(std::string(op) + ": " + what + " has " +
-                (b.defined() ? b.shape().str() : std::string("no tensor")) + ", expected " +
-                std::to_string(a.numel()) + " elements like the parameter " + a.shape().str());
-  }
-}
-
 // Adam and RMSProp work in blocks of kBlock elements (see below); a thread's share is a whole
 // number of blocks.
 constexpr std::int64_t kBlock = 1024;
@@ -152,15 +144,15 @@ void rmsprop_loop(float* p, const float* g, float* sq, float* ga, float* buf, st
 
 void CpuBackend::adam_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, Tensor& exp_avg_sq,
                            Tensor& max_exp_avg_sq, const AdamStep& step) {
-  require_same_numel("adam_step", "grad", param, grad);
-  require_same_numel("adam_step", "exp_avg", param, exp_avg);
-  require_same_numel("adam_step", "exp_avg_sq", param, exp_avg_sq);
+  require_like_param("adam_step", "grad", param, grad);
+  require_like_param("adam_step", "exp_avg", param, exp_avg);
+  require_like_param("adam_step", "exp_avg_sq", param, exp_avg_sq);
   if (!(step.bias_correction1 > 0.0f && step.bias_correction2 > 0.0f)) {
     throw Error("adam_step: bias corrections must be > 0 (is the step count 1-based?)");
   }
   const auto n = param.numel();
   if (step.amsgrad) {
-    require_same_numel("adam_step", "max_exp_avg_sq", param, max_exp_avg_sq);
+    require_like_param("adam_step", "max_exp_avg_sq", param, max_exp_avg_sq);
     adam_loop<true>(param.data(), grad.data(), exp_avg.data(), exp_avg_sq.data(),
                     max_exp_avg_sq.data(), n, step, threads_);
   } else {
@@ -171,11 +163,11 @@ void CpuBackend::adam_step(Tensor& param, const Tensor& grad, Tensor& exp_avg, T
 
 void CpuBackend::rmsprop_step(Tensor& param, const Tensor& grad, Tensor& square_avg,
                               Tensor& grad_avg, Tensor& momentum_buf, const RmspropStep& step) {
-  require_same_numel("rmsprop_step", "grad", param, grad);
-  require_same_numel("rmsprop_step", "square_avg", param, square_avg);
+  require_like_param("rmsprop_step", "grad", param, grad);
+  require_like_param("rmsprop_step", "square_avg", param, square_avg);
   const bool momentum = step.momentum > 0.0f;
-  if (step.centered) require_same_numel("rmsprop_step", "grad_avg", param, grad_avg);
-  if (momentum) require_same_numel("rmsprop_step", "momentum_buf", param, momentum_buf);
+  if (step.centered) require_like_param("rmsprop_step", "grad_avg", param, grad_avg);
+  if (momentum) require_like_param("rmsprop_step", "momentum_buf", param, momentum_buf);
   float* p = param.data();
   const float* g = grad.data();
   float* sq = square_avg.data();
@@ -195,8 +187,8 @@ void CpuBackend::rmsprop_step(Tensor& param, const Tensor& grad, Tensor& square_
 
 void CpuBackend::lion_step(Tensor& param, const Tensor& grad, Tensor& exp_avg,
                            const LionStep& step) {
-  require_same_numel("lion_step", "grad", param, grad);
-  require_same_numel("lion_step", "exp_avg", param, exp_avg);
+  require_like_param("lion_step", "grad", param, grad);
+  require_like_param("lion_step", "exp_avg", param, exp_avg);
   float* p = param.data();
   const float* g = grad.data();
   float* m = exp_avg.data();
@@ -216,7 +208,7 @@ void CpuBackend::lion_step(Tensor& param, const Tensor& grad, Tensor& exp_avg,
 }
 
 void CpuBackend::lerp_(Tensor& slow, Tensor& fast, const LerpStep& step) {
-  require_same_numel("lerp_", "fast", slow, fast);
+  require_like_param("lerp_", "fast", slow, fast);
   float* s = slow.data();
   float* f = fast.data();
   const auto n = slow.numel();

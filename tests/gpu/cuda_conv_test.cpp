@@ -328,6 +328,29 @@ BnTensors bn_inputs(const Shape& shape, std::uint32_t seed) {
           random_cpu({c}, seed + 4, 0.5f, 2.0f)};
 }
 
+// batchnorm_forward_train on `backend` (cpu() or cuda()), the running statistics starting from
+// running_mean and running_var (CPU tensors, not changed); every result on that backend.
+struct BnTrained {
+  Tensor y, mean, invstd, running_mean, running_var;
+};
+
+BnTrained train_forward(Backend& backend, const BnTensors& in, const Tensor& running_mean,
+                        const Tensor& running_var) {
+  const bool on_gpu = &backend != &cpu();
+  const auto place = [&](const Tensor& t) {
+    if (on_gpu) return to_gpu(t);
+    Tensor copy = cpu().empty(t.shape());
+    cpu().copy(t, copy);
+    return copy;
+  };
+  const Shape per_channel{in.x.shape()[1]};
+  BnTrained out{backend.empty(in.x.shape()), backend.empty(per_channel), backend.empty(per_channel),
+                place(running_mean), place(running_var)};
+  backend.batchnorm_forward_train(place(in.x), place(in.gamma), place(in.beta), out.y, out.mean,
+                                  out.invstd, out.running_mean, out.running_var, 0.1f, 1e-5f);
+  return out;
+}
+
 const std::vector<Shape>& bn_shapes() {
   static const std::vector<Shape> shapes = {
       {4, 3, 5, 7}, {6, 4, 9, 11}, {32, 10}, {2, 5, 3, 3, 2}, {16, 8, 32, 32}};
@@ -340,24 +363,13 @@ TEST(CudaBatchNorm, TrainingForwardMatchesCpu) {
   for (const auto& shape : bn_shapes()) {
     SCOPED_TRACE(shape.str());
     const auto in = bn_inputs(shape, seed += 10);
-    const Shape per_channel{shape[1]};
-    Tensor y = cpu().empty(shape), mean = cpu().empty(per_channel);
-    Tensor invstd = cpu().empty(per_channel);
-    Tensor rm = cpu().empty(per_channel), rv = cpu().empty(per_channel);
-    cpu().copy(in.running_mean, rm);
-    cpu().copy(in.running_var, rv);
-    cpu().batchnorm_forward_train(in.x, in.gamma, in.beta, y, mean, invstd, rm, rv, 0.1f, 1e-5f);
-
-    Tensor y_gpu = cuda()->empty(shape), mean_gpu = cuda()->empty(per_channel);
-    Tensor invstd_gpu = cuda()->empty(per_channel);
-    Tensor rm_gpu = to_gpu(in.running_mean), rv_gpu = to_gpu(in.running_var);
-    cuda()->batchnorm_forward_train(to_gpu(in.x), to_gpu(in.gamma), to_gpu(in.beta), y_gpu,
-                                    mean_gpu, invstd_gpu, rm_gpu, rv_gpu, 0.1f, 1e-5f);
-    EXPECT_LT(max_rel_error(to_cpu(y_gpu), y), kTol);
-    EXPECT_LT(max_rel_error(to_cpu(mean_gpu), mean), kTol);
-    EXPECT_LT(max_rel_error(to_cpu(invstd_gpu), invstd), kTol);
-    EXPECT_LT(max_rel_error(to_cpu(rm_gpu), rm), kTol);
-    EXPECT_LT(max_rel_error(to_cpu(rv_gpu), rv), kTol);
+    const BnTrained want = train_forward(cpu(), in, in.running_mean, in.running_var);
+    const BnTrained got = train_forward(*cuda(), in, in.running_mean, in.running_var);
+    EXPECT_LT(max_rel_error(to_cpu(got.y), want.y), kTol);
+    EXPECT_LT(max_rel_error(to_cpu(got.mean), want.mean), kTol);
+    EXPECT_LT(max_rel_error(to_cpu(got.invstd), want.invstd), kTol);
+    EXPECT_LT(max_rel_error(to_cpu(got.running_mean), want.running_mean), kTol);
+    EXPECT_LT(max_rel_error(to_cpu(got.running_var), want.running_var), kTol);
   }
 }
 
@@ -387,10 +399,10 @@ TEST(CudaBatchNorm, BackwardMatchesCpu) {
     SCOPED_TRACE(shape.str());
     const auto in = bn_inputs(shape, seed += 10);
     const Shape per_channel{shape[1]};
-    Tensor y = cpu().empty(shape), mean = cpu().empty(per_channel);
-    Tensor invstd = cpu().empty(per_channel);
-    Tensor rm = cpu().zeros(per_channel), rv = cpu().zeros(per_channel);
-    cpu().batchnorm_forward_train(in.x, in.gamma, in.beta, y, mean, invstd, rm, rv, 0.1f, 1e-5f);
+    const BnTrained trained =
+        train_forward(cpu(), in, cpu().zeros(per_channel), cpu().zeros(per_channel));
+    const Tensor& mean = trained.mean;
+    const Tensor& invstd = trained.invstd;
     const Tensor dy = random_cpu(shape, seed + 5);
     Tensor dx = cpu().empty(shape), dgamma = cpu().empty(per_channel);
     Tensor dbeta = cpu().empty(per_channel);

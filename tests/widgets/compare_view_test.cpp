@@ -396,6 +396,11 @@ class CompareViewTest : public QObject {
     view.setSessions(fourSessions());
     auto* profile = view.profilePanel();
     QCOMPARE(profile->breakdownCount(), 0);
+    {
+      QTemporaryDir empty;
+      QVERIFY(!profile->exportBreakdowns(empty.filePath("none.png")));  // no breakdown to save
+      QVERIFY(!QFile::exists(empty.filePath("none.png")));
+    }
     // Session 3 has no trace; session 2's update kernel is Adam's, its sgemm slower.
     view.setTraces(
         {trace(2.0, "sgd_update"), trace(3.0, "adam_update"), nullptr, trace(2.0, "adamw_update")});
@@ -453,6 +458,9 @@ class CompareViewTest : public QObject {
     view.show();
     view.setCurrentTab(CompareView::ProfileTab);
     QVERIFY(QTest::qWaitForWindowExposed(&view));
+    // Nowhere to write: refused, nothing claimed.
+    QVERIFY(!profile->exportBreakdowns(dir.filePath("missing/folder/breakdowns.png")));
+    QVERIFY(!profile->exportBreakdowns(dir.filePath("missing/folder/breakdowns.svg")));
     QVERIFY(profile->exportBreakdowns(dir.filePath("breakdowns.png")));
     QImage picture;
     QVERIFY(picture.load(dir.filePath("breakdowns.png")));
