@@ -6,11 +6,13 @@
 #endif
 #ifdef TRAINBENCH_WITH_CUDA
 #include "gpu/cuda_backend.h"
+#include "gpu/cupti_tracer.h"
 #endif
 
 int main(int argc, char** argv) {
 #ifdef TRAINBENCH_WITH_CUDA
   tb::gpu::register_cuda_backend();  // "device": "cuda" and "auto" can then use a GPU
+  tb::gpu::register_cupti_tracer();  // profile.cupti: kernels on the timeline
 #endif
 #ifdef TRAINBENCH_WITH_GUI
   constexpr bool kGuiBuilt = true;

@@ -13,6 +13,7 @@
 #include "gpu/cuda_backend_impl.h"
 #include "gpu/device.h"
 #include "gpu/kernels/convert.h"
+#include "gpu/pinned_host_memory.h"
 
 namespace tb::gpu {
 namespace {
@@ -136,17 +137,29 @@ CudaBackend::CudaBackend(int device) : device_(device) {
   check_cuda(cudaGetDeviceProperties(&prop, device), "reading the CUDA device's properties");
   name_ = "cuda:" + std::to_string(device) + " (" + prop.name + ")";
   check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "creating a CUDA stream");
+  check_cuda(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking),
+             "creating the copy stream");
+  check_cuda(cudaEventCreateWithFlags(&ops_issued_, cudaEventDisableTiming),
+             "creating a CUDA event");
   check_cublas(cublasCreate(&cublas_), "creating the cuBLAS handle");
   check_cublas(cublasSetStream(cublas_, stream_), "cublasSetStream");
+  // The default math mode, stated: 16-bit operands with CUBLAS_COMPUTE_32F run on the Tensor
+  // Cores with fp32 accumulation (mixed precision), while f32 products stay true fp32; the TF32
+  // mode would also move f32 x f32 onto the Tensor Cores at a 10-bit mantissa, off the CPU's
+  // results.
+  check_cublas(cublasSetMathMode(cublas_, CUBLAS_DEFAULT_MATH), "cublasSetMathMode");
   allocator_ = std::make_shared<CachingAllocator>(device_memory());
 }
 
 CudaBackend::~CudaBackend() {
   if (stream_) cudaStreamSynchronize(stream_);
+  if (copy_stream_) cudaStreamSynchronize(copy_stream_);
   if (scratch_.block) allocator_->free(scratch_.block);
   if (scratch2_.block) allocator_->free(scratch2_.block);
   if (host_) cudaFreeHost(host_);
   if (cublas_) cublasDestroy(cublas_);
+  if (ops_issued_) cudaEventDestroy(ops_issued_);
+  if (copy_stream_) cudaStreamDestroy(copy_stream_);
   if (stream_) cudaStreamDestroy(stream_);
   // Tensors still alive keep the allocator (and the blocks) until the last of them goes.
   allocator_->release_cached();
@@ -237,6 +250,26 @@ void CudaBackend::upload(Tensor& dst, const void* host, std::size_t bytes) {
   check_cuda(cudaMemcpyAsync(any(dst, "upload"), host, bytes, cudaMemcpyHostToDevice, stream_),
              "upload");
   sync("upload");
+}
+
+std::shared_ptr<tensor::HostMemory> CudaBackend::host_memory() {
+  return pinned_host_memory();
+}
+
+void CudaBackend::upload_async(Tensor& dst, const void* host, std::size_t bytes) {
+  require(bytes <= dst.bytes(), "upload_async", "more bytes than the tensor holds");
+  // The copy may overwrite what ops already issued still read (the step before used this
+  // buffer): it waits for them, and for nothing issued later.
+  check_cuda(cudaEventRecord(ops_issued_, stream_), "upload_async");
+  check_cuda(cudaStreamWaitEvent(copy_stream_, ops_issued_, 0), "upload_async");
+  check_cuda(
+      cudaMemcpyAsync(any(dst, "upload_async"), host, bytes, cudaMemcpyHostToDevice, copy_stream_),
+      "upload_async");
+}
+
+void CudaBackend::finish_uploads() {
+  // Ops issued after this see the data: the copies completed before they were queued.
+  check_cuda(cudaStreamSynchronize(copy_stream_), "finish_uploads");
 }
 
 void CudaBackend::download(const Tensor& src, void* host, std::size_t bytes) {

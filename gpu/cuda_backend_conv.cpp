@@ -8,6 +8,11 @@
 // Row-major products become column-major cuBLAS calls on the transposes (see
 // cuda_backend_gemm.cpp): a row-major r x c matrix is the column-major c x r matrix with leading
 // dimension c. Every call below says which row-major product it computes.
+//
+// x and w may also both be f16 or both bf16 (takes_16bit_matmul_operands): im2col then copies
+// 16-bit columns, backward narrows dy to that dtype as it lays it out, and every product takes
+// 16-bit operands into Tensor Cores with fp32 accumulation and an f32 result (y, dW, the columns
+// of dx). The bias, dy, db and dx stay f32.
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
 
@@ -24,6 +29,7 @@ namespace tb::gpu {
 namespace {
 
 using tensor::Conv2dGeometry;
+using tensor::DType;
 using tensor::Pool2dGeometry;
 using tensor::Shape;
 using tensor::Tensor;
@@ -74,6 +80,41 @@ std::size_t float_bytes(std::int64_t n) {
   return static_cast<std::size_t>(n) * sizeof(float);
 }
 
+// The element type of a convolution's products: x and w both f32, or both f16 or both bf16.
+struct ConvOperands {
+  bool half = false;                 // 16-bit x and w
+  cudaDataType_t type = CUDA_R_32F;  // theirs, for cuBLAS
+  kernels::Element element = kernels::Element::f32;
+  std::size_t bytes = sizeof(float);  // of one element
+};
+
+ConvOperands conv_operands(const char* op, const Tensor& x, const Tensor& w) {
+  const DType t = x.dtype();
+  ConvOperands o;
+  o.half = (t == DType::f16 || t == DType::bf16) && w.dtype() == t;
+  require(o.half || (t == DType::f32 && w.dtype() == DType::f32), op,
+          std::string("input and weight must both be f32, both f16 or both bf16, got ") +
+              tensor::dtype_name(x.dtype()) + " and " + tensor::dtype_name(w.dtype()));
+  if (o.half) {
+    o.type = t == DType::f16 ? CUDA_R_16F : CUDA_R_16BF;
+    o.element = t == DType::f16 ? kernels::Element::f16 : kernels::Element::bf16;
+    o.bytes = sizeof(std::uint16_t);
+  }
+  return o;
+}
+
+// im2col of images [n0, n0 + images) of x (f32, or 16-bit bits) into columns of x's type.
+void unfold(const ConvOperands& o, const void* x, const ConvPlan& p, std::int64_t n0, int images,
+            void* cols, std::int64_t image_stride, std::int64_t row_stride, cudaStream_t stream) {
+  if (o.half) {
+    kernels::im2col(static_cast<const std::uint16_t*>(x) + n0 * p.in_size, p.dims, images,
+                    static_cast<std::uint16_t*>(cols), image_stride, row_stride, stream);
+  } else {
+    kernels::im2col(static_cast<const float*>(x) + n0 * p.in_size, p.dims, images,
+                    static_cast<float*>(cols), image_stride, row_stride, stream);
+  }
+}
+
 }  // namespace
 
 void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor& b, Tensor& y,
@@ -86,26 +127,26 @@ void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor&
   require(
       b.numel() == g.out_channels, op,
       "bias " + b.shape().str() + " does not have " + std::to_string(g.out_channels) + " elements");
-  const float* in = f32(x, op);
-  const float* weight = f32(w, op);
+  const ConvOperands o = conv_operands(op, x, w);
+  const void* in = o.half ? any(x, op) : f32(x, op);
+  const void* weight = o.half ? any(w, op) : f32(w, op);
   const float* bias = f32(b, op);
   float* out = f32(y, op);
   if (y.numel() == 0) return;
 
-  auto* cols = static_cast<float*>(scratch(float_bytes(p.chunk * p.patch * p.spatial)));
+  void* cols = scratch(o.bytes * static_cast<std::size_t>(p.chunk * p.patch * p.spatial));
   const int spatial = static_cast<int>(p.spatial), patch = static_cast<int>(p.patch);
   const int oc = static_cast<int>(p.out_channels);
   for (std::int64_t n0 = 0; n0 < p.batch; n0 += p.chunk) {
     const int images = static_cast<int>(std::min<std::int64_t>(p.chunk, p.batch - n0));
     float* y_n = out + n0 * p.out_channels * p.spatial;
     // Each image its own [patch, spatial] column matrix, so the product lands in NCHW directly.
-    kernels::im2col(in + n0 * p.in_size, p.dims, images, cols, p.patch * p.spatial, p.spatial,
-                    stream());
+    unfold(o, in, p, n0, images, cols, p.patch * p.spatial, p.spatial, stream());
     // Per image, row-major Y_n [oc, spatial] = W [oc, patch] x cols_n [patch, spatial], i.e.
     // column-major Y_n^T = cols_n^T W^T, the same W for every image (stride 0).
     check_cublas(cublasGemmStridedBatchedEx(cublas(), CUBLAS_OP_N, CUBLAS_OP_N, spatial, oc, patch,
-                                            &kOne, cols, CUDA_R_32F, spatial, p.patch * p.spatial,
-                                            weight, CUDA_R_32F, std::max(1, patch), 0, &kZero, y_n,
+                                            &kOne, cols, o.type, spatial, p.patch * p.spatial,
+                                            weight, o.type, std::max(1, patch), 0, &kZero, y_n,
                                             CUDA_R_32F, spatial, p.out_channels * p.spatial, images,
                                             CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                  op);
@@ -126,8 +167,9 @@ void CudaBackend::conv2d_backward(const Tensor& x, const Tensor& w, const Tensor
   require(!dx || dx->shape() == x.shape(), op,
           "input gradient " + (dx ? dx->shape().str() : std::string()) +
               " does not match the input " + x.shape().str());
-  const float* in = f32(x, op);
-  const float* weight = f32(w, op);
+  const ConvOperands o = conv_operands(op, x, w);
+  const void* in = o.half ? any(x, op) : f32(x, op);
+  const void* weight = o.half ? any(w, op) : f32(w, op);
   const float* grad_out = f32(dy, op);
   float* grad_w = f32(dw, op);
   float* grad_b = f32(db, op);
@@ -144,32 +186,40 @@ void CudaBackend::conv2d_backward(const Tensor& x, const Tensor& w, const Tensor
 
   // The chunk's images side by side: cols [patch, images * spatial] and dy as
   // [oc, images * spatial], so that summing dW over the images is the inner dimension of one
-  // product instead of a product per image.
-  auto* cols = static_cast<float*>(scratch(float_bytes(p.chunk * p.patch * p.spatial)));
-  auto* dy_t = static_cast<float*>(scratch2(float_bytes(p.chunk * p.out_channels * p.spatial)));
+  // product instead of a product per image. Both in the operands' type (dy narrowed to 16 bits as
+  // it is laid out, when x and w are 16-bit); the columns' workspace is sized for f32 all the
+  // same, as it takes dx's f32 columns later.
+  void* cols = scratch(float_bytes(p.chunk * p.patch * p.spatial));
+  void* dy_t = scratch2(o.bytes * static_cast<std::size_t>(p.chunk * p.out_channels * p.spatial));
   const int spatial = static_cast<int>(p.spatial), patch = static_cast<int>(p.patch);
   const int oc = static_cast<int>(p.out_channels);
   for (std::int64_t n0 = 0; n0 < p.batch; n0 += p.chunk) {
     const int images = static_cast<int>(std::min<std::int64_t>(p.chunk, p.batch - n0));
     const int wide = images * spatial;  // columns of the side-by-side matrices
-    kernels::im2col(in + n0 * p.in_size, p.dims, images, cols, p.spatial, wide, stream());
-    kernels::channels_first(grad_out + n0 * p.out_channels * p.spatial, images, oc, spatial, dy_t,
-                            stream());
+    unfold(o, in, p, n0, images, cols, p.spatial, wide, stream());
+    const float* dy_n = grad_out + n0 * p.out_channels * p.spatial;
+    if (o.half) {
+      kernels::channels_first(dy_n, images, oc, spatial, dy_t, o.element, stream());
+    } else {
+      kernels::channels_first(dy_n, images, oc, spatial, static_cast<float*>(dy_t), stream());
+    }
     // Row-major dW [oc, patch] (+)= dY [oc, wide] x cols^T [wide, patch]: column-major
     // dW^T = cols dY^T. The first chunk overwrites dW, later ones add to it.
     const float beta = n0 == 0 ? 0.0f : 1.0f;
     check_cublas(cublasGemmEx(cublas(), CUBLAS_OP_T, CUBLAS_OP_N, patch, oc, wide, &kOne, cols,
-                              CUDA_R_32F, wide, dy_t, CUDA_R_32F, wide, &beta, grad_w, CUDA_R_32F,
-                              patch, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                              o.type, wide, dy_t, o.type, wide, &beta, grad_w, CUDA_R_32F, patch,
+                              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                  op);
     if (!grad_in) continue;
     // Row-major dcols [patch, wide] = W^T [patch, oc] x dY [oc, wide]: column-major
-    // dcols^T = dY^T W. It reuses the columns' workspace: the stream has finished reading them.
+    // dcols^T = dY^T W, in f32. It reuses the columns' workspace: the stream has finished
+    // reading them.
+    auto* dcols = static_cast<float*>(cols);
     check_cublas(cublasGemmEx(cublas(), CUBLAS_OP_N, CUBLAS_OP_T, wide, patch, oc, &kOne, dy_t,
-                              CUDA_R_32F, wide, weight, CUDA_R_32F, patch, &kZero, cols, CUDA_R_32F,
-                              wide, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                              o.type, wide, weight, o.type, patch, &kZero, dcols, CUDA_R_32F, wide,
+                              CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
                  op);
-    kernels::col2im(cols, p.dims, images, p.spatial, wide, grad_in + n0 * p.in_size, stream());
+    kernels::col2im(dcols, p.dims, images, p.spatial, wide, grad_in + n0 * p.in_size, stream());
   }
 }
 

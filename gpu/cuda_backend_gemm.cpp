@@ -42,7 +42,8 @@ void CudaBackend::gemm(const Tensor& a, bool trans_a, const Tensor& b, bool tran
   // f32 x f32 is the CPU backend's gemm. f16 x f16 and bf16 x bf16 (into f32) are an extension
   // of this backend only: the CPU one reads every operand through Tensor::matrix(), which throws
   // on a 16-bit tensor. They let a mixed-precision path keep its activations and weights in 16
-  // bits and still accumulate in fp32 on the Tensor Cores.
+  // bits and still accumulate in fp32 on the Tensor Cores (takes_16bit_matmul_operands: Linear
+  // passes its 16-bit input, working weight and narrowed output gradient here).
   const DType in = a.dtype();
   const bool half_inputs = (in == DType::f16 || in == DType::bf16) && b.dtype() == in;
   require(half_inputs || (in == DType::f32 && b.dtype() == DType::f32), op,
@@ -70,9 +71,9 @@ void CudaBackend::gemm(const Tensor& a, bool trans_a, const Tensor& b, bool tran
   const int ldb = static_cast<int>(std::max<std::int64_t>(1, B.cols));
   const int ldc = static_cast<int>(n);
   // CUBLAS_COMPUTE_32F keeps f32 x f32 in true fp32 (TF32 needs the _FAST_TF32 compute type or
-  // the TF32 math mode, and the handle is left in the default one), so results match the CPU to
-  // rounding. For 16-bit inputs the same compute type means Tensor Core products accumulated in
-  // fp32.
+  // the TF32 math mode, and the handle is set to the default one: see the CudaBackend
+  // constructor), so results match the CPU to rounding. For 16-bit inputs the same compute type
+  // means Tensor Core products accumulated in fp32.
   check_cublas(cublasGemmEx(cublas(), trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
                             trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, static_cast<int>(n),
                             static_cast<int>(m), static_cast<int>(k), &alpha, b_ptr,

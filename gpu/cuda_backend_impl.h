@@ -48,10 +48,20 @@ class CudaBackend final : public tensor::Backend {
   int threads() const override { return 1; }
   void synchronize() override;
   std::int64_t reserved_bytes() const override { return allocator_->stats().reserved_bytes; }
+  std::int64_t peak_reserved_bytes() const override {
+    return allocator_->stats().peak_reserved_bytes;
+  }
+  void reset_peak_memory() override { allocator_->reset_peaks(); }
+  // gemm and the convolution take f16/bf16 operands into Tensor Core products with fp32
+  // accumulation (cuda_backend_gemm.cpp, cuda_backend_conv.cpp).
+  bool takes_16bit_matmul_operands() const override { return true; }
 
   // ---- memory (cuda_backend.cpp) ----
   Tensor empty(Shape shape, DType dtype) override;
   void upload(Tensor& dst, const void* host, std::size_t bytes) override;
+  std::shared_ptr<tensor::HostMemory> host_memory() override;
+  void upload_async(Tensor& dst, const void* host, std::size_t bytes) override;
+  void finish_uploads() override;
   void download(const Tensor& src, void* host, std::size_t bytes) override;
   void fill(Tensor& t, float value) override;
   void copy(const Tensor& src, Tensor& dst) override;
@@ -108,6 +118,17 @@ class CudaBackend final : public tensor::Backend {
                  const tensor::LionStep& step) override;
   void lerp_(Tensor& slow, Tensor& fast, const tensor::LerpStep& step) override;
   bool unscale_and_check_finite(Tensor& grad, float inv_scale) override;
+  // Multi-tensor kernels (gpu/kernels/optim_multi.h): every tensor is checked, then the list
+  // takes one launch (one more per table's worth of tensors).
+  void sgd_step_multi(std::span<const tensor::SgdTensors> tensors,
+                      const tensor::SgdStep& step) override;
+  void adam_step_multi(std::span<const tensor::AdamTensors> tensors,
+                       const tensor::AdamStep& step) override;
+  void rmsprop_step_multi(std::span<const tensor::RmspropTensors> tensors,
+                          const tensor::RmspropStep& step) override;
+  void lion_step_multi(std::span<const tensor::LionTensors> tensors,
+                       const tensor::LionStep& step) override;
+  bool unscale_and_check_finite_multi(std::span<Tensor* const> grads, float inv_scale) override;
 
   // ---- for the implementation files ----
   cudaStream_t stream() const { return stream_; }
@@ -142,7 +163,9 @@ class CudaBackend final : public tensor::Backend {
 
   int device_ = 0;
   std::string name_;
-  cudaStream_t stream_ = nullptr;
+  cudaStream_t stream_ = nullptr;       // every op, in order
+  cudaStream_t copy_stream_ = nullptr;  // upload_async: batches copied beside the ops
+  cudaEvent_t ops_issued_ = nullptr;    // marks stream_ where an upload must wait for its readers
   cublasHandle_t cublas_ = nullptr;
   std::shared_ptr<CachingAllocator> allocator_;  // shared with the buffers, which may outlive us
   Workspace scratch_, scratch2_;

@@ -62,10 +62,15 @@ Shape Conv2d::output_shape(const Shape& input) const {
 const Tensor& Conv2d::forward(const Tensor& x, bool /*training*/) {
   g_ = geometry_for(x.shape());
   x_ = x;  // in 16-bit, the previous layer's 16-bit output, shared
-  const Tensor& x32 = widen(x, &Workspace::in);
   Tensor& y = f32_output(y_, output_shape(x.shape()));
-  backend_.conv2d_forward(x32, param_f32(weight_, &Workspace::weight),
-                          param_f32(bias_, &Workspace::bias), y, g_);
+  if (products_in_16bit(x, weight_)) {
+    // 16-bit x and W straight into the convolution's products (Tensor Cores), f32 y.
+    backend_.conv2d_forward(x, weight_.working, param_f32(bias_, &Workspace::bias), y, g_);
+  } else {
+    const Tensor& x32 = widen(x, &Workspace::in);
+    backend_.conv2d_forward(x32, param_f32(weight_, &Workspace::weight),
+                            param_f32(bias_, &Workspace::bias), y, g_);
+  }
   return narrow(y, y16_);
 }
 
@@ -75,8 +80,15 @@ const Tensor& Conv2d::backward(const Tensor& dy) {
     backend_.ensure(dx_, x_.shape());
     dx = &dx_;
   }
-  backend_.conv2d_backward(widen(x_, &Workspace::in), param_f32(weight_, &Workspace::weight), dy,
-                           dx, weight_.grad, bias_.grad, g_);
+  if (products_in_16bit(x_, weight_)) {
+    // 16-bit x and W as stored. dy stays f32 here: the backend rounds it to x's dtype for its
+    // two products as it lays dy out for them (a pass it makes anyway), which is what narrowing
+    // it first would give, without a separate pass; db sums the f32 dy.
+    backend_.conv2d_backward(x_, weight_.working, dy, dx, weight_.grad, bias_.grad, g_);
+  } else {
+    backend_.conv2d_backward(widen(x_, &Workspace::in), param_f32(weight_, &Workspace::weight), dy,
+                             dx, weight_.grad, bias_.grad, g_);
+  }
   return needs_input_grad_ ? dx_ : none_;
 }
 

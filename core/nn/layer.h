@@ -36,11 +36,14 @@ struct Parameter {
 // layer, into which a 16-bit activation or working weight is widened for an op (the CPU's
 // arithmetic is fp32) and out of which an op's f32 result is narrowed again. Nothing in them
 // outlives one layer call, so they are workspace (like a GEMM library's), not activation memory.
+// On a backend that takes 16-bit matrix-product operands (Backend::takes_16bit_matmul_operands)
+// Linear and Conv2d use neither `in` nor `weight`; Linear narrows its output gradient into grad16.
 struct Workspace {
   Tensor in;      // f32, capacity for the largest input widened for an op
   Tensor out;     // f32, capacity for the largest output computed before narrowing
   Tensor weight;  // f32, capacity for the largest weight (or BatchNorm gamma) widened
   Tensor bias;    // f32, capacity for the largest bias (or BatchNorm beta) widened
+  Tensor grad16;  // storage dtype, capacity for the largest output gradient narrowed for a product
 };
 
 class Layer {
@@ -78,6 +81,24 @@ class Layer {
 
  protected:
   bool low_precision() const { return storage_ != tensor::DType::f32; }
+  // Whether this call's matrix products take x and p's 16-bit working copy as they are, skipping
+  // the widening into f32: 16-bit storage on a backend whose products take 16-bit operands
+  // (Tensor Cores), with x in the storage dtype. Otherwise the layer widens (widen, param_f32).
+  bool products_in_16bit(const Tensor& x, const Parameter& p) const {
+    return low_precision() && backend_.takes_16bit_matmul_operands() && x.dtype() == storage_ &&
+           p.working.defined() && p.working.dtype() == storage_;
+  }
+  // An f32 gradient narrowed to the storage dtype in the workspace's grad16 slot (valid until the
+  // next call that uses the slot), for a product whose other operand is 16-bit: a Tensor Core
+  // product needs both operands in one 16-bit dtype. As under PyTorch's autocast, the gradient
+  // enters the product in 16 bits and the product accumulates in fp32; in a Model the gradient is
+  // already rounded to the storage dtype, so the narrowing loses nothing.
+  const Tensor& narrow_grad(const Tensor& dy) {
+    if (dy.dtype() == storage_) return dy;
+    narrowed_ = scratch(&Workspace::grad16, dy.shape(), storage_);
+    backend_.convert(dy, narrowed_);
+    return narrowed_;
+  }
   // x as f32: x itself when it is f32, else widened into the workspace slot (valid until the next
   // call that uses the slot).
   const Tensor& widen(const Tensor& x, Tensor Workspace::*slot) {
@@ -110,11 +131,12 @@ class Layer {
     backend_.convert(y32, y16);
     return y16;
   }
-  // A view of a workspace slot in `shape`, growing the slot when it is too small.
-  Tensor scratch(Tensor Workspace::*slot, const Shape& shape) {
+  // A view of a workspace slot in `shape` and `dtype`, growing the slot when it is too small.
+  Tensor scratch(Tensor Workspace::*slot, const Shape& shape,
+                 tensor::DType dtype = tensor::DType::f32) {
     Tensor& buffer = workspace_->*slot;
-    if (!buffer.defined() || buffer.numel() < shape.numel())
-      buffer = backend_.empty({shape.numel()});
+    if (!buffer.defined() || buffer.dtype() != dtype || buffer.numel() < shape.numel())
+      buffer = backend_.empty({shape.numel()}, dtype);
     return buffer.prefix_view(shape);
   }
 
@@ -122,8 +144,9 @@ class Layer {
   bool needs_input_grad_ = true;
   tensor::DType storage_ = tensor::DType::f32;
   Workspace* workspace_ = nullptr;
-  Tensor widened_, computed_;  // views into the workspace, for the current call only
-  Tensor none_;                // returned by backward() when no input gradient is needed
+  // Views into the workspace, for the current call only.
+  Tensor widened_, computed_, narrowed_;
+  Tensor none_;  // returned by backward() when no input gradient is needed
 };
 
 }  // namespace tb::nn

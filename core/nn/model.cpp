@@ -90,7 +90,8 @@ std::size_t Model::activation_bytes() const {
 
 std::size_t Model::workspace_bytes() const {
   return workspace_.in.storage_bytes() + workspace_.out.storage_bytes() +
-         workspace_.weight.storage_bytes() + workspace_.bias.storage_bytes();
+         workspace_.weight.storage_bytes() + workspace_.bias.storage_bytes() +
+         workspace_.grad16.storage_bytes();
 }
 
 std::size_t Model::weight_bytes() {

@@ -18,13 +18,13 @@ class Adam final : public GroupedOptimizer {
   std::string name() const override { return spec_.type; }
 
  protected:
-  void update(Slot& slot, float lr) override {
+  void update(std::span<Slot* const> group, float lr, float weight_decay) override {
     tensor::AdamStep s;
     s.lr = lr;
     s.beta1 = static_cast<float>(spec_.beta1);
     s.beta2 = static_cast<float>(spec_.beta2);
     s.eps = static_cast<float>(spec_.eps);
-    s.weight_decay = static_cast<float>(slot.weight_decay);
+    s.weight_decay = weight_decay;
     s.decoupled = spec_.type == "adamw";
     s.amsgrad = spec_.amsgrad;
     // 1 - beta^t in double from the float betas the kernel uses, so the moments and their
@@ -32,12 +32,17 @@ class Adam final : public GroupedOptimizer {
     const auto t = static_cast<double>(steps());
     s.bias_correction1 = static_cast<float>(1.0 - std::pow(static_cast<double>(s.beta1), t));
     s.bias_correction2 = static_cast<float>(1.0 - std::pow(static_cast<double>(s.beta2), t));
-    backend_.adam_step(slot.param->value, slot.param->grad, slot.buffers[0], slot.buffers[1],
-                       spec_.amsgrad ? slot.buffers[2] : none_, s);
+    tensors_.clear();
+    for (Slot* slot : group) {
+      tensors_.push_back({&slot->param->value, &slot->param->grad, &slot->buffers[0],
+                          &slot->buffers[1], spec_.amsgrad ? &slot->buffers[2] : nullptr});
+    }
+    backend_.adam_step_multi(tensors_, s);
   }
 
  private:
   OptimizerSpec spec_;
+  std::vector<tensor::AdamTensors> tensors_;  // update()'s list, kept to reuse its memory
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -48,12 +49,19 @@ struct Slot {
   std::vector<tensor::Tensor> buffers;  // one per buffer name, zero-initialised
 };
 
-// An optimizer over parameter groups whose update is one backend op per parameter.
+// The parameter groups among slots: slots with the same base_lr and weight_decay (bitwise
+// equal, so that one step's settings are exactly each slot's own), as lists of slot indices,
+// groups in the order of their first slot and each group's slots in slot order. Slots of one
+// group need not be adjacent.
+std::vector<std::vector<std::size_t>> group_slots(std::span<const Slot> slots);
+
+// An optimizer over parameter groups whose update is one multi-tensor backend op per group (one
+// launch for the whole group on a device).
 class GroupedOptimizer : public Optimizer {
  public:
   double lr() const override;
   void set_lr_factor(double factor) override;
-  // Counts the step (1-based inside update()), then updates every parameter.
+  // Counts the step (1-based inside update()), then updates every parameter, group by group.
   void step() override;
   OptimizerState state() const override;
   void load_state(const OptimizerState& state) override;
@@ -63,18 +71,21 @@ class GroupedOptimizer : public Optimizer {
   // zero tensor of the parameter's shape.
   GroupedOptimizer(tensor::Backend& backend, std::vector<nn::Parameter*> params,
                    const OptimizerSpec& spec, std::vector<std::string> buffer_names);
-  // Applies this step's update to one parameter; lr already includes the schedule's factor.
-  virtual void update(Slot& slot, float lr) = 0;
+  // Applies this step's update to one parameter group (a group_slots() group, never empty) with
+  // one multi-tensor backend op: lr already includes the schedule's factor, and weight_decay is
+  // the group's (every slot's).
+  virtual void update(std::span<Slot* const> group, float lr, float weight_decay) = 0;
   // Steps taken so far, including the one in progress inside update().
   std::int64_t steps() const { return steps_; }
 
   tensor::Backend& backend_;
-  tensor::Tensor none_;  // passed for buffers an option does not use
 
  private:
   std::vector<std::string> buffer_names_;
   std::vector<Slot> slots_;
-  double spec_lr_ = 0.0;  // lr() when there are no parameters
+  std::vector<std::vector<std::size_t>> groups_;  // group_slots(slots_)
+  std::vector<Slot*> group_;                      // step()'s list of one group's slots
+  double spec_lr_ = 0.0;                          // lr() when there are no parameters
   double factor_ = 1.0;
   std::int64_t steps_ = 0;
 };

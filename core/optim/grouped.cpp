@@ -1,9 +1,32 @@
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <unordered_set>
 
 #include "core/optim/detail.h"
 
 namespace tb::optim::detail {
+
+std::vector<std::vector<std::size_t>> group_slots(std::span<const Slot> slots) {
+  const auto same = [](double a, double b) {
+    return std::bit_cast<std::uint64_t>(a) == std::bit_cast<std::uint64_t>(b);
+  };
+  std::vector<std::vector<std::size_t>> groups;
+  for (std::size_t i = 0; i < slots.size(); ++i) {
+    // A project has a handful of groups: a linear search over their first slots is enough.
+    const auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& group) {
+      const Slot& first = slots[group.front()];
+      return same(first.base_lr, slots[i].base_lr) &&
+             same(first.weight_decay, slots[i].weight_decay);
+    });
+    if (it == groups.end()) {
+      groups.push_back({i});
+    } else {
+      it->push_back(i);
+    }
+  }
+  return groups;
+}
 
 GroupedOptimizer::GroupedOptimizer(tensor::Backend& backend, std::vector<nn::Parameter*> params,
                                    const OptimizerSpec& spec, std::vector<std::string> buffer_names)
@@ -30,6 +53,7 @@ GroupedOptimizer::GroupedOptimizer(tensor::Backend& backend, std::vector<nn::Par
     }
     slots_.push_back(std::move(slot));
   }
+  groups_ = group_slots(slots_);
 }
 
 double GroupedOptimizer::lr() const {
@@ -43,7 +67,15 @@ void GroupedOptimizer::set_lr_factor(double factor) {
 
 void GroupedOptimizer::step() {
   ++steps_;
-  for (auto& slot : slots_) update(slot, static_cast<float>(slot.base_lr * factor_));
+  // Each slot's update depends on its own tensors only, so updating group by group gives every
+  // parameter the bits one op per parameter gave.
+  for (const auto& group : groups_) {
+    group_.clear();
+    for (const std::size_t i : group) group_.push_back(&slots_[i]);
+    const Slot& first = *group_.front();
+    update(group_, static_cast<float>(first.base_lr * factor_),
+           static_cast<float>(first.weight_decay));
+  }
 }
 
 OptimizerState GroupedOptimizer::state() const {

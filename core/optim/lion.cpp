@@ -12,17 +12,22 @@ class Lion final : public GroupedOptimizer {
   std::string name() const override { return "lion"; }
 
  protected:
-  void update(Slot& slot, float lr) override {
+  void update(std::span<Slot* const> group, float lr, float weight_decay) override {
     tensor::LionStep s;
     s.lr = lr;
     s.beta1 = static_cast<float>(spec_.beta1);
     s.beta2 = static_cast<float>(spec_.beta2);
-    s.weight_decay = static_cast<float>(slot.weight_decay);
-    backend_.lion_step(slot.param->value, slot.param->grad, slot.buffers[0], s);
+    s.weight_decay = weight_decay;
+    tensors_.clear();
+    for (Slot* slot : group) {
+      tensors_.push_back({&slot->param->value, &slot->param->grad, &slot->buffers[0]});
+    }
+    backend_.lion_step_multi(tensors_, s);
   }
 
  private:
   OptimizerSpec spec_;
+  std::vector<tensor::LionTensors> tensors_;  // update()'s list, kept to reuse its memory
 };
 
 }  // namespace

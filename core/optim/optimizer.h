@@ -1,5 +1,6 @@
-// Optimizer: updates a model's parameters from their gradients, one fused backend op per
-// parameter tensor (parameter, gradient and state read and written in a single pass).
+// Optimizer: updates a model's parameters from their gradients with fused backend ops
+// (parameter, gradient and state read and written in a single pass), one multi-tensor op per
+// parameter group (one launch for the group's tensors on a device).
 //
 // The optimizers are the ones people trust, update for update: SGD, Adam, AdamW, RMSProp and Lion
 // as torch.optim (and the Lion paper) define them, and Lookahead wrapping any of them.

@@ -19,23 +19,28 @@ class Rmsprop final : public GroupedOptimizer {
   std::string name() const override { return "rmsprop"; }
 
  protected:
-  void update(Slot& slot, float lr) override {
+  void update(std::span<Slot* const> group, float lr, float weight_decay) override {
     tensor::RmspropStep s;
     s.lr = lr;
     s.alpha = static_cast<float>(spec_.alpha);
     s.eps = static_cast<float>(spec_.eps);
-    s.weight_decay = static_cast<float>(slot.weight_decay);
+    s.weight_decay = weight_decay;
     s.momentum = static_cast<float>(spec_.momentum);
     s.centered = spec_.centered;
-    std::size_t next = 1;
-    auto& grad_avg = spec_.centered ? slot.buffers[next++] : none_;
-    auto& momentum_buf = spec_.momentum > 0.0 ? slot.buffers[next++] : none_;
-    backend_.rmsprop_step(slot.param->value, slot.param->grad, slot.buffers[0], grad_avg,
-                          momentum_buf, s);
+    tensors_.clear();
+    for (Slot* slot : group) {
+      std::size_t next = 1;
+      tensor::Tensor* grad_avg = spec_.centered ? &slot->buffers[next++] : nullptr;
+      tensor::Tensor* momentum_buf = spec_.momentum > 0.0 ? &slot->buffers[next++] : nullptr;
+      tensors_.push_back(
+          {&slot->param->value, &slot->param->grad, &slot->buffers[0], grad_avg, momentum_buf});
+    }
+    backend_.rmsprop_step_multi(tensors_, s);
   }
 
  private:
   OptimizerSpec spec_;
+  std::vector<tensor::RmspropTensors> tensors_;  // update()'s list, kept to reuse its memory
 };
 
 }  // namespace

@@ -16,22 +16,27 @@ class Sgd final : public GroupedOptimizer {
   std::string name() const override { return "sgd"; }
 
  protected:
-  void update(Slot& slot, float lr) override {
+  void update(std::span<Slot* const> group, float lr, float weight_decay) override {
     tensor::SgdStep s;
     s.lr = lr;
     s.momentum = static_cast<float>(spec_.momentum);
     s.dampening = static_cast<float>(spec_.dampening);
-    s.weight_decay = static_cast<float>(slot.weight_decay);
+    s.weight_decay = weight_decay;
     s.nesterov = spec_.nesterov;
     // torch starts the buffer as the gradient itself on the first step. After load_state() the
     // step count comes from the checkpoint, so a resumed run continues its buffer.
     s.first_step = steps() == 1;
-    auto& velocity = slot.buffers.empty() ? none_ : slot.buffers[0];
-    backend_.sgd_step(slot.param->value, slot.param->grad, velocity, s);
+    tensors_.clear();
+    for (Slot* slot : group) {
+      tensors_.push_back({&slot->param->value, &slot->param->grad,
+                          slot->buffers.empty() ? nullptr : &slot->buffers[0]});
+    }
+    backend_.sgd_step_multi(tensors_, s);
   }
 
  private:
   OptimizerSpec spec_;
+  std::vector<tensor::SgdTensors> tensors_;  // update()'s list, kept to reuse its memory
 };
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "core/data/pipeline/batch_loader.h"
 #include "core/data/pipeline/stream_loader.h"
 #include "core/nn/model.h"
+#include "core/run/batch_uploader.h"
 #include "core/run/workload.h"
 #include "core/util/error.h"
 
@@ -72,7 +73,7 @@ std::shared_ptr<data::SampleCache> make_cache(const Project& project, const data
 // of which was ~2% of an MLP step).
 class BatchFeatures final : public tensor::Buffer {
  public:
-  std::vector<float> values;
+  tensor::HostVector<float> values;
   void* data() override { return values.data(); }
   std::size_t bytes() const override { return values.size() * sizeof(float); }
   tensor::Device device() const override { return tensor::Device::cpu; }
@@ -87,28 +88,31 @@ data::LoaderOptions with_cache(data::LoaderOptions options,
 // What batch and stream options share: threads, queue, errors, augmentation, trace.
 template <class Options>
 void set_threads_and_samples(Options& options, const LoaderSettings& settings,
-                             trace::Recorder* recorder) {
+                             trace::Recorder* recorder, tensor::Backend& backend) {
   options.workers = static_cast<int>(settings.workers);
   options.prefetch = static_cast<int>(settings.prefetch);
   options.on_error = settings.on_error == "skip" ? data::OnError::skip : data::OnError::fail;
   options.augment = {settings.crop_padding, settings.flip};
   options.recorder = recorder;
+  options.host_memory = backend.host_memory();
 }
 
-data::LoaderOptions loader_options(const Project& project, trace::Recorder* recorder) {
+data::LoaderOptions loader_options(const Project& project, trace::Recorder* recorder,
+                                   tensor::Backend& backend) {
   const auto& settings = project.data.loader;
   data::LoaderOptions options;
   options.batch_size = project.data.batch_size;
   options.shuffle = project.data.shuffle;
   options.seed = project.seed;
-  set_threads_and_samples(options, settings, recorder);
+  set_threads_and_samples(options, settings, recorder, backend);
   return options;
 }
 
 // One pass of the training split as a stream, its shuffle buffer and augmentation drawn anew for
 // each epoch.
 data::StreamOptions stream_options(const Project& project, trace::Recorder* recorder,
-                                   std::int64_t epoch, std::uint64_t expected_samples) {
+                                   tensor::Backend& backend, std::int64_t epoch,
+                                   std::uint64_t expected_samples) {
   const auto& settings = project.data.loader;
   data::StreamOptions options;
   options.batch_size = project.data.batch_size;
@@ -116,7 +120,7 @@ data::StreamOptions stream_options(const Project& project, trace::Recorder* reco
   options.shuffle_buffer = project.data.shuffle ? settings.shuffle_buffer : 0;
   options.dedup = settings.dedup;
   options.dedup_expected = std::max<std::uint64_t>(expected_samples, 1024);
-  set_threads_and_samples(options, settings, recorder);
+  set_threads_and_samples(options, settings, recorder, backend);
   return options;
 }
 
@@ -139,7 +143,8 @@ class DenseWorkload final : public Workload {
     if (!streaming_) {
       train_ = std::make_unique<data::BatchLoader>(
           train_set_,
-          with_cache(loader_options(project, recorder), make_cache(project, *train_set_, "train")));
+          with_cache(loader_options(project, recorder, backend),
+                     make_cache(project, *train_set_, "train")));
     }
     const auto& shape = train_set_->spec().shape;
     std::vector<std::int64_t> sample(shape.begin(), shape.end());
@@ -152,6 +157,9 @@ class DenseWorkload final : public Workload {
     model_->set_storage(amp::storage_dtype(amp::parse_precision(project.precision)));
     dims_ = {0};
     dims_.insert(dims_.end(), sample.begin(), sample.end());
+    if (backend.device() != tensor::Device::cpu) {
+      uploader_ = std::make_unique<BatchUploader>(backend, sample);
+    }
   }
 
   std::string train_name() const override { return train_set_->name(); }
@@ -171,6 +179,7 @@ class DenseWorkload final : public Workload {
   bool exact_epoch_length() const override { return !streaming_ || !project_.data.loader.dedup; }
   void start_epoch(std::int64_t epoch) override {
     epoch_ = epoch;
+    if (uploader_) uploader_->reset();
     if (train_) {
       train_->start_epoch(epoch);
       return;
@@ -178,13 +187,14 @@ class DenseWorkload final : public Workload {
     finish_stream();
     stream_ = std::make_unique<data::StreamLoader>(
         data::stream_of(train_set_),
-        stream_options(project_, recorder_, epoch, train_set_->size()));
+        stream_options(project_, recorder_, backend_, epoch, train_set_->size()));
   }
   // Batch mode restarts the epoch past its first batches (the batches already decoded for it
   // are dropped, so this happens only when there is something to skip); a stream is read past
   // them, as its order is the seed's.
   void skip(std::int64_t batches) override {
     if (batches <= 0) return;
+    if (uploader_) uploader_->reset();
     if (train_) {
       train_->start_epoch(epoch_, batches);
       return;
@@ -193,20 +203,21 @@ class DenseWorkload final : public Workload {
     }
   }
   std::int64_t next_batch() override {
-    if (!(train_ ? train_->next(batch_) : stream_->next(batch_))) return 0;
-    if (backend_.device() == tensor::Device::cpu) {
-      // The batch's floats become x's storage; x's previous floats go back to the loader.
-      dims_[0] = batch_.size;
-      std::swap(features_->values, batch_.features);
-      x_ = tensor::Tensor(features_, tensor::Shape(dims_), tensor::DType::f32);
-      backend_.ensure(y_, {batch_.size}, tensor::DType::i32);
-      backend_.upload(y_, batch_.labels.data(), batch_.labels.size() * sizeof(std::int32_t));
-    } else {
-      upload(batch_, x_, y_);
+    if (uploader_) {
+      // On a device the next batch's upload overlaps this step (BatchUploader).
+      if (!uploader_->next([this](data::LoadedBatch& b) { return next_from_loader(b); })) return 0;
+      return uploader_->size();
     }
+    if (!next_from_loader(batch_)) return 0;
+    // The batch's floats become x's storage; x's previous floats go back to the loader.
+    dims_[0] = batch_.size;
+    std::swap(features_->values, batch_.features);
+    x_ = tensor::Tensor(features_, tensor::Shape(dims_), tensor::DType::f32);
+    backend_.ensure(y_, {batch_.size}, tensor::DType::i32);
+    backend_.upload(y_, batch_.labels.data(), batch_.labels.size() * sizeof(std::int32_t));
     return batch_.size;
   }
-  const tensor::Tensor& labels() const override { return y_; }
+  const tensor::Tensor& labels() const override { return uploader_ ? uploader_->y() : y_; }
   std::int64_t loader_queue_depth() const override {
     if (train_) return train_->ready_batches();
     return stream_ ? stream_->ready_batches() : 0;
@@ -235,13 +246,15 @@ class DenseWorkload final : public Workload {
             {"loader.dedup_false_positive_rate", std::to_string(false_positive_rate)}};
   }
 
-  const tensor::Tensor& forward(bool training) override { return model_->forward(x_, training); }
+  const tensor::Tensor& forward(bool training) override {
+    return model_->forward(uploader_ ? uploader_->x() : x_, training);
+  }
   void backward(const tensor::Tensor& dlogits, float loss_scale) override {
     model_->backward(dlogits, loss_scale);
   }
   Evaluation evaluate(nn::SoftmaxCrossEntropy& loss, std::int64_t batch_size) override {
     if (!test_ || test_batch_size_ != batch_size) {
-      auto options = loader_options(project_, recorder_);
+      auto options = loader_options(project_, recorder_, backend_);
       options.batch_size = batch_size;
       options.shuffle = false;
       options.augment = {};
@@ -277,6 +290,10 @@ class DenseWorkload final : public Workload {
   }
 
  private:
+  bool next_from_loader(data::LoadedBatch& batch) {
+    return train_ ? train_->next(batch) : stream_->next(batch);
+  }
+
   // The last epoch's stream is done with: its counts join the run's.
   void finish_stream() {
     if (!stream_) return;
@@ -310,8 +327,9 @@ class DenseWorkload final : public Workload {
   data::LoadedBatch batch_;
   data::LoadedBatch test_batch_;
   std::shared_ptr<BatchFeatures> features_ = std::make_shared<BatchFeatures>();  // x_ on the CPU
-  tensor::Tensor x_;  // [N, sample shape...] f32
-  tensor::Tensor y_;  // [N] i32
+  tensor::Tensor x_;  // [N, sample shape...] f32, on the CPU
+  tensor::Tensor y_;  // [N] i32, on the CPU
+  std::unique_ptr<BatchUploader> uploader_;  // on a device: x and y, one batch uploaded ahead
 };
 
 }  // namespace

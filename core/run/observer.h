@@ -63,6 +63,9 @@ struct RunResult {
   std::int64_t weight_bytes = 0;
   // The most tensor memory live at once during the run (the backend's buffers, all kinds).
   std::int64_t peak_memory_bytes = 0;
+  // Device memory the backend's caching allocator held at most (cached blocks included); 0 on
+  // the CPU, which caches nothing.
+  std::int64_t peak_reserved_bytes = 0;
   std::int64_t skipped_steps = 0;  // optimizer steps skipped by loss scaling (fp16)
   // Models with Embedding tables (row-sparse gradients), else 0: the largest row-sparse gradient
   // of a step (ids and values of the touched rows, all tables) and the bytes the same gradients

@@ -154,6 +154,31 @@ Project Project::from_json(const json& doc, const std::string& source) {
   });
   top.string_in("device", p.device, {"cpu", "cuda", "auto"});
   top.string_in("precision", p.precision, {"fp32", "fp16", "bf16"});
+  top.field("profile", [&](const json& v, const std::string& path) {
+    ObjectReader profile(v, path, source);
+    profile.boolean("cupti", p.profile.cupti);
+    profile.field("kinds", [&](const json& kinds, const std::string& kinds_path) {
+      if (!kinds.is_array() || kinds.empty()) {
+        profile.fail(kinds_path, "expected a non-empty list of " + detail::join(kAllCuptiKinds));
+      }
+      p.profile.kinds.clear();
+      for (std::size_t i = 0; i < kinds.size(); ++i) {
+        const std::string at = kinds_path + "[" + std::to_string(i) + "]";
+        const auto& kind = kinds[i];
+        if (!kind.is_string() || std::find(kAllCuptiKinds.begin(), kAllCuptiKinds.end(),
+                                           kind.get<std::string>()) == kAllCuptiKinds.end()) {
+          profile.fail(at,
+                       "expected one of " + detail::join(kAllCuptiKinds) + ", got " + kind.dump());
+        }
+        if (std::find(p.profile.kinds.begin(), p.profile.kinds.end(), kind.get<std::string>()) !=
+            p.profile.kinds.end()) {
+          profile.fail(at, "'" + kind.get<std::string>() + "' is listed twice");
+        }
+        p.profile.kinds.push_back(kind.get<std::string>());
+      }
+    });
+    profile.finish();
+  });
   top.field("amp", [&](const json& v, const std::string& path) {
     ObjectReader amp(v, path, source);
     constexpr double float_max = std::numeric_limits<float>::max();
@@ -355,6 +380,7 @@ json Project::to_json() const {
         {"eval_batch_size", train.eval_batch_size},
         {"clip_grad_norm", train.clip_grad_norm},
         {"checkpoint", train.checkpoint}}},
+      {"profile", {{"cupti", profile.cupti}, {"kinds", profile.kinds}}},
   };
 }
 

@@ -93,6 +93,17 @@ struct TrainSettings {
   std::string checkpoint = "none";
 };
 
+// The `profile` section: what is traced besides the engine's own spans.
+struct ProfileSettings {
+  // On a CUDA device, CUPTI activity tracing: every kernel, copy and runtime call on the
+  // timeline (ignored on the CPU; off where another profiler holds CUPTI, said in the session).
+  bool cupti = true;
+  // The CUPTI record kinds to collect, of kAllCuptiKinds.
+  std::vector<std::string> kinds;
+};
+inline const std::vector<std::string> kAllCuptiKinds = {
+    "kernel", "memcpy", "memset", "runtime", "synchronization", "overhead", "memory"};
+
 struct Project {
   std::string name = "untitled";
   std::uint64_t seed = 42;
@@ -106,6 +117,7 @@ struct Project {
   OptimizerSettings optimizer;
   ScheduleSettings schedule;
   TrainSettings train;
+  ProfileSettings profile{true, kAllCuptiKinds};
 
   // Validates doc; `source` (a file name) prefixes error messages.
   static Project from_json(const nlohmann::json& doc, const std::string& source = "project");

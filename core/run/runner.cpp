@@ -18,6 +18,7 @@
 #include "core/optim/optimizer.h"
 #include "core/optim/schedule.h"
 #include "core/optim/sparse.h"
+#include "core/run/device_profiling.h"
 #include "core/run/workload.h"
 #include "core/store/session_store.h"
 #include "core/store/trace_store.h"
@@ -173,9 +174,15 @@ class SessionSink {
     if (metrics_) metrics_->add(key, step, wall, value);
   }
 
-  void flush(trace::Recorder& recorder) {
+  // `profiling`: its device activity since the last flush joins the batch (`final`: all of it,
+  // the tracer stopped).
+  void flush(trace::Recorder& recorder, DeviceProfiling* profiling, bool final = false) {
     if (!store_) {
       recorder.drain();  // nothing keeps them, but the recorder's buffers must not grow
+      if (profiling) {
+        trace::Trace discarded;
+        profiling->append_to(discarded, final);
+      }
       return;
     }
     metrics_->flush();
@@ -184,6 +191,7 @@ class SessionSink {
     // last chunk open, so a flush every ~100 ms does not leave a chunk each.
     trace::Trace batch;
     recorder.drain_into(batch);
+    if (profiling) profiling->append_to(batch, final);
     if (!trace_) trace_ = std::make_unique<store::TraceWriter>(*store_, id_);
     trace_->append(batch);
   }
@@ -256,6 +264,7 @@ RunResult Runner::run() {
   tensor::reset_peak(tensor::Device::cpu);
   tensor::reset_peak(tensor::Device::cuda);
   tensor::Device run_device = tensor::Device::cpu;  // where the tensors live, once known
+  std::unique_ptr<DeviceProfiling> profiling;       // made once the device and steps are known
   RunResult result;
   result.session = sink.id();
   result.status = "failed";
@@ -263,6 +272,7 @@ RunResult Runner::run() {
     // "cuda" without a GPU fails here in one line; "auto" falls back to the CPU.
     auto backend = tensor::make_backend(project_.device, static_cast<int>(project_.train.threads));
     run_device = backend->device();
+    backend->reset_peak_memory();
     sink.params({{"device.backend", backend->name()}});
     auto work = detail::make_workload(*backend, project_, &recorder);
     sink.params(work->dataset_params());
@@ -277,6 +287,8 @@ RunResult Runner::run() {
     }
     nn::SoftmaxCrossEntropy criterion(*backend);
     const auto parameters = work->parameters();
+    std::vector<tensor::Tensor*> grads;  // the parameters' gradients, for the fp16 unscale
+    for (nn::Parameter* p : parameters) grads.push_back(&p->grad);
     auto optimizer = optim::make_optimizer(*backend, parameters, project_.optimizer);
     // Embedding tables: their row-sparse gradients get row-sparse updates (optim/sparse.h).
     const auto sparse_parameters = work->sparse_parameters();
@@ -305,6 +317,9 @@ RunResult Runner::run() {
     if (project_.train.max_steps > 0)
       info.total_steps = std::min(info.total_steps, project_.train.max_steps);
     result.parameters = info.parameters;
+    profiling =
+        std::make_unique<DeviceProfiling>(project_.profile, run_device, recorder, info.total_steps);
+    sink.params(profiling->params());
     observer.on_start(info);
 
     ThroughputWindow window;
@@ -339,7 +354,11 @@ RunResult Runner::run() {
           break;
         }
         const auto step_start = recorder.now_ns();
-        const std::int64_t batch_size = work->next_batch();
+        std::int64_t batch_size = 0;
+        {
+          const DeviceProfiling::Phase tag(*profiling, step + 1, trace::Category::data);
+          batch_size = work->next_batch();
+        }
         if (batch_size == 0) break;
         ++step;
         const auto data_end = recorder.now_ns();
@@ -354,6 +373,7 @@ RunResult Runner::run() {
         double grad_norm = 0.0;
         {
           trace::ScopedSpan span(&recorder, "forward", trace::Category::forward, step);
+          const DeviceProfiling::Phase tag(*profiling, step, trace::Category::forward);
           loss = criterion.forward(work->forward(true), work->labels());
         }
         if (!memory_recorded) {
@@ -372,19 +392,20 @@ RunResult Runner::run() {
         }
         {
           trace::ScopedSpan span(&recorder, "backward", trace::Category::backward, step);
+          const DeviceProfiling::Phase tag(*profiling, step, trace::Category::backward);
           work->backward(criterion.backward(), scaler ? scaler->scale() : 1.0f);
         }
         {
           trace::ScopedSpan span(&recorder, "optimizer", trace::Category::optimizer, step);
+          const DeviceProfiling::Phase tag(*profiling, step, trace::Category::optimizer);
           const double lr_factor = optim::lr_factor(project_.schedule, step - 1, info.total_steps);
           optimizer->set_lr_factor(lr_factor);
           bool apply = true;
           if (scaler) {
             // GradScaler.unscale_ + step + update: unscale every gradient, skip on inf/NaN.
-            bool found_inf = false;
-            for (nn::Parameter* p : parameters) {
-              found_inf |= backend->unscale_and_check_finite(p->grad, scaler->inv_scale());
-            }
+            // One multi-tensor op over every gradient: on a device, one flag read back a step.
+            const bool found_inf =
+                backend->unscale_and_check_finite_multi(grads, scaler->inv_scale());
             apply = scaler->update(found_inf);
             result.skipped_steps = scaler->skipped_steps();
           }
@@ -407,10 +428,11 @@ RunResult Runner::run() {
         recorder.record("step", trace::Category::step, step_start, step_end, step);
         // A live view (the GUI's Profile tab) sees the trace at most a second behind.
         if (step_end - last_flush_ns >= kLiveFlushNs) {
-          sink.flush(recorder);
+          sink.flush(recorder, profiling.get());
           last_flush_ns = step_end;
         }
         const double seconds = static_cast<double>(step_end - step_start) * 1e-9;
+        profiling->on_step(step, seconds);
         train_seconds += seconds;
         epoch_seconds += seconds;
         train_samples += batch_size;
@@ -433,6 +455,9 @@ RunResult Runner::run() {
         if (const std::int64_t reserved = backend->reserved_bytes(); reserved > 0) {
           sink.metric("memory_reserved_bytes", step, report.elapsed_s,
                       static_cast<double>(reserved));
+          // Beside "memory allocated (cuda)" on the memory plot: the gap is the allocator's cache.
+          recorder.record_counter("memory reserved (cuda)", recorder.now_ns(),
+                                  static_cast<double>(reserved));
         }
         if (project_.train.clip_grad_norm > 0.0) {
           sink.metric("grad_norm", step, report.elapsed_s, grad_norm);
@@ -465,6 +490,7 @@ RunResult Runner::run() {
       detail::Evaluation eval;
       {
         trace::ScopedSpan span(&recorder, "evaluate", trace::Category::eval, step);
+        const DeviceProfiling::Phase tag(*profiling, step, trace::Category::eval);
         eval = work->evaluate(criterion, project_.train.eval_batch_size);
       }
       EpochReport report;
@@ -479,7 +505,7 @@ RunResult Runner::run() {
       sink.metric("test_accuracy", step, report.elapsed_s, eval.accuracy);
       sink.metric("test_loss", step, report.elapsed_s, eval.loss);
       sink.metric("epoch_train_loss", step, report.elapsed_s, report.train_loss);
-      sink.flush(recorder);
+      sink.flush(recorder, profiling.get());
       if (project_.train.checkpoint == "epoch") {
         sink.checkpoint(step, *backend, trainables);
         checkpointed_step = step;
@@ -496,6 +522,7 @@ RunResult Runner::run() {
     }
     result.loader = work->loader_params();
     sink.params(result.loader);
+    result.peak_reserved_bytes = backend->peak_reserved_bytes();
     if (sparse_optimizer) {
       sink.params({{"memory.sparse_grad_bytes", std::to_string(result.sparse_grad_bytes)},
                    {"memory.dense_grad_bytes", std::to_string(result.dense_grad_bytes)}});
@@ -508,7 +535,8 @@ RunResult Runner::run() {
   result.wall_s = seconds_since(started);
   result.peak_memory_bytes = tensor::memory_stats(run_device).peak_bytes;
   try {
-    sink.flush(recorder);
+    sink.flush(recorder, profiling.get(), true);
+    if (profiling) sink.params(profiling->params());  // with the dropped and overhead figures
     sink.finish(result);
   } catch (const std::exception& e) {
     if (result.error.empty()) result.error = e.what();
@@ -562,6 +590,7 @@ nlohmann::json to_json(const RunResult& result) {
                         {"activation_workspace_bytes", result.activation_workspace_bytes},
                         {"weight_bytes", result.weight_bytes},
                         {"peak_memory_bytes", result.peak_memory_bytes},
+                        {"peak_reserved_bytes", result.peak_reserved_bytes},
                         {"skipped_steps", result.skipped_steps}};
   if (result.dense_grad_bytes > 0) {
     out["sparse_grad_bytes"] = result.sparse_grad_bytes;

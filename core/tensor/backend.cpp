@@ -24,6 +24,14 @@ void require_like_param(const char* op, const char* what, const Tensor& param, c
   }
 }
 
+void require_param_and_grad(const char* op, std::size_t index, const Tensor* param,
+                            const Tensor* grad) {
+  if (param == nullptr || grad == nullptr) {
+    throw Error(std::string(op) + ": tensor " + std::to_string(index) + " of the list has no " +
+                (param == nullptr ? "parameter" : "gradient"));
+  }
+}
+
 MatrixDims matrix_dims(const Tensor& t) {
   const std::int64_t rows = t.shape().rank() ? t.shape()[0] : 1;
   return {rows, rows ? t.numel() / rows : 0};
@@ -63,6 +71,57 @@ Tensor Backend::zeros(Shape shape, DType dtype) {
 
 void Backend::ensure(Tensor& t, const Shape& shape, DType dtype) {
   if (!t.defined() || t.shape() != shape || t.dtype() != dtype) t = empty(shape, dtype);
+}
+
+// The multi-tensor updates' defaults: the single op, tensor by tensor. A null buffer stands for
+// an undefined tensor, which the single op accepts where the step's options do not use it.
+void Backend::sgd_step_multi(std::span<const SgdTensors> tensors, const SgdStep& step) {
+  Tensor none;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const SgdTensors& t = tensors[i];
+    require_param_and_grad("sgd_step", i, t.param, t.grad);
+    sgd_step(*t.param, *t.grad, t.velocity ? *t.velocity : none, step);
+  }
+}
+
+void Backend::adam_step_multi(std::span<const AdamTensors> tensors, const AdamStep& step) {
+  Tensor none;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const AdamTensors& t = tensors[i];
+    require_param_and_grad("adam_step", i, t.param, t.grad);
+    adam_step(*t.param, *t.grad, t.exp_avg ? *t.exp_avg : none, t.exp_avg_sq ? *t.exp_avg_sq : none,
+              t.max_exp_avg_sq ? *t.max_exp_avg_sq : none, step);
+  }
+}
+
+void Backend::rmsprop_step_multi(std::span<const RmspropTensors> tensors, const RmspropStep& step) {
+  Tensor none;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const RmspropTensors& t = tensors[i];
+    require_param_and_grad("rmsprop_step", i, t.param, t.grad);
+    rmsprop_step(*t.param, *t.grad, t.square_avg ? *t.square_avg : none,
+                 t.grad_avg ? *t.grad_avg : none, t.momentum_buf ? *t.momentum_buf : none, step);
+  }
+}
+
+void Backend::lion_step_multi(std::span<const LionTensors> tensors, const LionStep& step) {
+  Tensor none;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const LionTensors& t = tensors[i];
+    require_param_and_grad("lion_step", i, t.param, t.grad);
+    lion_step(*t.param, *t.grad, t.exp_avg ? *t.exp_avg : none, step);
+  }
+}
+
+bool Backend::unscale_and_check_finite_multi(std::span<Tensor* const> grads, float inv_scale) {
+  bool found = false;
+  for (std::size_t i = 0; i < grads.size(); ++i) {
+    require(grads[i] != nullptr, "unscale_and_check_finite",
+            "tensor " + std::to_string(i) + " of the list has no gradient");
+    // Every gradient is unscaled, also after a non-finite one (no short-circuit).
+    found = unscale_and_check_finite(*grads[i], inv_scale) || found;
+  }
+  return found;
 }
 
 }  // namespace tb::tensor

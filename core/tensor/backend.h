@@ -7,8 +7,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
+#include "core/tensor/host_memory.h"
 #include "core/tensor/tensor.h"
 
 namespace tb::tensor {
@@ -116,12 +118,43 @@ struct LerpStep {
   float alpha = 0.5f;
 };
 
+// One tensor's operands in a multi-tensor update (Backend::sgd_step_multi and the like): the
+// arguments of the single-tensor op, by pointer. A buffer the step's options do not use may be
+// null (or an undefined tensor), as it may be undefined for the single op.
+struct SgdTensors {
+  Tensor* param = nullptr;
+  const Tensor* grad = nullptr;
+  Tensor* velocity = nullptr;  // momentum only
+};
+struct AdamTensors {
+  Tensor* param = nullptr;
+  const Tensor* grad = nullptr;
+  Tensor* exp_avg = nullptr;
+  Tensor* exp_avg_sq = nullptr;
+  Tensor* max_exp_avg_sq = nullptr;  // amsgrad only
+};
+struct RmspropTensors {
+  Tensor* param = nullptr;
+  const Tensor* grad = nullptr;
+  Tensor* square_avg = nullptr;
+  Tensor* grad_avg = nullptr;      // centered only
+  Tensor* momentum_buf = nullptr;  // momentum only
+};
+struct LionTensors {
+  Tensor* param = nullptr;
+  const Tensor* grad = nullptr;
+  Tensor* exp_avg = nullptr;
+};
+
 // For backends: throws tb::Error "`op`: `what`" unless ok, so every device words a rejected
 // operand the same way; and the element-count check of the elementwise ops.
 void require(bool ok, const char* op, const std::string& what);
 void require_same_numel(const char* op, const Tensor& a, const Tensor& b);
 // An optimizer's state or gradient tensor `what` must exist and match the parameter's size.
 void require_like_param(const char* op, const char* what, const Tensor& param, const Tensor& t);
+// Tensor `index` of a multi-tensor update's list must name its parameter and its gradient.
+void require_param_and_grad(const char* op, std::size_t index, const Tensor* param,
+                            const Tensor* grad);
 
 // A tensor seen as a matrix, as every backend's gemm and row-wise ops see it (Tensor::matrix()
 // on the CPU): shape[0] rows of everything else (one row for a scalar).
@@ -159,6 +192,18 @@ class Backend {
   // Device memory the backend's allocator holds, cached blocks included (the CUDA backend's
   // "reserved"); 0 where memory is not cached (the CPU).
   virtual std::int64_t reserved_bytes() const { return 0; }
+  // The most reserved_bytes() has been since the backend was made or reset_peak_memory().
+  virtual std::int64_t peak_reserved_bytes() const { return 0; }
+  virtual void reset_peak_memory() {}
+  // Whether the matrix products take 16-bit operands as they are stored: gemm with a and b both
+  // f16 or both bf16 (c f32), and conv2d_forward / conv2d_backward with x and w both f16 or both
+  // bf16 (b, y, dy, dw, db, dx f32; backward rounds dy to x's dtype for its two products, as
+  // autocast's 16-bit output gradient would be, and sums db from dy as given). The products of
+  // 16-bit values are exact and accumulate in fp32 (Tensor Cores on a GPU), so the result is the
+  // f32 op on the widened values up to the order of summation. Mixed-precision layers then skip
+  // widening their activations and working weights into f32. False where the arithmetic is fp32
+  // only (the CPU, whose ops throw on 16-bit operands): layers widen first, as before.
+  virtual bool takes_16bit_matmul_operands() const { return false; }
 
   // ---- memory ----
   virtual Tensor empty(Shape shape, DType dtype = DType::f32) = 0;
@@ -166,6 +211,20 @@ class Backend {
   // Reallocates t only when its shape or dtype differs, so per-step buffers are allocated once.
   void ensure(Tensor& t, const Shape& shape, DType dtype = DType::f32);
   virtual void upload(Tensor& dst, const void* host, std::size_t bytes) = 0;
+  // Host memory this backend uploads from fastest (the CUDA backend's is pinned, so a copy from
+  // it is asynchronous); null where plain memory is as good (the CPU). The data pipeline decodes
+  // batches into it.
+  virtual std::shared_ptr<HostMemory> host_memory() { return nullptr; }
+  // Starts copying `bytes` from host into dst and may return before the copy is done: on CUDA
+  // it runs on a copy stream of its own, after the ops already issued (which may still read dst)
+  // and beside the ones issued next, so a batch's upload overlaps the step before it. `host`
+  // must stay untouched and dst unused until finish_uploads(). The CPU copies at once.
+  virtual void upload_async(Tensor& dst, const void* host, std::size_t bytes) {
+    upload(dst, host, bytes);
+  }
+  // Waits until every upload_async issued so far is done: their host memory may be reused and
+  // the ops issued from now on see the uploaded data.
+  virtual void finish_uploads() {}
   virtual void download(const Tensor& src, void* host, std::size_t bytes) = 0;
   virtual void fill(Tensor& t, float value) = 0;
   virtual void copy(const Tensor& src, Tensor& dst) = 0;
@@ -255,6 +314,24 @@ class Backend {
   // unscaled value is inf or NaN (checked after scaling, so a finite gradient that unscaling
   // overflows counts too). One pass; on a device it is one kernel and one flag read back.
   virtual bool unscale_and_check_finite(Tensor& grad, float inv_scale) = 0;
+
+  // ---- multi-tensor updates (one parameter group: many tensors, the same step settings) ----
+  // Each applies its single-tensor op above, with the same step, to every tensor of the list,
+  // with the same result, element for element. Why: a model has hundreds of small parameter
+  // tensors, and on a device one launch a tensor costs more than the update itself, so a device
+  // backend covers the whole group in one launch (a few for a very long list). The defaults
+  // (backend.cpp) call the single op tensor by tensor, in order, which is all the CPU needs; an
+  // operand is refused with the single op's message, the default after updating the tensors
+  // before it, a device backend before updating any.
+  virtual void sgd_step_multi(std::span<const SgdTensors> tensors, const SgdStep& step);
+  virtual void adam_step_multi(std::span<const AdamTensors> tensors, const AdamStep& step);
+  virtual void rmsprop_step_multi(std::span<const RmspropTensors> tensors, const RmspropStep& step);
+  virtual void lion_step_multi(std::span<const LionTensors> tensors, const LionStep& step);
+  // unscale_and_check_finite over every gradient of the list (all are unscaled, whatever is
+  // found); returns whether any is inf or NaN. Why: on a device, the single op reads a flag back
+  // (a wait for the device) per tensor; this is one kernel, one flag and one read back a step.
+  virtual bool unscale_and_check_finite_multi(std::span<Tensor* const> grads, float inv_scale);
+
   // t = t * factor (gradient clipping).
   virtual void scale(Tensor& t, float factor) = 0;
   // Sum of squares of every element (gradient norms, tests).

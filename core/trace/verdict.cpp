@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string_view>
+#include <tuple>
 
 #include "core/trace/step_phase.h"
 
@@ -57,7 +58,35 @@ void suggest_removing(Verdict& v, double share, const char* setting, const std::
 struct KernelStats {
   double per_step = 0.0;
   double median_ns = 0.0;
+  // The idle gaps between device work (any device track busy counts as busy) inside the
+  // counted steps: a launch-bound step shows as many short gaps, a host-bound one as few long.
+  double gaps_per_step = 0.0;
+  double median_gap_ns = 0.0;
+  double longest_gap_ns = 0.0;
 };
+
+// Gaps between the busy intervals of device spans, per step; `device` holds (start, end) of every
+// device span inside a counted step, sorted by start, tagged with the step's index.
+void add_gap_stats(std::vector<std::tuple<std::size_t, std::int64_t, std::int64_t>>& device,
+                   std::size_t steps, KernelStats& stats) {
+  std::sort(device.begin(), device.end());
+  std::vector<std::int64_t> gaps;
+  for (std::size_t i = 0; i < device.size();) {
+    const std::size_t step = std::get<0>(device[i]);
+    std::int64_t busy_until = std::get<2>(device[i]);
+    for (++i; i < device.size() && std::get<0>(device[i]) == step; ++i) {
+      const auto [_, start, end] = device[i];
+      if (start > busy_until) gaps.push_back(start - busy_until);
+      busy_until = std::max(busy_until, end);
+    }
+  }
+  if (gaps.empty() || steps == 0) return;
+  stats.gaps_per_step = static_cast<double>(gaps.size()) / static_cast<double>(steps);
+  stats.longest_gap_ns = static_cast<double>(*std::max_element(gaps.begin(), gaps.end()));
+  const auto middle = gaps.begin() + static_cast<std::ptrdiff_t>(gaps.size() / 2);
+  std::nth_element(gaps.begin(), middle, gaps.end());
+  stats.median_gap_ns = static_cast<double>(*middle);
+}
 
 KernelStats kernel_stats(const Trace& trace, const BreakdownReport& breakdown) {
   const auto first = static_cast<std::size_t>(breakdown.warmup_steps_skipped);
@@ -66,14 +95,19 @@ KernelStats kernel_stats(const Trace& trace, const BreakdownReport& breakdown) {
     steps.emplace_back(breakdown.steps[i].start_ns, breakdown.steps[i].end_ns);
   }
   std::vector<std::int64_t> durations;
+  std::vector<std::tuple<std::size_t, std::int64_t, std::int64_t>> device;  // (step, start, end)
   for (const Span& span : trace.spans()) {
-    if (span.category != Category::kernel) continue;
+    if (!is_device_category(span.category)) continue;
+    if (trace.track(span.track).kind != TrackKind::gpu_stream) continue;
     auto it = std::upper_bound(steps.begin(), steps.end(), span.start_ns,
                                [](std::int64_t t, const auto& s) { return t < s.first; });
     if (it == steps.begin() || span.start_ns >= std::prev(it)->second) continue;
-    durations.push_back(span.end_ns - span.start_ns);
+    const auto step = static_cast<std::size_t>(std::prev(it) - steps.begin());
+    device.emplace_back(step, span.start_ns, std::min(span.end_ns, std::prev(it)->second));
+    if (span.category == Category::kernel) durations.push_back(span.end_ns - span.start_ns);
   }
   KernelStats stats;
+  add_gap_stats(device, steps.size(), stats);
   if (durations.empty() || steps.empty()) return stats;
   stats.per_step = static_cast<double>(durations.size()) / static_cast<double>(steps.size());
   const auto middle = durations.begin() + static_cast<std::ptrdiff_t>(durations.size() / 2);
@@ -228,6 +262,11 @@ Verdict judge(const Trace& trace, const BreakdownReport& breakdown, const std::v
   if (kernels.per_step > 0) {
     v.evidence.push_back(format("%.0f kernels a step, median %s", kernels.per_step,
                                 duration(kernels.median_ns).c_str()));
+  }
+  if (kernels.gaps_per_step > 0) {
+    v.evidence.push_back(format("%.0f idle gaps between device work a step, median %s, longest %s",
+                                kernels.gaps_per_step, duration(kernels.median_gap_ns).c_str(),
+                                duration(kernels.longest_gap_ns).c_str()));
   }
   if (b.mean_data_range_ns > 0) {
     v.evidence.push_back(

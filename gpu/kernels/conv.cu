@@ -1,3 +1,5 @@
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <math_constants.h>
 
 #include "gpu/kernels/conv.h"
@@ -68,7 +70,8 @@ __device__ void for_channel(std::int64_t batch, std::int64_t channels, std::int6
 }
 
 // x: [images, C, H, W]; cols: element (n, p, s) at n * image_stride + p * row_stride + s.
-__global__ void im2col_kernel(const float* x, ConvDims d, int images, float* cols,
+template <typename T>
+__global__ void im2col_kernel(const T* x, ConvDims d, int images, T* cols,
                               std::int64_t image_stride, std::int64_t row_stride) {
   const int spatial = d.out_h * d.out_w;
   const int patch = d.channels * d.kernel * d.kernel;
@@ -79,7 +82,7 @@ __global__ void im2col_kernel(const float* x, ConvDims d, int images, float* col
     const int ow = s % d.out_w, oh = s / d.out_w;
     const int kj = p % d.kernel, ki = (p / d.kernel) % d.kernel, c = p / d.kernel / d.kernel;
     const int ih = oh * d.stride - d.padding + ki, iw = ow * d.stride - d.padding + kj;
-    float v = 0.0f;
+    T v = 0;
     if (ih >= 0 && ih < d.in_h && iw >= 0 && iw < d.in_w) {
       v = x[((static_cast<std::int64_t>(n) * d.channels + c) * d.in_h + ih) * d.in_w + iw];
     }
@@ -124,14 +127,31 @@ __global__ void add_channel_bias_kernel(float* y, const float* bias, int images,
   }
 }
 
+// An f32 value as Out: itself, or rounded to nearest even to f16 or bf16.
+template <typename Out>
+__device__ Out narrow_to(float v);
+template <>
+__device__ float narrow_to<float>(float v) {
+  return v;
+}
+template <>
+__device__ __half narrow_to<__half>(float v) {
+  return __float2half_rn(v);
+}
+template <>
+__device__ __nv_bfloat16 narrow_to<__nv_bfloat16>(float v) {
+  return __float2bfloat16_rn(v);
+}
+
 // in: [images, channels, spatial], out: [channels, images * spatial].
+template <typename Out>
 __global__ void channels_first_kernel(const float* in, int images, int channels, int spatial,
-                                      float* out) {
+                                      Out* out) {
   const std::int64_t total = static_cast<std::int64_t>(images) * channels * spatial;
   for (std::int64_t i = global_index(); i < total; i += grid_stride()) {
     const int flat = static_cast<int>(i);  // index into out
     const int s = flat % spatial, n = (flat / spatial) % images, c = flat / spatial / images;
-    out[i] = in[(static_cast<std::int64_t>(n) * channels + c) * spatial + s];
+    out[i] = narrow_to<Out>(in[(static_cast<std::int64_t>(n) * channels + c) * spatial + s]);
   }
 }
 
@@ -275,15 +295,20 @@ __global__ void batchnorm_backward_kernel(const float* x, const float* dy, Index
 
 }  // namespace
 
-void im2col(const float* x, const ConvDims& d, int images, float* cols, std::int64_t image_stride,
+template <typename T>
+void im2col(const T* x, const ConvDims& d, int images, T* cols, std::int64_t image_stride,
             std::int64_t row_stride, cudaStream_t stream) {
   const std::int64_t total =
       static_cast<std::int64_t>(images) * d.channels * d.kernel * d.kernel * d.out_h * d.out_w;
   if (total <= 0) return;
-  im2col_kernel<<<grid_for(total), kBlock, 0, stream>>>(x, d, images, cols, image_stride,
-                                                        row_stride);
+  im2col_kernel<T>
+      <<<grid_for(total), kBlock, 0, stream>>>(x, d, images, cols, image_stride, row_stride);
   check_launch(__func__);
 }
+template void im2col<float>(const float*, const ConvDims&, int, float*, std::int64_t, std::int64_t,
+                            cudaStream_t);
+template void im2col<std::uint16_t>(const std::uint16_t*, const ConvDims&, int, std::uint16_t*,
+                                    std::int64_t, std::int64_t, cudaStream_t);
 
 void col2im(const float* cols, const ConvDims& d, int images, std::int64_t image_stride,
             std::int64_t row_stride, float* dx, cudaStream_t stream) {
@@ -307,7 +332,25 @@ void channels_first(const float* in, int images, int channels, int spatial, floa
                     cudaStream_t stream) {
   const std::int64_t total = static_cast<std::int64_t>(images) * channels * spatial;
   if (total <= 0) return;
-  channels_first_kernel<<<grid_for(total), kBlock, 0, stream>>>(in, images, channels, spatial, out);
+  channels_first_kernel<float>
+      <<<grid_for(total), kBlock, 0, stream>>>(in, images, channels, spatial, out);
+  check_launch(__func__);
+}
+
+void channels_first(const float* in, int images, int channels, int spatial, void* out, Element to,
+                    cudaStream_t stream) {
+  const std::int64_t total = static_cast<std::int64_t>(images) * channels * spatial;
+  if (total <= 0) return;
+  if (to == Element::f16) {
+    channels_first_kernel<__half><<<grid_for(total), kBlock, 0, stream>>>(
+        in, images, channels, spatial, static_cast<__half*>(out));
+  } else if (to == Element::bf16) {
+    channels_first_kernel<__nv_bfloat16><<<grid_for(total), kBlock, 0, stream>>>(
+        in, images, channels, spatial, static_cast<__nv_bfloat16*>(out));
+  } else {
+    channels_first_kernel<float><<<grid_for(total), kBlock, 0, stream>>>(
+        in, images, channels, spatial, static_cast<float*>(out));
+  }
   check_launch(__func__);
 }
 

@@ -7,6 +7,8 @@
 
 #include <cstdint>
 
+#include "gpu/kernels/convert.h"
+
 namespace tb::gpu::kernels {
 
 // A convolution's geometry as the kernels index it (tensor::Conv2dGeometry, with the output size
@@ -25,12 +27,16 @@ struct ConvDims {
 // patch * spatial and row_stride = spatial each image gets its own [patch, spatial] matrix; with
 // image_stride = spatial and row_stride = images * spatial the images sit side by side in one
 // [patch, images * spatial] matrix.
-void im2col(const float* x, const ConvDims& d, int images, float* cols, std::int64_t image_stride,
+// T is float, or std::uint16_t for f16 and bf16 alike: a copy, so the 16-bit values move bit for
+// bit (the padding's 0 is +0 in both) and 16-bit columns feed a Tensor Core product directly.
+template <typename T>
+void im2col(const T* x, const ConvDims& d, int images, T* cols, std::int64_t image_stride,
             std::int64_t row_stride, cudaStream_t stream);
 
 // The adjoint of im2col, as a gather: dx[n][c][ih][iw] = the sum of the column entries im2col
 // would have copied from there, added in (ki, kj) order as cpu_conv.cpp's col2im adds them.
-// Overwrites dx ([images, C, H, W]); cols laid out as in im2col.
+// Overwrites dx ([images, C, H, W]); cols laid out as in im2col. f32 only: the columns it folds
+// are a product's fp32 result, also when that product took 16-bit operands.
 void col2im(const float* cols, const ConvDims& d, int images, std::int64_t image_stride,
             std::int64_t row_stride, float* dx, cudaStream_t stream);
 
@@ -41,6 +47,10 @@ void add_channel_bias(float* y, const float* bias, int images, int channels, int
 // out[oc][n * spatial + s] = in[n][oc][s]: gathers one channel's rows of all images into one
 // matrix row. in: [images, channels, spatial], out: [channels, images * spatial].
 void channels_first(const float* in, int images, int channels, int spatial, float* out,
+                    cudaStream_t stream);
+// The same, each value rounded (to nearest even) to `to` (f16 or bf16) on the way, so the
+// layout pass also narrows an f32 gradient for a 16-bit product. out holds `to`'s 16-bit values.
+void channels_first(const float* in, int images, int channels, int spatial, void* out, Element to,
                     cudaStream_t stream);
 
 // sums[c] = sum over n, s of x[n][c][s], accumulated in double. x: [batch, channels, spatial],

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/util/error.h"
+#include "tests/gpu/conv_cases.h"
 #include "tests/gpu/gpu_test_support.h"
 
 namespace tb::gpu::testing {
@@ -130,45 +131,6 @@ TEST(CudaGemm, RejectsMismatchedShapesAndDtypes) {
 }
 
 // ---- convolution ----
-
-struct ConvCase {
-  std::int64_t batch, in_channels, out_channels, h, w, kernel, stride, padding;
-};
-
-Conv2dGeometry geometry(const ConvCase& c) {
-  Conv2dGeometry g;
-  g.in_channels = c.in_channels;
-  g.out_channels = c.out_channels;
-  g.kernel = c.kernel;
-  g.stride = c.stride;
-  g.padding = c.padding;
-  g.in_h = c.h;
-  g.in_w = c.w;
-  return g;
-}
-
-std::string describe(const ConvCase& c) {
-  return "N" + std::to_string(c.batch) + " C" + std::to_string(c.in_channels) + " OC" +
-         std::to_string(c.out_channels) + " " + std::to_string(c.h) + "x" + std::to_string(c.w) +
-         " K" + std::to_string(c.kernel) + " S" + std::to_string(c.stride) + " P" +
-         std::to_string(c.padding);
-}
-
-const std::vector<ConvCase>& conv_cases() {
-  static const std::vector<ConvCase> cases = {
-      {2, 3, 4, 8, 8, 3, 1, 1},
-      {3, 2, 5, 9, 7, 3, 2, 0},
-      {2, 4, 3, 6, 6, 1, 1, 0},
-      {2, 4, 3, 7, 6, 1, 2, 0},
-      {2, 3, 2, 11, 10, 5, 2, 1},
-      {1, 2, 3, 5, 5, 5, 1, 0},
-      {2, 3, 4, 7, 7, 3, 2, 1},
-      {4, 1, 6, 12, 12, 5, 1, 1},
-      // Columns of 28 images fill the 64 MiB workspace: two chunks, the second adding to dW.
-      {32, 64, 16, 32, 32, 3, 1, 1},
-  };
-  return cases;
-}
 
 TEST(CudaConv, ForwardMatchesCpu) {
   TB_REQUIRE_GPU();

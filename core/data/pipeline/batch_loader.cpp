@@ -150,6 +150,8 @@ void BatchLoader::fill(WorkerState& state, std::int64_t batch, LoadedBatch& out)
   const std::int64_t end = std::min(begin + options_.batch_size, n);
   const auto count = static_cast<std::size_t>(end - begin);
   out.index = batch;
+  tensor::use_host_memory(out.features, options_.host_memory.get());
+  tensor::use_host_memory(out.labels, options_.host_memory.get());
   out.features.resize(count * numel_);
   out.labels.resize(count);
   out.positions.resize(count);

@@ -29,6 +29,7 @@
 #include "core/data/pipeline/sample_cache.h"
 #include "core/data/pipeline/sample_decoder.h"
 #include "core/data/record_set.h"
+#include "core/tensor/host_memory.h"
 #include "core/trace/recorder.h"
 
 namespace tb::data {
@@ -46,13 +47,16 @@ struct LoaderOptions {
   AugmentSpec augment;                 // needs samples of rank 3 [C, H, W]
   std::shared_ptr<SampleCache> cache;  // decoded samples by key; none when null
   trace::Recorder* recorder = nullptr;
+  // Where batches' features are decoded into: the backend's (pinned on CUDA, so the upload is
+  // asynchronous with no copy in between); plain memory when null.
+  std::shared_ptr<tensor::HostMemory> host_memory;
 };
 
 struct LoadedBatch {
   std::int64_t index = 0;  // within the epoch
   std::int64_t size = 0;
-  std::vector<float> features;           // [size, sample numel]
-  std::vector<std::int32_t> labels;      // [size]
+  tensor::HostVector<float> features;    // [size, sample numel], in LoaderOptions::host_memory
+  tensor::HostVector<std::int32_t> labels;  // [size], in LoaderOptions::host_memory
   std::vector<std::uint64_t> positions;  // [size]: each sample's position in the set
 };
 

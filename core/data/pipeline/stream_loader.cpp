@@ -204,7 +204,9 @@ void StreamLoader::decode(const RawBatch& raw, LoadedBatch& out,
   const std::size_t count = raw.keys.size();
   out.index = raw.index;
   out.size = static_cast<std::int64_t>(count);
-  out.labels = raw.labels;
+  tensor::use_host_memory(out.features, options_.host_memory.get());
+  tensor::use_host_memory(out.labels, options_.host_memory.get());
+  out.labels.assign(raw.labels.begin(), raw.labels.end());
   out.positions = raw.keys;  // a stream has no positions: the samples' keys
   out.features.resize(count * numel_);
   for (std::size_t i = 0; i < count; ++i) {

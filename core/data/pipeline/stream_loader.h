@@ -63,6 +63,7 @@ struct StreamOptions {
   OnError on_error = OnError::fail;
   AugmentSpec augment;
   trace::Recorder* recorder = nullptr;
+  std::shared_ptr<tensor::HostMemory> host_memory;  // as LoaderOptions::host_memory
 };
 
 struct StreamStats {

@@ -61,6 +61,34 @@ TEST(Project, PrecisionAndLossScalingAreValidatedAndRoundTrip) {
   EXPECT_EQ(Project::from_json(doc).to_json(), doc);
 }
 
+TEST(Project, ProfileSectionIsValidatedAndRoundTrips) {
+  const auto defaults = Project::from_json(json::object());
+  EXPECT_TRUE(defaults.profile.cupti);
+  EXPECT_EQ(defaults.profile.kinds, kAllCuptiKinds);
+
+  auto e = field_error({{"profile", {{"cupti", "yes"}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "profile.cupti");
+  e = field_error({{"profile", {{"kinds", json::array()}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "profile.kinds");
+  e = field_error({{"profile", {{"kinds", {"kernel", "warp"}}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "profile.kinds[1]");
+  EXPECT_NE(e.find("kernel, memcpy, memset, runtime, synchronization, overhead, memory"),
+            std::string::npos)
+      << e;
+  e = field_error({{"profile", {{"kinds", {"kernel", "kernel"}}}}});
+  EXPECT_EQ(e, "profile.kinds[1] | p.json: profile.kinds[1]: 'kernel' is listed twice");
+  e = field_error({{"profile", {{"nvtx", true}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "profile.nvtx");
+
+  const auto p = Project::from_json(
+      json::parse(R"({"profile": {"cupti": false, "kinds": ["kernel", "memcpy"]}})"));
+  EXPECT_FALSE(p.profile.cupti);
+  EXPECT_EQ(p.profile.kinds, (std::vector<std::string>{"kernel", "memcpy"}));
+  const json doc = p.to_json();
+  EXPECT_EQ(doc["profile"]["cupti"], false);
+  EXPECT_EQ(Project::from_json(doc).to_json(), doc);
+}
+
 TEST(Project, ToJsonRoundTripsAndIsComplete) {
   auto p = Project::from_json(json::parse(R"({
     "name": "x", "seed": 7,

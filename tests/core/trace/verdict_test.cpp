@@ -174,10 +174,34 @@ TEST(Verdict, ManyTinyKernelsAreLaunchBound) {
   EXPECT_EQ(v.bound, Bound::launch);
   EXPECT_NEAR(v.share, 1000.0 / 1400.0, 1e-12);
   EXPECT_NEAR(v.expected_speedup, 1400.0 / 400.0, 1e-9);
-  bool kernels = false;
-  for (const auto& line : v.evidence)
+  bool kernels = false, gaps = false;
+  for (const auto& line : v.evidence) {
     kernels |= contains(line, "200 kernels a step, median 2.0 µs");
+    // The device idles 5 µs between consecutive kernels: 199 gaps in each step's 200 kernels.
+    gaps |=
+        contains(line, "199 idle gaps between device work a step, median 5.0 µs, longest 5.0 µs");
+  }
   EXPECT_TRUE(kernels);
+  EXPECT_TRUE(gaps);
+}
+
+TEST(Verdict, GapsAreCountedAcrossStreamsAsOneDevice) {
+  // Two streams whose kernels overlap leave one 30 ns gap a step; a host span is no device work.
+  Builder b;
+  const TrackId other = b.track("stream 13", TrackKind::gpu_stream);
+  for (int i = 0; i < 3; ++i) {
+    const std::int64_t t = i * 1000;
+    b.span(b.host, "step", Category::step, t, t + 1000);
+    b.span(b.gpu(), "a", Category::kernel, t + 100, t + 400);
+    b.span(other, "b", Category::kernel, t + 300, t + 600);
+    b.span(b.gpu(), "c", Category::memcpy, t + 630, t + 900);
+  }
+  const auto v = b.judge_it();
+  bool gaps = false;
+  for (const auto& line : v.evidence) {
+    gaps |= contains(line, "1 idle gaps between device work a step, median 30 ns, longest 30 ns");
+  }
+  EXPECT_TRUE(gaps) << ::testing::PrintToString(v.evidence);
 }
 
 TEST(Verdict, NoStepsIsUnknown) {

@@ -126,6 +126,33 @@ TEST(BatchLoader, SameBatchesWhateverTheWorkersAndPrefetchWithAugmentation) {
   }
 }
 
+// With a backend's host memory (pinned on CUDA) every batch is decoded straight into it, and the
+// buffers circulate between the slots and the consumer instead of being allocated per batch.
+TEST(BatchLoader, DecodesIntoTheGivenHostMemoryAndRecyclesItsBuffers) {
+  const auto set = std::make_shared<GeneratedSet>(1000);
+  for (int workers : {0, 2}) {
+    auto memory = std::make_shared<tensor::CachingHostMemory>(tensor::plain_host_memory());
+    auto o = options(workers, 3);
+    o.host_memory = memory;
+    BatchLoader loader(set, o);
+    LoadedBatch batch;  // starts in plain memory, as a consumer's batch does
+    std::int64_t batches = 0;
+    for (std::int64_t e = 0; e < 3; ++e) {
+      loader.start_epoch(e);
+      while (loader.next(batch)) {
+        ++batches;
+        ASSERT_EQ(batch.features.get_allocator().memory(), memory.get()) << workers;
+        ASSERT_EQ(batch.labels.get_allocator().memory(), memory.get()) << workers;
+        ASSERT_EQ(batch.features.size(), static_cast<std::size_t>(batch.size) * 16);
+      }
+    }
+    EXPECT_EQ(batches, 3 * 16);
+    // Features and labels for the prefetch slots and the consumer's batch, and the short last
+    // batch's smaller sizes: a handful, not two per batch.
+    EXPECT_LE(memory->stats().upstream_allocations, 2 * (3 + 1) * 2) << workers;
+  }
+}
+
 TEST(BatchLoader, DecodesAsTheMetadataSaysAndChecksLabels) {
   const auto set = std::make_shared<GeneratedSet>(10);
   auto o = options(1, 2);

@@ -134,6 +134,25 @@ TEST(StreamLoader, SameBatchesWhateverTheWorkerCount) {
   }
 }
 
+TEST(StreamLoader, DecodesIntoTheGivenHostMemory) {
+  StreamOptions o;
+  o.batch_size = 32;
+  o.workers = 2;
+  auto memory = std::make_shared<tensor::CachingHostMemory>(tensor::plain_host_memory());
+  o.host_memory = memory;
+  StreamLoader loader(std::make_unique<ListStream>(ids_with_repeats()), o);
+  LoadedBatch batch;
+  int batches = 0;
+  while (loader.next(batch)) {
+    ++batches;
+    ASSERT_EQ(batch.features.get_allocator().memory(), memory.get());
+    ASSERT_EQ(batch.labels.get_allocator().memory(), memory.get());
+    ASSERT_EQ(batch.labels.size(), static_cast<std::size_t>(batch.size));
+  }
+  EXPECT_GT(batches, 2);
+  EXPECT_GT(memory->stats().upstream_allocations, 0);
+}
+
 TEST(StreamLoader, ABadRecordEndsTheStreamAfterTheBatchesBeforeItOrIsSkipped) {
   std::vector<std::uint32_t> ids(200);
   for (std::uint32_t i = 0; i < 200; ++i) ids[i] = i + 1;
