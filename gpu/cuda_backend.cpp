@@ -253,7 +253,7 @@ void CudaBackend::upload(Tensor& dst, const void* host, std::size_t bytes) {
 }
 
 std::shared_ptr<tensor::HostMemory> CudaBackend::host_memory() {
-  return pinned_host_memory();
+  return pinned_host_memory(device_);
 }
 
 void CudaBackend::upload_async(Tensor& dst, const void* host, std::size_t bytes) {

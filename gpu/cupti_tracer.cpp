@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -150,6 +151,15 @@ std::vector<trace::GpuDeviceLimits> read_devices() {
   return out;
 }
 
+// CUPTI's timestamps, from registration until the process ends: one monotonic clock for every
+// run (a run's own Recorder clock restarts at zero, and CUPTI converts GPU times through the
+// callback's clock by interpolation, so it must never jump).
+std::uint64_t steady_timestamp() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                        std::chrono::steady_clock::now().time_since_epoch())
+                                        .count());
+}
+
 class CuptiTracer;
 // CUPTI's callbacks are plain functions: they reach the one live tracer through this.
 std::atomic<CuptiTracer*> active_tracer{nullptr};
@@ -159,60 +169,78 @@ class CuptiTracer final : public trace::DeviceTracer {
   explicit CuptiTracer(const trace::DeviceTracerOptions& options) : options_(options) {
     cupti_ = cupti_library(unavailable_);
     if (!cupti_) return;
+    // Checked before CUPTI is claimed, so a bad list leaves nothing half set up.
+    kinds_ = activity_kinds(options_.kinds);
+    want_runtime_ =
+        std::find(options_.kinds.begin(), options_.kinds.end(), "runtime") != options_.kinds.end();
     CuptiTracer* expected = nullptr;
     if (!active_tracer.compare_exchange_strong(expected, this)) {
       unavailable_ = "another run in this process is tracing with CUPTI";
       return;
     }
     owns_cupti_ = true;
-    // A subscriber of our own: where Nsight Systems or another profiler already holds CUPTI,
-    // this is where it shows.
-    const CUptiResult subscribed = cupti_->subscribe(&subscriber_, nullptr, nullptr);
-    if (subscribed != CUPTI_SUCCESS) {
-      unavailable_ = subscribed == CUPTI_ERROR_MULTIPLE_SUBSCRIBERS_NOT_SUPPORTED
-                         ? "another profiler holds CUPTI (" + cupti_->describe(subscribed) +
-                               "); running without kernel tracing"
-                         : "CUPTI could not be started: " + cupti_->describe(subscribed);
-      subscriber_ = nullptr;
-      return;
+    try {
+      // A subscriber of our own: where Nsight Systems or another profiler already holds CUPTI,
+      // this is where it shows.
+      const CUptiResult subscribed = cupti_->subscribe(&subscriber_, nullptr, nullptr);
+      if (subscribed != CUPTI_SUCCESS) {
+        unavailable_ = subscribed == CUPTI_ERROR_MULTIPLE_SUBSCRIBERS_NOT_SUPPORTED
+                           ? "another profiler holds CUPTI (" + cupti_->describe(subscribed) +
+                                 "); running without kernel tracing"
+                           : "CUPTI could not be started: " + cupti_->describe(subscribed);
+        subscriber_ = nullptr;
+        release();
+        return;
+      }
+      devices_ = read_devices();
+      cupti_->check(cupti_->register_callbacks(&buffer_requested, &buffer_completed),
+                    "cuptiActivityRegisterCallbacks");
+      // Once per process and for good: CUPTI keeps using the callback after we are gone.
+      static const bool own_clock =
+          cupti_->register_timestamp_callback != nullptr &&
+          cupti_->register_timestamp_callback(&steady_timestamp) == CUPTI_SUCCESS;
+      own_timestamps_ = own_clock;
+      parser_ = std::thread([this] { parse_loop(); });
+    } catch (...) {
+      release();
+      throw;
     }
-    kinds_ = activity_kinds(options_.kinds);
-    devices_ = read_devices();
-    cupti_->check(cupti_->register_callbacks(&buffer_requested, &buffer_completed),
-                  "cuptiActivityRegisterCallbacks");
-    // Timestamps on the engine's clock; where CUPTI refuses, a measured offset instead.
-    if (cupti_->register_timestamp_callback(&engine_timestamp) != CUPTI_SUCCESS) {
-      std::uint64_t cupti_now = 0;
-      cupti_->get_timestamp(&cupti_now);
-      offset_ns_ = options_.now_ns() - static_cast<std::int64_t>(cupti_now);
-    }
-    parser_ = std::thread([this] { parse_loop(); });
   }
 
   ~CuptiTracer() override {
-    if (owns_cupti_ && cupti_ && subscriber_) {
+    if (owns_cupti_) {
       try {
         stop();
       } catch (...) {
         // The run is over; nothing more can be reported.
       }
+      release();  // no callback reaches this object from here on
+    }
+    if (parser_.joinable()) {
       {
         const std::lock_guard lock(mutex_);
         quitting_ = true;
       }
       queue_changed_.notify_all();
-      if (parser_.joinable()) parser_.join();
-      cupti_->unsubscribe(subscriber_);
+      parser_.join();
     }
-    if (owns_cupti_) active_tracer.store(nullptr);
+    for (const auto& [buffer, size] : queue_) std::free(buffer);
     for (auto* buffer : pool_) std::free(buffer);
   }
 
   void start() override {
     if (!unavailable_.empty() || started_) return;
-    for (const auto kind : kinds_) {
-      cupti_->check(cupti_->enable(kind), "cuptiActivityEnable");
+    // Runtime records are needed for the external correlation (each phase's device work in its
+    // step); kept out of the activity when not asked for.
+    auto kinds = kinds_;
+    if (!want_runtime_) kinds.push_back(CUPTI_ACTIVITY_KIND_RUNTIME);
+    for (std::size_t i = 0; i < kinds.size(); ++i) {
+      if (const CUptiResult r = cupti_->enable(kinds[i]); r != CUPTI_SUCCESS) {
+        for (std::size_t j = 0; j < i; ++j) cupti_->disable(kinds[j]);
+        throw Error("cuptiActivityEnable: " + cupti_->describe(r));
+      }
     }
+    enabled_ = kinds;
     // Completed records reach us at least this often, for the live timeline.
     cupti_->flush_period(500);
     started_ = true;
@@ -233,15 +261,16 @@ class CuptiTracer final : public trace::DeviceTracer {
     // Hands CUPTI's buffers with completed records over (all of them when forced), through
     // buffer_completed, on this thread; then waits for the parser to empty the queue.
     cupti_->flush_all(flush_device ? CUPTI_ACTIVITY_FLAG_FLUSH_FORCED : 0);
+    // Read outside our lock: CUPTI may hold its own while it asks us for a buffer.
+    size_t dropped = 0;
+    if (cupti_->get_num_dropped_records(nullptr, 0, &dropped) != CUPTI_SUCCESS) dropped = 0;
     std::unique_lock lock(mutex_);
     queue_changed_.wait(lock, [&] { return queue_.empty() && !parsing_; });
     GpuActivity out;
     std::swap(out, parsed_);
-    size_t dropped = 0;
-    if (cupti_->get_num_dropped_records(nullptr, 0, &dropped) == CUPTI_SUCCESS) {
-      out.dropped_records = static_cast<std::int64_t>(dropped) + refused_buffers_;
-    }
-    refused_buffers_ = 0;
+    lock.unlock();
+    // CUPTI counts every record it had no buffer for, those of the buffers we refused included.
+    out.dropped_records = static_cast<std::int64_t>(dropped);
     resolve_sync_threads(out);
     return out;
   }
@@ -251,15 +280,19 @@ class CuptiTracer final : public trace::DeviceTracer {
   void stop() override {
     if (!started_) return;
     started_ = false;
-    for (const auto kind : kinds_) cupti_->disable(kind);
+    for (const auto kind : enabled_) cupti_->disable(kind);
+    cupti_->flush_period(0);
     cupti_->flush_all(CUPTI_ACTIVITY_FLAG_FLUSH_FORCED);
   }
 
  private:
-  static std::uint64_t engine_timestamp() {
-    CuptiTracer* tracer = active_tracer.load();
-    return tracer ? static_cast<std::uint64_t>(std::max<std::int64_t>(tracer->options_.now_ns(), 0))
-                  : 0;
+  // Gives CUPTI up: the subscriber, and the slot the callbacks reach us through.
+  void release() {
+    if (!owns_cupti_) return;
+    if (subscriber_) cupti_->unsubscribe(subscriber_);
+    subscriber_ = nullptr;
+    active_tracer.store(nullptr);
+    owns_cupti_ = false;
   }
 
   static void buffer_requested(std::uint8_t** buffer, size_t* size, size_t* max_records) {
@@ -293,11 +326,8 @@ class CuptiTracer final : public trace::DeviceTracer {
           static_cast<std::uint8_t*>(std::aligned_alloc(kBufferAlignment, options_.buffer_bytes));
       if (*buffer) ++buffers_made_;
     }
-    if (*buffer) {
-      *size = options_.buffer_bytes;
-    } else {
-      ++refused_buffers_;  // CUPTI drops what it cannot store; counted with its own count too
-    }
+    // Without one CUPTI drops what it cannot store, and counts it (take() reports the count).
+    if (*buffer) *size = options_.buffer_bytes;
   }
 
   void parse_loop() {
@@ -333,17 +363,27 @@ class CuptiTracer final : public trace::DeviceTracer {
     into.external_ids.merge(from.external_ids);
   }
 
+  // Engine time minus CUPTI time, now: measured per buffer, so a slow drift between the two
+  // clocks never builds up (a buffer spans a second or so).
+  std::int64_t clock_offset() const {
+    const std::int64_t engine = options_.now_ns();
+    std::uint64_t cupti_now = steady_timestamp();
+    if (!own_timestamps_ && cupti_->get_timestamp(&cupti_now) != CUPTI_SUCCESS) cupti_now = 0;
+    return engine - static_cast<std::int64_t>(cupti_now);
+  }
   std::int64_t t(std::uint64_t cupti_ns) const {
     return static_cast<std::int64_t>(cupti_ns) + offset_ns_;
   }
 
   void parse(std::uint8_t* buffer, size_t valid, GpuActivity& out) {
+    offset_ns_ = clock_offset();
     CUpti_Activity* record = nullptr;
     while (cupti_->get_next_record(buffer, valid, &record) == CUPTI_SUCCESS) {
       switch (record->kind) {
         case CUPTI_ACTIVITY_KIND_KERNEL:
         case CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL: {
           const auto* k = reinterpret_cast<const CUpti_ActivityKernel10*>(record);
+          if (k->start == 0 || k->end == 0) break;  // not finished when a forced flush came
           trace::GpuKernelRecord r;
           r.name = demangle(k->name);
           r.start_ns = t(k->start);
@@ -361,6 +401,7 @@ class CuptiTracer final : public trace::DeviceTracer {
         }
         case CUPTI_ACTIVITY_KIND_MEMCPY: {
           const auto* c = reinterpret_cast<const CUpti_ActivityMemcpy6*>(record);
+          if (c->start == 0 || c->end == 0) break;
           trace::GpuCopyRecord r;
           r.kind = copy_kind(c->copyKind);
           r.pinned_host = c->srcKind == CUPTI_ACTIVITY_MEMORY_KIND_PINNED ||
@@ -376,6 +417,7 @@ class CuptiTracer final : public trace::DeviceTracer {
         }
         case CUPTI_ACTIVITY_KIND_MEMSET: {
           const auto* m = reinterpret_cast<const CUpti_ActivityMemset4*>(record);
+          if (m->start == 0 || m->end == 0) break;
           out.memsets.push_back({static_cast<std::int64_t>(m->bytes), t(m->start), t(m->end),
                                  m->deviceId, m->streamId, m->correlationId});
           break;
@@ -383,6 +425,7 @@ class CuptiTracer final : public trace::DeviceTracer {
         case CUPTI_ACTIVITY_KIND_RUNTIME:
         case CUPTI_ACTIVITY_KIND_DRIVER: {
           const auto* a = reinterpret_cast<const CUpti_ActivityAPI*>(record);
+          if (!want_runtime_) break;  // enabled only for the external correlation
           const auto domain = record->kind == CUPTI_ACTIVITY_KIND_RUNTIME
                                   ? CUPTI_CB_DOMAIN_RUNTIME_API
                                   : CUPTI_CB_DOMAIN_DRIVER_API;
@@ -456,7 +499,10 @@ class CuptiTracer final : public trace::DeviceTracer {
   CUpti_SubscriberHandle subscriber_ = nullptr;
   std::vector<CUpti_ActivityKind> kinds_;
   std::vector<trace::GpuDeviceLimits> devices_;
-  std::int64_t offset_ns_ = 0;  // added to CUPTI's timestamps (0 with the timestamp callback)
+  std::int64_t offset_ns_ = 0;   // added to CUPTI's timestamps (parser thread: see clock_offset)
+  bool own_timestamps_ = false;  // CUPTI stamps with steady_timestamp, else its own clock
+  bool want_runtime_ = true;
+  std::vector<CUpti_ActivityKind> enabled_;
   bool started_ = false;
 
   std::mutex mutex_;
@@ -464,7 +510,6 @@ class CuptiTracer final : public trace::DeviceTracer {
   std::deque<std::pair<std::uint8_t*, size_t>> queue_;  // completed buffers, not yet parsed
   std::vector<std::uint8_t*> pool_;                     // free buffers
   std::size_t buffers_made_ = 0;
-  std::int64_t refused_buffers_ = 0;
   bool parsing_ = false;
   bool quitting_ = false;
   GpuActivity parsed_;  // parsed since the last take()

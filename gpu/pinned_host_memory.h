@@ -9,8 +9,8 @@
 namespace tb::gpu {
 
 // cudaHostAlloc (portable: usable with every device) behind a tensor::CachingHostMemory, since
-// pinning costs about a millisecond per megabyte. One for the process, never destroyed: batches
-// may outlive the backend that asked for it.
-std::shared_ptr<tensor::HostMemory> pinned_host_memory();
+// pinning costs about a millisecond per megabyte; allocated with `device` current. One per
+// device for the process, never destroyed: batches may outlive the backend that asked for it.
+std::shared_ptr<tensor::HostMemory> pinned_host_memory(int device);
 
 }  // namespace tb::gpu

@@ -142,9 +142,8 @@ class DenseWorkload final : public Workload {
         streaming_(project.data.loader.mode == "stream") {
     if (!streaming_) {
       train_ = std::make_unique<data::BatchLoader>(
-          train_set_,
-          with_cache(loader_options(project, recorder, backend),
-                     make_cache(project, *train_set_, "train")));
+          train_set_, with_cache(loader_options(project, recorder, backend),
+                                 make_cache(project, *train_set_, "train")));
     }
     const auto& shape = train_set_->spec().shape;
     std::vector<std::int64_t> sample(shape.begin(), shape.end());
@@ -160,6 +159,19 @@ class DenseWorkload final : public Workload {
     if (backend.device() != tensor::Device::cpu) {
       uploader_ = std::make_unique<BatchUploader>(backend, sample);
     }
+  }
+
+  // The run's batches go back first, then the pinned pages they came from (the next run in this
+  // process may use other batch sizes).
+  ~DenseWorkload() override {
+    uploader_.reset();
+    train_.reset();
+    stream_.reset();
+    test_.reset();
+    batch_ = {};
+    test_batch_ = {};
+    features_.reset();
+    if (const auto memory = backend_.host_memory()) memory->trim();
   }
 
   std::string train_name() const override { return train_set_->name(); }
@@ -327,8 +339,8 @@ class DenseWorkload final : public Workload {
   data::LoadedBatch batch_;
   data::LoadedBatch test_batch_;
   std::shared_ptr<BatchFeatures> features_ = std::make_shared<BatchFeatures>();  // x_ on the CPU
-  tensor::Tensor x_;  // [N, sample shape...] f32, on the CPU
-  tensor::Tensor y_;  // [N] i32, on the CPU
+  tensor::Tensor x_;                         // [N, sample shape...] f32, on the CPU
+  tensor::Tensor y_;                         // [N] i32, on the CPU
   std::unique_ptr<BatchUploader> uploader_;  // on a device: x and y, one batch uploaded ahead
 };
 

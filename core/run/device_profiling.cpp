@@ -42,7 +42,7 @@ DeviceProfiling::DeviceProfiling(const ProfileSettings& settings, tensor::Device
     return;
   }
   converter_ = trace::GpuActivityConverter(tracer_->devices());
-  measure_overhead_ = total_steps >= kTracedTo;
+  measure_overhead_ = total_steps >= kTracedTo;  // resumed runs: see on_step
   if (!measure_overhead_) start_tracer();
 }
 
@@ -56,8 +56,14 @@ DeviceProfiling::~DeviceProfiling() {
 }
 
 void DeviceProfiling::start_tracer() {
-  tracer_->start();
-  started_ = true;
+  try {
+    tracer_->start();
+    started_ = true;
+  } catch (const std::exception& e) {
+    // The run goes on untraced; the session says why.
+    off_reason_ = e.what();
+    tracer_.reset();
+  }
 }
 
 DeviceProfiling::Phase::Phase(DeviceProfiling& profiling, std::int64_t step, trace::Category phase)
@@ -69,8 +75,10 @@ DeviceProfiling::Phase::~Phase() {
   if (tracer_) tracer_->pop_phase();
 }
 
-void DeviceProfiling::on_step(std::int64_t step, double seconds) {
+void DeviceProfiling::on_step(std::int64_t, double seconds) {
   if (!tracer_ || !measure_overhead_) return;
+  // Counted from this session's first step: a resumed run starts at a later global step.
+  const std::int64_t step = ++steps_seen_;
   if (step >= kUntracedFrom && step <= kTracingStartsAfter) {
     untraced_s_ += seconds;
     ++untraced_steps_;

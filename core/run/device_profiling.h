@@ -52,7 +52,8 @@ class DeviceProfiling {
     trace::DeviceTracer* tracer_;
   };
 
-  // After each training step, with its duration: the overhead windows.
+  // After each training step (its global number, its duration): the overhead windows, counted
+  // in this session's steps, so a resumed run measures and starts tracing like a new one.
   void on_step(std::int64_t step, double seconds);
   // The activity since the last call, converted into `batch`; `final` flushes CUPTI's
   // partly filled buffers (the run's end) and stops the tracer.
@@ -70,6 +71,7 @@ class DeviceProfiling {
   bool measure_overhead_ = false;
   double untraced_s_ = 0.0, traced_s_ = 0.0;
   std::int64_t untraced_steps_ = 0, traced_steps_ = 0;
+  std::int64_t steps_seen_ = 0;  // on_step calls: the windows count this session's steps
   trace::GpuActivityConverter converter_;
 };
 

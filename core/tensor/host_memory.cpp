@@ -53,6 +53,16 @@ void CachingHostMemory::deallocate(void* block, std::size_t bytes) {
   stats_.in_use_bytes -= static_cast<std::int64_t>(bytes);
 }
 
+void CachingHostMemory::trim() {
+  std::multimap<std::size_t, void*> free;
+  {
+    const std::lock_guard lock(mutex_);
+    free.swap(free_);
+    stats_.cached_bytes = 0;
+  }
+  for (const auto& [bytes, block] : free) upstream_.deallocate(block, bytes);
+}
+
 CachingHostMemory::Stats CachingHostMemory::stats() const {
   const std::lock_guard lock(mutex_);
   return stats_;

@@ -30,6 +30,9 @@ class HostMemory {
   virtual void deallocate(void* block, std::size_t bytes) = 0;
   // Whether a device can copy from it asynchronously (page-locked memory).
   virtual bool pinned() const = 0;
+  // Gives back memory held for reuse (a cache's free blocks); for the end of a run, so the next
+  // one, with other batch sizes, does not keep this one's pinned pages.
+  virtual void trim() {}
 };
 
 // Ordinary heap memory (operator new, 64-byte aligned); the default of every HostVector.
@@ -50,6 +53,7 @@ class CachingHostMemory final : public HostMemory {
   void* allocate(std::size_t bytes) override;
   void deallocate(void* block, std::size_t bytes) override;
   bool pinned() const override { return upstream_.pinned(); }
+  void trim() override;
 
   struct Stats {
     std::int64_t upstream_allocations = 0;

@@ -69,6 +69,17 @@ TEST(HostMemoryTest, CacheReusesBlocksOfTheSameSize) {
   // The cache's destruction gives every block back.
   EXPECT_EQ(upstream.frees, 3);
   EXPECT_EQ(upstream.live_bytes, 0);
+  {
+    CachingHostMemory cache(upstream);
+    void* a = cache.allocate(100);
+    void* b = cache.allocate(200);
+    cache.deallocate(a, 100);
+    const int frees_before = upstream.frees;
+    cache.trim();  // the free block goes back; the one in use stays
+    EXPECT_EQ(upstream.frees, frees_before + 1);
+    EXPECT_EQ(cache.stats().cached_bytes, 0);
+    cache.deallocate(b, 200);
+  }
 }
 
 TEST(HostMemoryTest, SteadyBatchesAllocateOnlyOnce) {
