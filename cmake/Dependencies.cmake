@@ -54,6 +54,8 @@ endif()
 
 set(TRAINBENCH_HAVE_MPI OFF)
 if(NOT TRAINBENCH_MPI STREQUAL "OFF")
+  # The C API through the C++ compiler (the deprecated C++ bindings skipped); Debian's OpenMPI.
+  set(MPI_CXX_SKIP_MPICXX ON CACHE BOOL "" FORCE)
   find_package(MPI COMPONENTS CXX QUIET)
   if(MPI_CXX_FOUND)
     set(TRAINBENCH_HAVE_MPI ON)

@@ -9,6 +9,7 @@ packages=(
   libeigen3-dev nlohmann-json3-dev libsqlite3-dev zlib1g-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libabsl-dev libnanoflann-dev
   libxxhash-dev libzstd-dev libprotobuf-dev protobuf-compiler libhdf5-dev liblmdb-dev libzip-dev
+  libopenmpi-dev openmpi-bin
   qt6-base-dev qt6-charts-dev qt6-svg-dev libgl-dev
   dataset-fashion-mnist
 )

@@ -1,6 +1,7 @@
 // ProfilerView: the profiling views of one trace together — the timeline on top, memory over time
-// and the step breakdown with its verdict below — wired so that a click on the memory plot
-// centres the timeline on that time, and a click on a step's bar zooms the timeline to the step.
+// and, beside it in tabs, the step breakdown with its verdict and the kernel table — wired so
+// that a click on the memory plot centres the timeline on that time, and a click on a step's bar
+// or a double-click on a kernel zooms the timeline to that step or that kernel's longest launch.
 //
 // Feed it a recorded session, an imported PyTorch trace, or a live run's snapshots: setTrace()
 // forwards the same immutable trace to every view.

@@ -145,6 +145,19 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
   profile_cmd->add_flag("--json", profile_command.json, "Print one JSON object on stdout");
   add_db(profile_cmd);
 
+  KernelsCommand kernels_command;
+  auto* kernels_cmd = app.add_subcommand(
+      "kernels", "A session's GPU kernels by total time: count, mean, launch shape, occupancy");
+  kernels_cmd->add_option("id", kernels_command.session, "Session id")->required();
+  kernels_cmd->add_option("--top", kernels_command.top, "Rows listed (0: all)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  kernels_cmd->add_flag("--group", kernels_command.group,
+                        "One row for all template instances of a kernel");
+  kernels_cmd->add_flag("--copies", kernels_command.copies, "Memcpy and memset rows too");
+  kernels_cmd->add_flag("--json", kernels_command.json, "Print one JSON object on stdout");
+  add_db(kernels_cmd);
+
   TraceDiffCommand diff_command;
   auto* diff_cmd = app.add_subcommand(
       "trace-diff", "Ops and kernels added, removed, faster and slower between two sessions");
@@ -329,6 +342,9 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
     } else if (*profile_cmd) {
       profile_command.db_path = db_path;
       outcome.exit_code = profile_session(profile_command);
+    } else if (*kernels_cmd) {
+      kernels_command.db_path = db_path;
+      outcome.exit_code = list_kernels(kernels_command);
     } else if (*diff_cmd) {
       diff_command.db_path = db_path;
       outcome.exit_code = diff_traces(diff_command);

@@ -121,6 +121,17 @@ struct ProfileCommand {
 // Step breakdown, top ops and the verdict of a session's trace.
 int profile_session(const ProfileCommand& command);
 
+struct KernelsCommand {
+  std::filesystem::path db_path;
+  std::int64_t session = 0;
+  std::int64_t top = 25;  // rows listed (0: all)
+  bool group = false;     // template instances of one kernel as one row
+  bool copies = false;    // memcpy and memset rows too
+  bool json = false;
+};
+// The kernel table of a session's trace (CUPTI kernels, or an imported PyTorch trace's).
+int list_kernels(const KernelsCommand& command);
+
 struct TraceDiffCommand {
   std::filesystem::path db_path;
   std::int64_t before = 0;

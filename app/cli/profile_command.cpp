@@ -1,6 +1,7 @@
 // trainbench profile ID [--json] [--top N]: where a session's step time goes (the step breakdown,
 // per step and on average), its top host and device ops, the GPU idle share and the verdict.
 // trainbench trace-diff A B [--top N] [--json]: ops and kernels added, removed, faster and slower.
+// trainbench kernels ID [--top N] [--group] [--copies] [--json]: the kernel table.
 #include <algorithm>
 #include <cstdio>
 #include <iostream>
@@ -15,6 +16,7 @@
 #include "core/store/session_store.h"
 #include "core/store/trace_store.h"
 #include "core/trace/breakdown.h"
+#include "core/trace/kernel_table.h"
 #include "core/trace/top_ops.h"
 #include "core/trace/verdict.h"
 
@@ -272,6 +274,71 @@ int diff_traces(const TraceDiffCommand& command) {
                 trace::diff_kind_name(d.kind), d.name.c_str(), trace::category_name(d.category),
                 static_cast<long long>(d.before.count), static_cast<long long>(d.after.count),
                 d.before.mean_ns * 1e-3, d.after.mean_ns * 1e-3, ms(d.delta_per_step_ns));
+  }
+  return kExitOk;
+}
+
+int list_kernels(const KernelsCommand& command) {
+  const auto store = open_sessions(command.db_path, {command.session});
+  if (!store) return kExitBadInput;
+  const trace::Trace trace = store::load_trace(*store, store::SessionId{command.session});
+  const auto rows = trace::kernel_table(trace, {command.copies, command.group});
+  const std::size_t shown =
+      command.top == 0 ? rows.size() : std::min(rows.size(), static_cast<std::size_t>(command.top));
+  const auto dims = [](const std::optional<trace::Dim3>& d) {
+    return d ? json{(*d)[0], (*d)[1], (*d)[2]} : json(nullptr);
+  };
+  const auto optional = [](const auto& v) { return v ? json(*v) : json(nullptr); };
+  if (command.json) {
+    json out = json::array();
+    for (const auto& r : rows) {
+      out.push_back({{"name", r.name},
+                     {"category", trace::category_name(r.category)},
+                     {"count", r.count},
+                     {"total_ns", r.total_ns},
+                     {"mean_ns", r.mean_ns},
+                     {"min_ns", r.min_ns},
+                     {"max_ns", r.max_ns},
+                     {"share", r.share},
+                     {"grid", dims(r.grid)},
+                     {"block", dims(r.block)},
+                     {"config_varies", r.config_varies},
+                     {"registers_per_thread", optional(r.registers_per_thread)},
+                     {"shared_memory_bytes", optional(r.shared_memory_bytes)},
+                     {"occupancy_pct", optional(r.occupancy_pct)},
+                     {"steps", r.steps}});
+    }
+    std::cout << json{{"session", command.session}, {"kernels", out}}.dump() << std::endl;
+    return kExitOk;
+  }
+  if (rows.empty()) {
+    std::printf(
+        "session %lld has no GPU kernels in its trace (a CPU run, or one traced without "
+        "profile.cupti)\n",
+        static_cast<long long>(command.session));
+    return kExitOk;
+  }
+  const auto text = [](const std::optional<trace::Dim3>& d) {
+    return d ? std::to_string((*d)[0]) + "x" + std::to_string((*d)[1]) + "x" +
+                   std::to_string((*d)[2])
+             : std::string("-");
+  };
+  std::printf("  %-48s %8s %11s %10s %10s %7s %-14s %-11s %5s %6s\n", "kernel", "count", "total ms",
+              "mean us", "max us", "share%", "grid", "block", "regs", "occ%");
+  for (std::size_t i = 0; i < shown; ++i) {
+    const auto& r = rows[i];
+    const std::string regs = r.registers_per_thread ? std::to_string(*r.registers_per_thread) : "-";
+    char occupancy[16] = "-";
+    if (r.occupancy_pct) std::snprintf(occupancy, sizeof occupancy, "%.1f", *r.occupancy_pct);
+    std::printf("  %-48.48s %8lld %11.3f %10.2f %10.2f %7.1f %-14s %-11s %5s %6s\n", r.name.c_str(),
+                static_cast<long long>(r.count), ms(static_cast<double>(r.total_ns)),
+                r.mean_ns * 1e-3, static_cast<double>(r.max_ns) * 1e-3, 100.0 * r.share,
+                (text(r.grid) + (r.config_varies ? "*" : "")).c_str(), text(r.block).c_str(),
+                regs.c_str(), occupancy);
+  }
+  if (shown < rows.size()) {
+    std::printf("  ... %zu more (--top 0 lists all); * : the launch shape varies\n",
+                rows.size() - shown);
   }
   return kExitOk;
 }

@@ -212,6 +212,7 @@ TEST(Cli, EverySubcommandHasHelp) {
                               "export-trace",
                               "import-trace",
                               "profile",
+                              "kernels",
                               "trace-diff",
                               "compare",
                               "sweep"}) {
@@ -595,6 +596,36 @@ const char* kSmallKinetoTrace = R"({"schemaVersion": 1, "traceEvents": [
   {"ph": "i", "s": "t", "name": "[memory]", "pid": 10, "tid": 10, "ts": 104, "args": {"Device Type": 1, "Device Id": 0, "Total Allocated": 2048, "Total Reserved": 4096}},
   {"ph": "i", "s": "g", "name": "Record Window End", "pid": "", "tid": "", "ts": 200}
 ]})";
+
+// The kernel table of an imported trace: the one sgemm with its launch; a run without kernels
+// says so; a missing session is bad input.
+TEST(Cli, KernelsListsTheKernelTableOfASession) {
+  TempDir dir;
+  const auto file = dir / "small.pt.trace.json";
+  std::ofstream(file) << kSmallKinetoTrace;
+  const std::string db = (dir / "s.db").string();
+  const auto imported = trainbench("import-trace " + file.string() + " --json --db " + db, dir);
+  ASSERT_EQ(imported.exit_code, 0) << imported.err;
+  const auto id = json::parse(imported.out)["session_id"].get<std::int64_t>();
+
+  const auto listed = trainbench("kernels " + std::to_string(id) + " --json --db " + db, dir);
+  ASSERT_EQ(listed.exit_code, 0) << listed.err;
+  const auto kernels = json::parse(listed.out)["kernels"];
+  ASSERT_EQ(kernels.size(), 1u);
+  EXPECT_EQ(kernels[0]["name"], "sgemm");
+  EXPECT_EQ(kernels[0]["count"], 1);
+  EXPECT_EQ(kernels[0]["total_ns"], 4250);
+  EXPECT_DOUBLE_EQ(kernels[0]["share"].get<double>(), 1.0);
+
+  const auto text = trainbench("kernels " + std::to_string(id) + " --db " + db, dir);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("sgemm"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("occ%"), std::string::npos) << text.out;
+
+  const auto missing = trainbench("kernels 999 --db " + db, dir);
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("no session 999"), std::string::npos) << missing.err;
+}
 
 TEST(Cli, ImportTraceStoresAProfilerTraceAsASessionThatExportsBack) {
   TempDir dir;

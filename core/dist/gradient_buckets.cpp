@@ -1,0 +1,101 @@
+#include "core/dist/gradient_buckets.h"
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+
+#include "core/util/error.h"
+
+namespace tb::dist {
+
+GradientBuckets::GradientBuckets(Communicator& comm, std::vector<tensor::Tensor*> grads,
+                                 std::size_t bucket_bytes)
+    : comm_(comm), grads_(std::move(grads)) {
+  const std::size_t cap = std::max<std::size_t>(bucket_bytes / sizeof(float), 1);
+  bucket_of_.resize(grads_.size());
+  for (std::size_t i = 0; i < grads_.size(); ++i) {
+    const tensor::Tensor* g = grads_[i];
+    if (g == nullptr || g->dtype() != tensor::DType::f32 || g->device() != tensor::Device::cpu) {
+      throw Error("gradient buckets: gradient " + std::to_string(i) +
+                  " is not an f32 tensor in host memory");
+    }
+    const auto n = static_cast<std::size_t>(g->numel());
+    // A new bucket when this gradient would overflow a bucket that already holds something.
+    if (buckets_.empty() || (buckets_.back().elements > 0 && buckets_.back().elements + n > cap)) {
+      buckets_.emplace_back();
+    }
+    buckets_.back().members.push_back(i);
+    buckets_.back().elements += n;
+    bucket_of_[i] = buckets_.size() - 1;
+  }
+  flat_.resize(buckets_.size());
+  for (std::size_t b = 0; b < buckets_.size(); ++b) flat_[b].resize(buckets_[b].elements);
+  requests_.resize(buckets_.size());
+  pending_.resize(buckets_.size());
+  for (std::size_t b = 0; b < buckets_.size(); ++b) pending_[b] = buckets_[b].members.size();
+  ready_.assign(grads_.size(), false);
+}
+
+GradientBuckets::~GradientBuckets() {
+  // A request still in flight writes into flat_: let it land before the buffers go.
+  for (auto& request : requests_) {
+    if (!request) continue;
+    try {
+      request->wait();
+    } catch (...) {
+      // The run is failing already; the error was or will be reported by whoever saw it first.
+    }
+  }
+}
+
+void GradientBuckets::start(std::size_t b) {
+  float* out = flat_[b].data();
+  for (const std::size_t i : buckets_[b].members) {
+    const tensor::Tensor& g = *grads_[i];
+    out = std::copy_n(g.data(), g.numel(), out);
+  }
+  requests_[b] = comm_.all_reduce_async(flat_[b], ReduceOp::avg);
+}
+
+void GradientBuckets::mark_ready(std::size_t index) {
+  if (index >= grads_.size()) {
+    throw Error("gradient buckets: no gradient " + std::to_string(index) + " (" +
+                std::to_string(grads_.size()) + " in all)");
+  }
+  if (ready_[index]) {
+    throw Error("gradient buckets: gradient " + std::to_string(index) +
+                " was marked ready twice in one step");
+  }
+  ready_[index] = true;
+  const std::size_t b = bucket_of_[index];
+  if (--pending_[b] == 0) {
+    start(b);
+    ++started_early_;
+  }
+}
+
+void GradientBuckets::finish() {
+  const auto waited_from = std::chrono::steady_clock::now();
+  for (std::size_t b = 0; b < buckets_.size(); ++b) {
+    if (!requests_[b]) start(b);
+  }
+  for (std::size_t b = 0; b < buckets_.size(); ++b) {
+    requests_[b]->wait();
+    requests_[b].reset();
+    const float* in = flat_[b].data();
+    for (const std::size_t i : buckets_[b].members) {
+      tensor::Tensor& g = *grads_[i];
+      std::copy_n(in, g.numel(), g.data());
+      in += g.numel();
+    }
+  }
+  exposed_wait_s_ =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - waited_from).count();
+  // The next step.
+  last_started_early_ = started_early_;
+  started_early_ = 0;
+  std::fill(ready_.begin(), ready_.end(), false);
+  for (std::size_t b = 0; b < buckets_.size(); ++b) pending_[b] = buckets_[b].members.size();
+}
+
+}  // namespace tb::dist

@@ -1,0 +1,70 @@
+// GradientBuckets: gradients averaged across the ranks of a data-parallel run, in buckets, as
+// PyTorch's DistributedDataParallel does.
+//
+// Parameters are put in buckets of about `bucket_bytes` (DDP's default 25 MiB) in the order
+// backward produces their gradients (the last layer's first). When backward has written every
+// gradient of a bucket (mark_ready), the bucket is packed into one flat buffer and its all-reduce
+// starts at once, asynchronously, while backward goes on with the layers before: communication
+// hides under compute. finish() waits for the buckets, unpacks the averages into the gradients,
+// and says how long it had to wait (the part of communication that was not hidden).
+//
+// Host (CPU) gradients through a Communicator; a GPU path goes through NCCL (a later step).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/dist/communicator.h"
+#include "core/tensor/tensor.h"
+
+namespace tb::dist {
+
+inline constexpr std::size_t kDefaultBucketBytes = 25u << 20;
+
+class GradientBuckets {
+ public:
+  struct Bucket {
+    std::vector<std::size_t> members;  // indices into the gradient list, in backward order
+    std::size_t elements = 0;
+  };
+
+  // grads: the parameters' gradients in the order backward finishes them; they must stay alive
+  // and keep their shapes. A gradient larger than bucket_bytes gets a bucket of its own.
+  GradientBuckets(Communicator& comm, std::vector<tensor::Tensor*> grads,
+                  std::size_t bucket_bytes = kDefaultBucketBytes);
+  ~GradientBuckets();
+  GradientBuckets(const GradientBuckets&) = delete;
+  GradientBuckets& operator=(const GradientBuckets&) = delete;
+
+  // Gradient `index` is final for this step; a bucket whose gradients are all final starts its
+  // all-reduce. Marking one twice in a step throws tb::Error.
+  void mark_ready(std::size_t index);
+  // Starts what was not started, waits for every bucket, and writes the rank-averaged gradients
+  // back. Ready for the next step afterwards.
+  void finish();
+
+  const std::vector<Bucket>& buckets() const { return buckets_; }
+  // Buckets whose all-reduce started from mark_ready (overlapping backward) in the last step.
+  std::size_t started_early() const { return last_started_early_; }
+  // Seconds finish() waited for communication in the last step (what was not hidden).
+  double exposed_wait_s() const { return exposed_wait_s_; }
+
+ private:
+  void start(std::size_t bucket);
+
+  Communicator& comm_;
+  std::vector<tensor::Tensor*> grads_;
+  std::vector<Bucket> buckets_;
+  std::vector<std::size_t> bucket_of_;    // gradient index -> bucket
+  std::vector<std::vector<float>> flat_;  // per bucket, packed
+  std::vector<std::size_t> pending_;      // per bucket: gradients not yet ready
+  std::vector<bool> ready_;               // per gradient, this step
+  std::vector<std::unique_ptr<Communicator::Request>> requests_;  // per bucket, once started
+  std::size_t started_early_ = 0;                                 // this step, so far
+  std::size_t last_started_early_ = 0;                            // the last finished step
+  double exposed_wait_s_ = 0.0;
+};
+
+}  // namespace tb::dist
