@@ -20,13 +20,18 @@ BatchLoader::BatchLoader(std::shared_ptr<const RecordSet> set, LoaderOptions opt
   if (options_.batch_size < 1) throw Error("data loader: batch_size must be >= 1");
   if (options_.prefetch < 1) throw Error("data loader: prefetch must be >= 1");
   if (options_.workers < 0) throw Error("data loader: workers must be >= 0");
+  if (options_.shard_count < 1 || options_.shard_rank < 0 ||
+      options_.shard_rank >= options_.shard_count) {
+    throw Error("data loader: shard " + std::to_string(options_.shard_rank) + " of " +
+                std::to_string(options_.shard_count) + " does not exist");
+  }
   if (options_.augment.enabled() && set_->spec().shape.size() != 3) {
     throw Error("data loader: augmentation (random crop, flip) needs image samples [C, H, W]; " +
                 set_->name() + " holds " + set_->spec().describe());
   }
   classes_ = metadata_classes(set_->metadata());
   const auto n = static_cast<std::int64_t>(size_);
-  const auto b = options_.batch_size;
+  const auto b = options_.batch_size * options_.shard_count;  // the global batch
   batches_ = options_.drop_last ? n / b : (n + b - 1) / b;
   slots_.resize(static_cast<std::size_t>(options_.prefetch));
   if (options_.workers == 0) {
@@ -57,6 +62,13 @@ BatchLoader::~BatchLoader() {
   }
   work_ready_.notify_all();
   for (auto& thread : threads_) thread.join();
+}
+
+std::int64_t BatchLoader::shard_samples(std::int64_t batch, int rank) const {
+  const auto n = static_cast<std::int64_t>(size_);
+  const std::int64_t begin =
+      std::min((batch * options_.shard_count + rank) * options_.batch_size, n);
+  return std::min(begin + options_.batch_size, n) - begin;
 }
 
 void BatchLoader::start_epoch(std::int64_t epoch, std::int64_t skip_batches) {
@@ -146,7 +158,9 @@ bool BatchLoader::next(LoadedBatch& out) {
 void BatchLoader::fill(WorkerState& state, std::int64_t batch, LoadedBatch& out) {
   const std::int64_t started = options_.recorder ? options_.recorder->now_ns() : 0;
   const auto n = static_cast<std::int64_t>(size_);
-  const std::int64_t begin = batch * options_.batch_size;
+  // This rank's slice of global batch `batch` (the whole batch when there is one rank).
+  const std::int64_t begin =
+      std::min((batch * options_.shard_count + options_.shard_rank) * options_.batch_size, n);
   const std::int64_t end = std::min(begin + options_.batch_size, n);
   const auto count = static_cast<std::size_t>(end - begin);
   out.index = batch;

@@ -40,6 +40,13 @@ struct LoaderOptions {
   std::int64_t batch_size = 64;
   bool shuffle = true;
   bool drop_last = false;
+  // Data parallelism: this process is rank `shard_rank` of `shard_count`. Every rank walks the
+  // same seeded order in global batches of batch_size * shard_count samples, and takes its own
+  // batch_size slice of each: the ranks' batch b, in rank order, is the one-process batch b of
+  // the global size, so every sample is read by exactly one rank once per epoch. In the last
+  // global batch a rank may get fewer samples, or none (an empty batch, size 0).
+  int shard_rank = 0;
+  int shard_count = 1;
   std::uint64_t seed = 0;
   int workers = 2;
   int prefetch = 4;  // batches decoded ahead of the consumer, >= 1
@@ -55,9 +62,9 @@ struct LoaderOptions {
 struct LoadedBatch {
   std::int64_t index = 0;  // within the epoch
   std::int64_t size = 0;
-  tensor::HostVector<float> features;    // [size, sample numel], in LoaderOptions::host_memory
+  tensor::HostVector<float> features;       // [size, sample numel], in LoaderOptions::host_memory
   tensor::HostVector<std::int32_t> labels;  // [size], in LoaderOptions::host_memory
-  std::vector<std::uint64_t> positions;  // [size]: each sample's position in the set
+  std::vector<std::uint64_t> positions;     // [size]: each sample's position in the set
 };
 
 struct LoaderStats {
@@ -78,6 +85,9 @@ class BatchLoader {
 
   std::uint64_t size() const { return size_; }
   std::int64_t batches_per_epoch() const { return batches_; }
+  // The samples rank `rank` gets in batch `batch` (all ranks know every rank's share, so a
+  // gradient can be weighted by it without asking the others).
+  std::int64_t shard_samples(std::int64_t batch, int rank) const;
   const SampleDecoder& decoder() const { return decoder_; }
   const RecordSet& set() const { return *set_; }
 

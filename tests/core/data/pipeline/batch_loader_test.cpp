@@ -153,6 +153,69 @@ TEST(BatchLoader, DecodesIntoTheGivenHostMemoryAndRecyclesItsBuffers) {
   }
 }
 
+// Data-parallel shards: ranks of 2 and 4 each take their slice of every global batch. Together
+// they read every position exactly once per epoch, and rank by rank their batch b is the
+// one-process batch b of the global size, whatever each rank's worker count.
+TEST(BatchLoader, ShardsPartitionEachGlobalBatchAcrossRanks) {
+  const auto set = std::make_shared<GeneratedSet>(1000);  // 1000 = 7 x 128 + 104: a short last
+  for (int ranks : {2, 4}) {
+    auto whole = options(2, 3);
+    whole.batch_size = 32 * ranks;
+    BatchLoader one(set, whole);
+    for (std::int64_t e = 0; e < 2; ++e) {
+      const auto reference = epoch(one, e);
+      std::vector<std::vector<LoadedBatch>> by_rank;
+      for (int r = 0; r < ranks; ++r) {
+        auto o = options(r % 3, 2);  // 0, 1 or 2 workers: the shards do not depend on it
+        o.batch_size = 32;
+        o.shard_rank = r;
+        o.shard_count = ranks;
+        BatchLoader shard(set, o);
+        EXPECT_EQ(shard.batches_per_epoch(), one.batches_per_epoch());
+        by_rank.push_back(epoch(shard, e));
+        ASSERT_EQ(by_rank.back().size(), reference.size()) << ranks << " ranks, rank " << r;
+        for (std::size_t b = 0; b < reference.size(); ++b) {
+          EXPECT_EQ(by_rank.back()[b].size, shard.shard_samples(static_cast<std::int64_t>(b), r));
+        }
+      }
+      std::vector<std::uint64_t> seen;
+      for (std::size_t b = 0; b < reference.size(); ++b) {
+        std::vector<std::uint64_t> joined;
+        std::vector<float> features;
+        for (int r = 0; r < ranks; ++r) {
+          const auto& part = by_rank[static_cast<std::size_t>(r)][b];
+          joined.insert(joined.end(), part.positions.begin(), part.positions.end());
+          features.insert(features.end(), part.features.begin(), part.features.end());
+        }
+        EXPECT_EQ(joined, reference[b].positions) << ranks << " ranks, batch " << b;
+        EXPECT_TRUE(std::equal(features.begin(), features.end(), reference[b].features.begin(),
+                               reference[b].features.end()));
+        seen.insert(seen.end(), joined.begin(), joined.end());
+      }
+      std::sort(seen.begin(), seen.end());
+      ASSERT_EQ(seen.size(), 1000u);
+      for (std::uint64_t i = 0; i < 1000; ++i) ASSERT_EQ(seen[i], i);
+    }
+  }
+  // 1000 samples in global batches of 4 x 32: the last (104) gives 32, 32, 32 and 8.
+  auto o = options(0, 1);
+  o.batch_size = 32;
+  o.shard_rank = 3;
+  o.shard_count = 4;
+  BatchLoader last(set, o);
+  EXPECT_EQ(last.shard_samples(7, 3), 8);
+  EXPECT_EQ(last.shard_samples(7, 0), 32);
+  // 90 samples over 4 ranks of 32: rank 2 gets 26, rank 3 nothing in the only batch.
+  BatchLoader small(std::make_shared<GeneratedSet>(90), o);
+  EXPECT_EQ(small.shard_samples(0, 2), 26);
+  EXPECT_EQ(small.shard_samples(0, 3), 0);
+  const auto empty = epoch(small, 0);
+  ASSERT_EQ(empty.size(), 1u);
+  EXPECT_EQ(empty[0].size, 0);
+  o.shard_rank = 4;
+  EXPECT_THROW(BatchLoader(set, o), Error);
+}
+
 TEST(BatchLoader, DecodesAsTheMetadataSaysAndChecksLabels) {
   const auto set = std::make_shared<GeneratedSet>(10);
   auto o = options(1, 2);
