@@ -17,7 +17,6 @@
 namespace tb::trace {
 
 struct DeviceTracerOptions {
-  int device = 0;
   std::vector<std::string> kinds;       // of run::kAllCuptiKinds
   std::size_t buffer_bytes = 4u << 20;  // each buffer handed to CUPTI
   std::size_t max_buffers = 64;         // in the pool; beyond, records are dropped (counted)
