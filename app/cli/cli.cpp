@@ -56,6 +56,29 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
       ->check(CLI::PositiveNumber);
   add_db(run_cmd);
 
+  LaunchCommand launch;
+  auto* launch_cmd = app.add_subcommand(
+      "launch", "Run a project on N processes through mpirun (parallel training)");
+  launch_cmd->add_option("file", launch.run.project_file, "Project file (JSON)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  launch_cmd
+      ->add_option("-n,--ranks", launch.ranks,
+                   "Processes (default: the project's parallel.data x "
+                   "pipeline.stages x tensor)")
+      ->check(CLI::PositiveNumber);
+  launch_cmd
+      ->add_option("--hostfile", launch.hostfile,
+                   "mpirun host file: the machines to run on (default: this one)")
+      ->check(CLI::ExistingFile);
+  launch_cmd->add_option("--mpirun", launch.mpirun, "The mpirun to use (default: mpirun)");
+  launch_cmd->add_option("--set", launch.run.overrides, "Override a setting: dotted.key=value")
+      ->allow_extra_args(false);
+  launch_cmd->add_flag("--json", launch.run.json, "Each rank prints its result as JSON");
+  launch_cmd->add_option("--max-steps", launch.run.max_steps, "Stop after N training steps")
+      ->check(CLI::PositiveNumber);
+  add_db(launch_cmd);
+
   bool json = false;
   ListSessionsCommand list;
   auto* sessions_cmd = app.add_subcommand(
@@ -324,6 +347,9 @@ CliOutcome cli_main(int argc, char** argv, bool gui_built) {
     if (*run_cmd) {
       run.db_path = db_path;
       outcome.exit_code = run_project(run);
+    } else if (*launch_cmd) {
+      launch.run.db_path = db_path;
+      outcome.exit_code = launch_project(launch);
     } else if (*sessions_cmd && !edit.action.empty()) {
       edit.db_path = db_path;
       outcome.exit_code = edit_sessions(edit);

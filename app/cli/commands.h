@@ -23,6 +23,20 @@ struct RunCommand {
 
 int run_project(const RunCommand& command);
 
+// `trainbench launch`: `run` on several processes through mpirun.
+struct LaunchCommand {
+  RunCommand run;
+  std::int64_t ranks = 0;          // -n; 0: the project's parallel.data x stages x tensor
+  std::filesystem::path hostfile;  // mpirun --hostfile (several machines); empty: this one
+  std::string mpirun = "mpirun";
+};
+// mpirun's command line: mpirun -np N [...] EXECUTABLE run FILE --set ... (a project that does not
+// say how many ranks gets parallel.data=N). Throws tb::Error when -n contradicts the project.
+std::vector<std::string> launch_arguments(const LaunchCommand& command,
+                                          const std::filesystem::path& executable);
+// Replaces this process with mpirun; returns only by throwing (mpirun could not be started).
+int launch_project(const LaunchCommand& command);
+
 struct OptimPathCommand {
   std::string optimizer;    // sgd | adam | adamw | rmsprop | lion
   nlohmann::json settings;  // optimizer settings given on the command line (lr, momentum, ...)

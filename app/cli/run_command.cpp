@@ -11,6 +11,7 @@
 #include "app/cli/commands.h"
 #include "app/cli/progress.h"
 #include "app/cli/run_support.h"
+#include "core/dist/communicator.h"
 #include "core/run/runner.h"
 #include "core/store/session_store.h"
 #include "core/util/error.h"
@@ -74,7 +75,8 @@ int run_project(const RunCommand& command) {
     project = run::Project::load(command.project_file, overrides);
   }
 
-  const bool quiet = command.json && !isatty(fileno(stderr));
+  // Under mpirun only rank 0 shows progress (the others' lines would interleave with it).
+  const bool quiet = (command.json && !isatty(fileno(stderr))) || dist::launched_rank() != 0;
   ProgressPrinter progress(stderr, quiet);
   options.observer = &progress;
   run::Runner runner(project, options);
@@ -94,6 +96,8 @@ int run_project(const RunCommand& command) {
   } else {
     if (result.status == "failed") {
       std::fprintf(stderr, "error: %s\n", result.error.c_str());
+    } else if (result.rank != 0) {
+      // Rank 0 reports the job (its session, its evaluation); the others say nothing more.
     } else {
       std::printf(
           "%s after %lld steps (%lld epochs) in %.1f s: test accuracy %.4f, train loss "
@@ -118,6 +122,13 @@ int run_project(const RunCommand& command) {
                     result.train_s);
       }
       print_loader_counts(result.loader);
+      if (result.ranks > 1) {
+        std::printf("%lld ranks: gradient all-reduces %.2f s, %.0f%% of it hidden under backward\n",
+                    static_cast<long long>(result.ranks), result.communication_s,
+                    result.communication_s > 0
+                        ? 100.0 * result.communication_hidden_s / result.communication_s
+                        : 0.0);
+      }
       if (result.dense_grad_bytes > 0) {
         std::printf(
             "embedding gradients: row-sparse %.1f KiB (largest step) vs dense %.1f KiB (%.1fx "

@@ -39,6 +39,14 @@ class LocalCommunicator final : public Communicator {
     check_rank("recv", "peer", peer, 1);
     throw Error("recv: a world of one process has nobody to receive from");
   }
+  std::unique_ptr<Request> send_async(std::span<const float> data, int peer, int tag) override {
+    send(data, peer, tag);
+    return nullptr;
+  }
+  std::unique_ptr<Request> recv_async(std::span<float> data, int peer, int tag) override {
+    recv(data, peer, tag);
+    return nullptr;
+  }
   void barrier() override {}
 };
 
@@ -53,6 +61,13 @@ bool launched_by_mpirun() {
     if (std::getenv(name) != nullptr) return true;
   }
   return false;
+}
+
+int launched_rank() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"}) {
+    if (const char* value = std::getenv(name)) return std::atoi(value);
+  }
+  return 0;
 }
 
 std::unique_ptr<Communicator> make_world_communicator() {

@@ -67,20 +67,29 @@ void GradientBuckets::mark_ready(std::size_t index) {
                 " was marked ready twice in one step");
   }
   ready_[index] = true;
-  const std::size_t b = bucket_of_[index];
-  if (--pending_[b] == 0) {
-    start(b);
+  --pending_[bucket_of_[index]];
+  // Buckets start in their own order, whatever order their gradients came in: every rank must
+  // issue the same collectives in the same order (a rank whose batch slice was empty marks
+  // nothing and starts them all in finish()).
+  while (next_start_ < buckets_.size() && pending_[next_start_] == 0) {
+    start(next_start_++);
     ++started_early_;
   }
 }
 
 void GradientBuckets::finish() {
   const auto waited_from = std::chrono::steady_clock::now();
-  for (std::size_t b = 0; b < buckets_.size(); ++b) {
-    if (!requests_[b]) start(b);
-  }
+  const std::int64_t finish_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(waited_from.time_since_epoch()).count();
+  while (next_start_ < buckets_.size()) start(next_start_++);
+  std::int64_t communication_ns = 0, hidden_ns = 0;
   for (std::size_t b = 0; b < buckets_.size(); ++b) {
     requests_[b]->wait();
+    const auto began = requests_[b]->began_ns, ended = requests_[b]->ended_ns;
+    if (began > 0 && ended >= began) {
+      communication_ns += ended - began;
+      hidden_ns += std::max<std::int64_t>(0, std::min(ended, finish_ns) - began);
+    }
     requests_[b].reset();
     const float* in = flat_[b].data();
     for (const std::size_t i : buckets_[b].members) {
@@ -91,10 +100,13 @@ void GradientBuckets::finish() {
   }
   exposed_wait_s_ =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - waited_from).count();
+  communication_s_ = static_cast<double>(communication_ns) * 1e-9;
+  hidden_s_ = static_cast<double>(hidden_ns) * 1e-9;
   // The next step.
   last_started_early_ = started_early_;
   started_early_ = 0;
   std::fill(ready_.begin(), ready_.end(), false);
+  next_start_ = 0;
   for (std::size_t b = 0; b < buckets_.size(); ++b) pending_[b] = buckets_[b].members.size();
 }
 

@@ -8,7 +8,8 @@
 // hides under compute. finish() waits for the buckets, unpacks the averages into the gradients,
 // and says how long it had to wait (the part of communication that was not hidden).
 //
-// Host (CPU) gradients through a Communicator; a GPU path goes through NCCL (a later step).
+// Host (CPU) gradients through a Communicator. Gradients on a GPU would go through the NCCL
+// communicator (gpu/nccl_communicator.h); that path is not wired in yet.
 #pragma once
 
 #include <cstddef>
@@ -39,7 +40,8 @@ class GradientBuckets {
   GradientBuckets& operator=(const GradientBuckets&) = delete;
 
   // Gradient `index` is final for this step; a bucket whose gradients are all final starts its
-  // all-reduce. Marking one twice in a step throws tb::Error.
+  // all-reduce once every bucket before it has started (the same order on every rank, as MPI
+  // needs). Marking one twice in a step throws tb::Error.
   void mark_ready(std::size_t index);
   // Starts what was not started, waits for every bucket, and writes the rank-averaged gradients
   // back. Ready for the next step afterwards.
@@ -50,6 +52,11 @@ class GradientBuckets {
   std::size_t started_early() const { return last_started_early_; }
   // Seconds finish() waited for communication in the last step (what was not hidden).
   double exposed_wait_s() const { return exposed_wait_s_; }
+  // Seconds the last step's all-reduces ran, one after the other, and the part of that before
+  // finish() was called: communication hidden under the rest of backward. hidden / communication
+  // is the overlap share. Both 0 in a world of one, where nothing runs.
+  double communication_s() const { return communication_s_; }
+  double hidden_s() const { return hidden_s_; }
 
  private:
   void start(std::size_t bucket);
@@ -61,10 +68,13 @@ class GradientBuckets {
   std::vector<std::vector<float>> flat_;  // per bucket, packed
   std::vector<std::size_t> pending_;      // per bucket: gradients not yet ready
   std::vector<bool> ready_;               // per gradient, this step
+  std::size_t next_start_ = 0;            // buckets [0, next_start_) have started this step
   std::vector<std::unique_ptr<Communicator::Request>> requests_;  // per bucket, once started
   std::size_t started_early_ = 0;                                 // this step, so far
   std::size_t last_started_early_ = 0;                            // the last finished step
   double exposed_wait_s_ = 0.0;
+  double communication_s_ = 0.0;
+  double hidden_s_ = 0.0;
 };
 
 }  // namespace tb::dist

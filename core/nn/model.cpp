@@ -73,6 +73,9 @@ void Model::backward(const Tensor& dlogits, float loss_scale) {
   }
   for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
     g = &(*it)->backward(*g);
+    if (gradient_ready_) {
+      for (Parameter* p : (*it)->parameters()) gradient_ready_(*p);
+    }
     // A GPU path stores activation gradients in the storage dtype: round them the same way, so
     // that fp16 overflows (inf) and underflows (0) happen here as they would there. The tensor
     // belongs to the layer (or is a view of the one after it), so rounding it in place is safe
@@ -111,6 +114,14 @@ std::vector<Parameter*> Model::parameters() {
     for (Parameter* p : layers_[i]->parameters()) all.push_back(p);
   }
   return all;
+}
+
+std::vector<Parameter*> Model::parameters_in_gradient_order() {
+  std::vector<Parameter*> ordered;
+  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it) {
+    for (Parameter* p : (*it)->parameters()) ordered.push_back(p);
+  }
+  return ordered;
 }
 
 std::int64_t Model::parameter_count() {

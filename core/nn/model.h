@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -31,6 +32,12 @@ class Model {
   // dlogits -> parameter gradients (the input's gradient is not computed). dlogits is multiplied
   // by loss_scale first (fp16 loss scaling: the gradients come out scaled by it).
   void backward(const Tensor& dlogits, float loss_scale = 1.0f);
+  // Called in backward with each parameter as soon as its gradient is final, the last layer's
+  // first: how data parallelism starts averaging a bucket of gradients across ranks while
+  // backward goes on with the layers before it. Empty (the default): nobody is told.
+  void set_gradient_ready(std::function<void(Parameter&)> ready) {
+    gradient_ready_ = std::move(ready);
+  }
 
   // Bytes of the activations the last forward left held for backward: the input as the model keeps
   // it, every layer's outputs and saved tensors (each buffer once), the f32 logits in 16-bit.
@@ -46,6 +53,9 @@ class Model {
   void set_training_steps_done(std::uint64_t steps);
 
   std::vector<Parameter*> parameters();
+  // The same, in the order backward finishes their gradients (set_gradient_ready's order): the
+  // last layer's first, each layer's in its own order.
+  std::vector<Parameter*> parameters_in_gradient_order();
   std::int64_t parameter_count();
   std::string describe() const;  // "Linear(784->256) ReLU ..."
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
@@ -64,6 +74,7 @@ class Model {
   Tensor x16_;      // [N, sample_shape...] in the storage dtype: the input, 16-bit only
   Tensor logits_;   // [N, classes] f32: the last layer's 16-bit output widened, 16-bit only
   Tensor dlogits_;  // [N, classes] f32: dlogits scaled and rounded, when either applies
+  std::function<void(Parameter&)> gradient_ready_;
 };
 
 // Builds an "mlp" (Flatten, then Linear+ReLU per hidden size, then Linear to the classes) or a

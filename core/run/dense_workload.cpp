@@ -133,17 +133,26 @@ void add_pass(data::StreamStats& totals, const data::StreamStats& pass) {
 
 class DenseWorkload final : public Workload {
  public:
-  DenseWorkload(tensor::Backend& backend, const Project& project, trace::Recorder* recorder)
+  DenseWorkload(tensor::Backend& backend, const Project& project, trace::Recorder* recorder,
+                DataShard shard)
       : backend_(backend),
         project_(project),
         recorder_(recorder),
         train_set_(open_split(project, true)),
         test_set_(open_split(project, false)),
-        streaming_(project.data.loader.mode == "stream") {
+        streaming_(project.data.loader.mode == "stream"),
+        shard_count_(shard.count) {
+    if (streaming_ && shard.count > 1) {
+      throw Error(
+          "parallel.data: data.loader.mode \"stream\" cannot be split among ranks (a stream's "
+          "order is known only as it is read); use mode \"batch\"");
+    }
     if (!streaming_) {
+      auto options = loader_options(project, recorder, backend);
+      options.shard_rank = shard.rank;
+      options.shard_count = shard.count;
       train_ = std::make_unique<data::BatchLoader>(
-          train_set_, with_cache(loader_options(project, recorder, backend),
-                                 make_cache(project, *train_set_, "train")));
+          train_set_, with_cache(std::move(options), make_cache(project, *train_set_, "train")));
     }
     const auto& shape = train_set_->spec().shape;
     std::vector<std::int64_t> sample(shape.begin(), shape.end());
@@ -215,9 +224,15 @@ class DenseWorkload final : public Workload {
     }
   }
   std::int64_t next_batch() override {
+    global_batch_ = 0;
     if (uploader_) {
       // On a device the next batch's upload overlaps this step (BatchUploader).
-      if (!uploader_->next([this](data::LoadedBatch& b) { return next_from_loader(b); })) return 0;
+      // (Data parallelism runs on the CPU: a batch taken ahead is the global one here.)
+      if (!uploader_->next([this](data::LoadedBatch& b) { return next_from_loader(b); })) {
+        global_batch_ = 0;
+        return 0;
+      }
+      global_batch_ = uploader_->size();
       return uploader_->size();
     }
     if (!next_from_loader(batch_)) return 0;
@@ -230,6 +245,13 @@ class DenseWorkload final : public Workload {
     return batch_.size;
   }
   const tensor::Tensor& labels() const override { return uploader_ ? uploader_->y() : y_; }
+  std::int64_t global_batch_size() const override { return global_batch_; }
+  void set_gradient_ready(std::function<void(nn::Parameter&)> ready) override {
+    model_->set_gradient_ready(std::move(ready));
+  }
+  std::vector<nn::Parameter*> parameters_in_gradient_order() override {
+    return model_->parameters_in_gradient_order();
+  }
   std::int64_t loader_queue_depth() const override {
     if (train_) return train_->ready_batches();
     return stream_ ? stream_->ready_batches() : 0;
@@ -303,7 +325,13 @@ class DenseWorkload final : public Workload {
 
  private:
   bool next_from_loader(data::LoadedBatch& batch) {
-    return train_ ? train_->next(batch) : stream_->next(batch);
+    if (!(train_ ? train_->next(batch) : stream_->next(batch))) return false;
+    global_batch_ = batch.size;
+    if (train_ && shard_count_ > 1) {
+      global_batch_ = 0;
+      for (int r = 0; r < shard_count_; ++r) global_batch_ += train_->shard_samples(batch.index, r);
+    }
+    return true;
   }
 
   // The last epoch's stream is done with: its counts join the run's.
@@ -335,6 +363,8 @@ class DenseWorkload final : public Workload {
   std::int64_t test_batch_size_ = 0;
   std::unique_ptr<nn::Model> model_;
   std::int64_t epoch_ = 0;
+  int shard_count_ = 1;
+  std::int64_t global_batch_ = 0;   // over every rank, for the batch last taken
   std::vector<std::int64_t> dims_;  // [N, sample shape...]
   data::LoadedBatch batch_;
   data::LoadedBatch test_batch_;
@@ -347,8 +377,8 @@ class DenseWorkload final : public Workload {
 }  // namespace
 
 std::unique_ptr<Workload> make_dense_workload(tensor::Backend& backend, const Project& project,
-                                              trace::Recorder* recorder) {
-  return std::make_unique<DenseWorkload>(backend, project, recorder);
+                                              trace::Recorder* recorder, DataShard shard) {
+  return std::make_unique<DenseWorkload>(backend, project, recorder, shard);
 }
 
 }  // namespace tb::run::detail

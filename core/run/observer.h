@@ -75,6 +75,13 @@ struct RunResult {
   // The data pipeline's counts ("loader.mode", "loader.samples", "loader.skipped_records",
   // streaming's "loader.read" and "loader.duplicates_skipped", ...), as stored with the session.
   store::Params loader;
+  // Parallel runs: this process's rank of how many, and over every step the seconds the gradient
+  // all-reduces ran and the part of that hidden under backward (the overlap share is
+  // communication_hidden_s / communication_s); 0 in a world of one.
+  int rank = 0;
+  std::int64_t ranks = 1;
+  double communication_s = 0.0;
+  double communication_hidden_s = 0.0;
 };
 
 class RunObserver {

@@ -154,6 +154,28 @@ Project Project::from_json(const json& doc, const std::string& source) {
   });
   top.string_in("device", p.device, {"cpu", "cuda", "auto"});
   top.string_in("precision", p.precision, {"fp32", "fp16", "bf16"});
+  top.field("parallel", [&](const json& v, const std::string& path) {
+    ObjectReader parallel(v, path, source);
+    parallel.integer("data", p.parallel.data, 1, 4096);
+    parallel.integer("tensor", p.parallel.tensor, 1, 4096);
+    parallel.number("bucket_mib", p.parallel.bucket_mib, 0.001, 65536.0);
+    parallel.number("timeout_s", p.parallel.timeout_s, 1.0, 86400.0);
+    parallel.field("pipeline", [&](const json& pv, const std::string& pipeline_path) {
+      ObjectReader pipeline(pv, pipeline_path, source);
+      pipeline.integer("stages", p.parallel.pipeline.stages, 1, 4096);
+      pipeline.integer("microbatches", p.parallel.pipeline.microbatches, 1, 65536);
+      pipeline.string_in("schedule", p.parallel.pipeline.schedule, {"gpipe", "1f1b"});
+      pipeline.finish();
+    });
+    const int kinds =
+        (p.parallel.data > 1) + (p.parallel.pipeline.stages > 1) + (p.parallel.tensor > 1);
+    if (kinds > 1) {
+      parallel.fail(path,
+                    "data, pipeline and tensor parallelism cannot be combined yet (set "
+                    "one of data, pipeline.stages, tensor above 1)");
+    }
+    parallel.finish();
+  });
   top.field("profile", [&](const json& v, const std::string& path) {
     ObjectReader profile(v, path, source);
     profile.boolean("cupti", p.profile.cupti);
@@ -381,6 +403,15 @@ json Project::to_json() const {
         {"clip_grad_norm", train.clip_grad_norm},
         {"checkpoint", train.checkpoint}}},
       {"profile", {{"cupti", profile.cupti}, {"kinds", profile.kinds}}},
+      {"parallel",
+       {{"data", parallel.data},
+        {"pipeline",
+         {{"stages", parallel.pipeline.stages},
+          {"microbatches", parallel.pipeline.microbatches},
+          {"schedule", parallel.pipeline.schedule}}},
+        {"tensor", parallel.tensor},
+        {"bucket_mib", parallel.bucket_mib},
+        {"timeout_s", parallel.timeout_s}}},
   };
 }
 

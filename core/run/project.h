@@ -104,6 +104,27 @@ struct ProfileSettings {
 inline const std::vector<std::string> kAllCuptiKinds = {
     "kernel", "memcpy", "memset", "runtime", "synchronization", "overhead", "memory"};
 
+// The `parallel` section: how many processes (ranks, started by mpirun or `trainbench launch`)
+// train together and how the work is split among them. The ranks mpirun starts must be
+// data * pipeline.stages * tensor; one kind of parallelism at a time for now.
+struct PipelineSettings {
+  std::int64_t stages = 1;        // consecutive groups of layers, one rank each
+  std::int64_t microbatches = 4;  // pieces each batch is cut into, flowing through the stages
+  std::string schedule = "1f1b";  // "gpipe" | "1f1b"
+};
+struct ParallelSettings {
+  std::int64_t data = 1;  // replicas, each on its slice of every batch (as PyTorch DDP)
+  PipelineSettings pipeline;
+  std::int64_t tensor = 1;  // ranks that split each pair of hidden Linear layers (Megatron-LM)
+  // Data parallelism averages gradients in buckets of about this many MiB (DDP's 25 by default),
+  // each started as soon as backward has written it.
+  double bucket_mib = 25.0;
+  // A collective that waits longer than this for the other ranks ends the run as failed: a rank
+  // died or hangs. Generous, since rank 0 may evaluate while the others wait.
+  double timeout_s = 300.0;
+  std::int64_t ranks() const { return data * pipeline.stages * tensor; }
+};
+
 struct Project {
   std::string name = "untitled";
   std::uint64_t seed = 42;
@@ -118,6 +139,7 @@ struct Project {
   ScheduleSettings schedule;
   TrainSettings train;
   ProfileSettings profile{true, kAllCuptiKinds};
+  ParallelSettings parallel;
 
   // Validates doc; `source` (a file name) prefixes error messages.
   static Project from_json(const nlohmann::json& doc, const std::string& source = "project");

@@ -5,11 +5,14 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <span>
+#include <thread>
 
 #include "core/amp/loss_scaler.h"
 #include "core/amp/precision.h"
@@ -18,6 +21,7 @@
 #include "core/optim/optimizer.h"
 #include "core/optim/schedule.h"
 #include "core/optim/sparse.h"
+#include "core/run/data_parallel.h"
 #include "core/run/device_profiling.h"
 #include "core/run/workload.h"
 #include "core/store/session_store.h"
@@ -232,6 +236,51 @@ class TensorMemoryCounter final : public tensor::AllocationObserver {
   trace::Recorder& recorder_;
 };
 
+// Communication as spans in the trace: the training thread's collectives on its own track, the
+// async gradient all-reduces on a "communication" track (the thread that runs them).
+class CommunicationSpans final : public dist::Communicator::Observer {
+ public:
+  explicit CommunicationSpans(trace::Recorder& recorder)
+      : recorder_(recorder), training_thread_(std::this_thread::get_id()) {}
+  std::int64_t now_ns() override { return recorder_.now_ns(); }
+  void on_operation(const char* op, std::size_t, std::int64_t start_ns,
+                    std::int64_t end_ns) override {
+    if (std::this_thread::get_id() != training_thread_) recorder_.name_this_thread("communication");
+    recorder_.record(op, trace::Category::communication, start_ns, end_ns,
+                     step_.load(std::memory_order_relaxed));
+  }
+  void set_step(std::int64_t step) { step_.store(step, std::memory_order_relaxed); }
+
+ private:
+  trace::Recorder& recorder_;
+  std::thread::id training_thread_;
+  std::atomic<std::int64_t> step_{0};
+};
+
+// Clears the world's observer before the observer goes.
+struct ObserverRegistration {
+  ObserverRegistration(dist::Communicator& world, dist::Communicator::Observer& observer)
+      : world_(world) {
+    world_.set_observer(&observer);
+  }
+  ~ObserverRegistration() { world_.set_observer(nullptr); }
+  ObserverRegistration(const ObserverRegistration&) = delete;
+  ObserverRegistration& operator=(const ObserverRegistration&) = delete;
+  dist::Communicator& world_;
+};
+
+// The session marked failed from the watch's thread while the training thread may be stuck in a
+// collective: a connection of its own, one transaction, so what was stored stays as it was.
+void mark_failed(const std::filesystem::path& db_path, store::SessionId id,
+                 const std::string& why) {
+  store::SessionStore store(db_path);
+  RunResult failed;
+  failed.session = id;
+  failed.status = "failed";
+  failed.error = why;
+  store.finish_session(id, "failed", to_json(failed).dump());
+}
+
 // What the result may depend on besides the project and data: stored as params of the session.
 store::Params environment() {
   return {{"env.compiler", __VERSION__},
@@ -255,7 +304,16 @@ RunResult Runner::run() {
   RunObserver& observer = options_.observer ? *options_.observer : no_observer;
   const std::string session_name =
       options_.session_name.empty() ? project_.name : options_.session_name;
-  SessionSink sink(options_.db_path, project_, session_name, options_.sweep);
+  std::unique_ptr<dist::Communicator> owned_world;
+  dist::Communicator* world = options_.communicator;
+  if (world == nullptr) {
+    owned_world = dist::make_world_communicator();
+    world = owned_world.get();
+  }
+  // Rank 0 alone stores the session.
+  const bool lead = world->rank() == 0;
+  SessionSink sink(lead ? options_.db_path : std::filesystem::path(), project_, session_name,
+                   options_.sweep);
   trace::Recorder recorder;
   TensorMemoryCounter memory_counter(recorder);
   const tensor::ScopedAllocationObserver memory_listening(&memory_counter);
@@ -269,12 +327,44 @@ RunResult Runner::run() {
   result.session = sink.id();
   result.status = "failed";
   try {
+    result.rank = world->rank();
+    result.ranks = world->size();
+    const auto& parallel = project_.parallel;
+    if (world->size() != parallel.ranks()) {
+      throw Error("parallel: the project trains on " + std::to_string(parallel.ranks()) +
+                  " rank(s) (data " + std::to_string(parallel.data) + " x pipeline.stages " +
+                  std::to_string(parallel.pipeline.stages) + " x tensor " +
+                  std::to_string(parallel.tensor) + "), but " + std::to_string(world->size()) +
+                  " process(es) were started (use `trainbench launch -n " +
+                  std::to_string(parallel.ranks()) + "`, or mpirun -np " +
+                  std::to_string(parallel.ranks()) + ")");
+    }
+    if (parallel.pipeline.stages > 1 || parallel.tensor > 1) {
+      throw Error(std::string("parallel.") + (parallel.tensor > 1 ? "tensor" : "pipeline.stages") +
+                  ": trainbench run trains data-parallel only so far (pipeline stages and "
+                  "tensor-parallel layers are in core/dist, not yet in the training loop)");
+    }
+    if (world->size() > 1) {
+      std::function<void(const std::string&)> on_failure;
+      if (lead && !options_.db_path.empty()) {
+        on_failure = [db = options_.db_path, id = sink.id()](const std::string& why) {
+          mark_failed(db, id, why);
+        };
+      }
+      world->watch(parallel.timeout_s, std::move(on_failure));
+      if (options_.resume_from.valid()) {
+        throw Error(
+            "--resume: resuming a parallel run is not supported yet (only rank 0 reads "
+            "the checkpoint, and every rank needs the optimizer's state)");
+      }
+    }
     // "cuda" without a GPU fails here in one line; "auto" falls back to the CPU.
     auto backend = tensor::make_backend(project_.device, static_cast<int>(project_.train.threads));
     run_device = backend->device();
     backend->reset_peak_memory();
     sink.params({{"device.backend", backend->name()}});
-    auto work = detail::make_workload(*backend, project_, &recorder);
+    auto work = detail::make_workload(*backend, project_, &recorder,
+                                      {world->rank(), static_cast<int>(parallel.data)});
     sink.params(work->dataset_params());
     sink.params(environment());
     const auto precision = amp::parse_precision(project_.precision);
@@ -299,6 +389,17 @@ RunResult Runner::run() {
     }
     optim::validate(project_.schedule);
     const Trainables trainables{parameters, *optimizer, sparse_parameters, sparse_optimizer.get()};
+    // Communication spans (their observer goes after the buckets that may still be reducing).
+    CommunicationSpans communication_spans(recorder);
+    const ObserverRegistration observing(*world, communication_spans);
+    std::optional<detail::DataParallel> data_parallel;
+    if (parallel.data > 1) {
+      data_parallel.emplace(*world, *work, parallel.bucket_mib);
+      data_parallel->broadcast_parameters();
+      sink.params({{"parallel.ranks", std::to_string(world->size())},
+                   {"parallel.buckets", std::to_string(data_parallel->buckets().buckets().size())},
+                   {"parallel.transport", world->name()}});
+    }
 
     RunInfo info;
     info.session = sink.id();
@@ -359,8 +460,12 @@ RunResult Runner::run() {
           const DeviceProfiling::Phase tag(*profiling, step + 1, trace::Category::data);
           batch_size = work->next_batch();
         }
-        if (batch_size == 0) break;
+        // Data parallelism: this rank's slice of the global batch may be empty; the step goes
+        // on (the other ranks wait for its gradients) unless the epoch has ended.
+        const std::int64_t global_batch = work->global_batch_size();
+        if (batch_size == 0 && (!data_parallel || global_batch == 0)) break;
         ++step;
+        communication_spans.set_step(step);
         const auto data_end = recorder.now_ns();
         recorder.record("data", trace::Category::data, step_start, data_end, step);
         result.data_wait_s += static_cast<double>(data_end - step_start) * 1e-9;
@@ -371,12 +476,12 @@ RunResult Runner::run() {
         }
         float loss = 0.0f;
         double grad_norm = 0.0;
-        {
+        if (batch_size > 0) {
           trace::ScopedSpan span(&recorder, "forward", trace::Category::forward, step);
           const DeviceProfiling::Phase tag(*profiling, step, trace::Category::forward);
           loss = criterion.forward(work->forward(true), work->labels());
         }
-        if (!memory_recorded) {
+        if (!memory_recorded && batch_size > 0) {
           // Everything held for backward is allocated and alive now, at its training batch size
           // (the first step of this session, which is not step 1 when it resumes).
           memory_recorded = true;
@@ -393,7 +498,15 @@ RunResult Runner::run() {
         {
           trace::ScopedSpan span(&recorder, "backward", trace::Category::backward, step);
           const DeviceProfiling::Phase tag(*profiling, step, trace::Category::backward);
-          work->backward(criterion.backward(), scaler ? scaler->scale() : 1.0f);
+          const float weight =
+              data_parallel ? data_parallel->gradient_weight(batch_size, global_batch) : 1.0f;
+          if (batch_size > 0) {
+            work->backward(criterion.backward(), (scaler ? scaler->scale() : 1.0f) * weight);
+          }
+          if (data_parallel) {
+            data_parallel->reduce_gradients(batch_size > 0);
+            loss = data_parallel->global_loss(loss, batch_size, global_batch);
+          }
         }
         {
           trace::ScopedSpan span(&recorder, "optimizer", trace::Category::optimizer, step);
@@ -435,8 +548,10 @@ RunResult Runner::run() {
         profiling->on_step(step, seconds);
         train_seconds += seconds;
         epoch_seconds += seconds;
-        train_samples += batch_size;
-        epoch_samples += batch_size;
+        // The whole job's samples: every rank's slice of the global batch.
+        const std::int64_t step_samples = data_parallel ? global_batch : batch_size;
+        train_samples += step_samples;
+        epoch_samples += step_samples;
         epoch_loss += loss;
         ++epoch_steps;
 
@@ -444,7 +559,7 @@ RunResult Runner::run() {
         report.step = step;
         report.epoch = epoch;
         report.train_loss = loss;
-        report.samples_per_s = window.add(batch_size, seconds);
+        report.samples_per_s = window.add(step_samples, seconds);
         report.elapsed_s = seconds_since(started);
         sink.metric("train_loss", step, report.elapsed_s, loss);
         sink.metric("samples_per_s", step, report.elapsed_s, report.samples_per_s);
@@ -461,6 +576,16 @@ RunResult Runner::run() {
         }
         if (project_.train.clip_grad_norm > 0.0) {
           sink.metric("grad_norm", step, report.elapsed_s, grad_norm);
+        }
+        if (data_parallel) {
+          const auto& buckets = data_parallel->buckets();
+          result.communication_s += buckets.communication_s();
+          result.communication_hidden_s += buckets.hidden_s();
+          sink.metric("communication_s", step, report.elapsed_s, buckets.communication_s());
+          if (buckets.communication_s() > 0) {
+            sink.metric("overlap_share", step, report.elapsed_s,
+                        buckets.hidden_s() / buckets.communication_s());
+          }
         }
         if (scaler) {
           for (const auto& event : scaler->take_events()) {
@@ -488,7 +613,7 @@ RunResult Runner::run() {
       const bool partial = project_.train.max_steps > 0 && step >= project_.train.max_steps &&
                            skipped + epoch_steps < work->batches_per_epoch();
       detail::Evaluation eval;
-      {
+      if (lead) {  // every rank holds the same parameters: one evaluation is the job's
         trace::ScopedSpan span(&recorder, "evaluate", trace::Category::eval, step);
         const DeviceProfiling::Phase tag(*profiling, step, trace::Category::eval);
         eval = work->evaluate(criterion, project_.train.eval_batch_size);
@@ -527,6 +652,13 @@ RunResult Runner::run() {
       sink.params({{"memory.sparse_grad_bytes", std::to_string(result.sparse_grad_bytes)},
                    {"memory.dense_grad_bytes", std::to_string(result.dense_grad_bytes)}});
     }
+    if (data_parallel) {
+      sink.params({{"parallel.communication_s", std::to_string(result.communication_s)},
+                   {"parallel.overlap_share",
+                    std::to_string(result.communication_s > 0
+                                       ? result.communication_hidden_s / result.communication_s
+                                       : 0.0)}});
+    }
     result.status = stopped ? "stopped" : "completed";
   } catch (const std::exception& e) {
     result.status = "failed";
@@ -543,6 +675,13 @@ RunResult Runner::run() {
     result.status = "failed";
   }
   observer.on_finish(result);
+  if (world->size() > 1 && result.status == "failed") {
+    // The other ranks would wait for this one until their timeout: end the job now, the
+    // session (rank 0's) having said why.
+    std::fprintf(stderr, "trainbench: rank %d: %s\n", world->rank(), result.error.c_str());
+    std::fflush(stderr);
+    world->abort(1);
+  }
   return result;
 }
 
@@ -599,6 +738,15 @@ nlohmann::json to_json(const RunResult& result) {
   if (!result.loader.empty()) {
     auto& loader = out["loader"];
     for (const auto& [key, value] : result.loader) loader[key.substr(key.find('.') + 1)] = value;
+  }
+  if (result.ranks > 1) {
+    out["parallel"] = {
+        {"rank", result.rank},
+        {"ranks", result.ranks},
+        {"communication_s", result.communication_s},
+        {"overlap_share", result.communication_s > 0
+                              ? result.communication_hidden_s / result.communication_s
+                              : 0.0}};
   }
   if (!result.error.empty()) out["error"] = result.error;
   return out;

@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "core/dist/communicator.h"
 #include "core/run/observer.h"
 #include "core/run/project.h"
 #include "core/store/session_catalog.h"
@@ -33,6 +34,10 @@ struct RunOptions {
   // both set when the session is created, so a run that fails early is still named and in it.
   std::string session_name;
   store::SweepId sweep;
+  // The processes training together (project.parallel): null takes the world mpirun started, or
+  // a world of one outside mpirun. Rank 0 alone stores the session; a failed parallel run ends
+  // the whole job (mpirun ends every rank) once its session says why.
+  dist::Communicator* communicator = nullptr;
 };
 
 class Runner {

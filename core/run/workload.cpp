@@ -47,11 +47,15 @@ class SparseWorkload final : public Workload {
   void start_epoch(std::int64_t epoch) override { batches_.start_epoch(epoch); }
   void skip(std::int64_t batches) override { batches_.skip(batches); }
   std::int64_t next_batch() override {
-    if (!batches_.next(batch_)) return 0;
+    if (!batches_.next(batch_)) {
+      batch_.size = 0;
+      return 0;
+    }
     backend_.ensure(y_, {batch_.size}, tensor::DType::i32);
     backend_.upload(y_, batch_.labels.data(), batch_.labels.size() * sizeof(std::int32_t));
     return batch_.size;
   }
+  std::int64_t global_batch_size() const override { return batch_.size; }
   const tensor::Tensor& labels() const override { return y_; }
 
   const tensor::Tensor& forward(bool training) override {
@@ -96,10 +100,27 @@ class SparseWorkload final : public Workload {
 
 }  // namespace
 
+void Workload::set_gradient_ready(std::function<void(nn::Parameter&)>) {
+  throw Error("parallel.data: " + describe() +
+              " has embedding tables, whose row-sparse gradients data parallelism does not "
+              "average yet (use a dense model)");
+}
+
+std::vector<nn::Parameter*> Workload::parameters_in_gradient_order() {
+  auto all = parameters();
+  std::reverse(all.begin(), all.end());
+  return all;
+}
+
 std::unique_ptr<Workload> make_workload(tensor::Backend& backend, const Project& project,
-                                        trace::Recorder* recorder) {
+                                        trace::Recorder* recorder, DataShard shard) {
   if (data::is_dataset_format(project.data.dataset)) {
-    return make_dense_workload(backend, project, recorder);
+    return make_dense_workload(backend, project, recorder, shard);
+  }
+  if (shard.count > 1) {
+    throw Error("parallel.data: data." + project.data.dataset +
+                " is generated in one piece; data parallelism needs a dataset file format "
+                "(fashion-mnist, shards, ...)");
   }
   return std::make_unique<SparseWorkload>(backend, project);
 }

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -45,6 +46,9 @@ class Workload {
   virtual const tensor::Tensor& labels() const = 0;
   // Batches decoded ahead and waiting, where a data pipeline feeds the run; -1 otherwise.
   virtual std::int64_t loader_queue_depth() const { return -1; }
+  // Data parallelism (DataShard): the samples of the global batch next_batch() last took a slice
+  // of, over every rank; the loaded batch's size in a world of one. 0 past the epoch's end.
+  virtual std::int64_t global_batch_size() const = 0;
   // The pipeline's counts at the end of a run (decoded, cache hits, skipped records).
   virtual store::Params loader_params() const { return {}; }
 
@@ -52,6 +56,10 @@ class Workload {
   // The loaded batch's logits [N, classes].
   virtual const tensor::Tensor& forward(bool training) = 0;
   virtual void backward(const tensor::Tensor& dlogits, float loss_scale) = 0;
+  // See nn::Model::set_gradient_ready; dense models only (data parallelism).
+  virtual void set_gradient_ready(std::function<void(nn::Parameter&)> ready);
+  // parameters() in the order the gradient-ready hook is called.
+  virtual std::vector<nn::Parameter*> parameters_in_gradient_order();
   virtual Evaluation evaluate(nn::SoftmaxCrossEntropy& loss, std::int64_t batch_size) = 0;
   virtual std::vector<nn::Parameter*> parameters() = 0;  // dense gradients
   virtual std::vector<nn::SparseParameter*> sparse_parameters() { return {}; }
@@ -63,13 +71,22 @@ class Workload {
   virtual void set_training_steps_done(std::uint64_t /*steps*/) {}
 };
 
+// Data parallelism: this process is rank `rank` of `count` data-parallel replicas, each taking
+// its slice of every global batch of count * data.batch_size samples (data::LoaderOptions). In
+// the last global batch a rank's slice may be short, or empty: next_batch() then returns 0
+// before the epoch's end, and global_batch_size() says the batch still exists.
+struct DataShard {
+  int rank = 0;
+  int count = 1;
+};
+
 // Loads or generates project.data and builds project.model on it (the model's storage dtype set
 // from project.precision). Throws tb::Error on bad data or a model that does not fit it. Loader
 // workers record their decode spans into `recorder` when given.
 std::unique_ptr<Workload> make_workload(tensor::Backend& backend, const Project& project,
-                                        trace::Recorder* recorder = nullptr);
+                                        trace::Recorder* recorder = nullptr, DataShard shard = {});
 // Fashion-MNIST or shards through the data pipeline (dense_workload.cpp).
 std::unique_ptr<Workload> make_dense_workload(tensor::Backend& backend, const Project& project,
-                                              trace::Recorder* recorder);
+                                              trace::Recorder* recorder, DataShard shard = {});
 
 }  // namespace tb::run::detail

@@ -46,23 +46,27 @@ TEST(GradientBuckets, FillsBucketsInBackwardOrderUpToTheCap) {
   EXPECT_EQ(one.buckets().size(), 1u);
 }
 
-TEST(GradientBuckets, ABucketStartsWhenItsLastGradientIsReady) {
+TEST(GradientBuckets, BucketsStartInTheirOrderOnceTheirGradientsAreReady) {
   Grads g({10, 300, 5, 2000, 1});
   const auto comm = make_local_communicator();
   GradientBuckets buckets(*comm, g.pointers(), 400 * sizeof(float));
-  buckets.mark_ready(3);  // bucket 1 complete
+  buckets.mark_ready(3);  // bucket 1 complete, but held: bucket 0 has not started
   buckets.mark_ready(0);
   buckets.mark_ready(2);  // bucket 0 still waits for gradient 1
   EXPECT_THROW(buckets.mark_ready(2), Error);
   EXPECT_THROW(buckets.mark_ready(5), Error);
-  buckets.finish();  // starts buckets 0 and 2 itself
-  EXPECT_EQ(buckets.started_early(), 1u);
+  buckets.finish();  // starts all three itself, in order
+  EXPECT_EQ(buckets.started_early(), 0u);
   EXPECT_GE(buckets.exposed_wait_s(), 0.0);
   // One rank: the average is the gradient itself, unpacked into place.
   for (const auto& t : g.tensors) {
     for (std::int64_t i = 0; i < t.numel(); ++i) ASSERT_EQ(t.data()[i], static_cast<float>(i));
   }
-  // The next step starts clean: marking again is allowed.
+  // The next step starts clean: marking again is allowed. Gradient 1 completes bucket 0, which
+  // starts, and bucket 1 (complete already) after it; bucket 2 waits for gradient 4.
+  for (const std::size_t i : {3, 0, 2, 1}) buckets.mark_ready(i);
+  buckets.finish();
+  EXPECT_EQ(buckets.started_early(), 2u);
   for (std::size_t i = 0; i < 5; ++i) buckets.mark_ready(i);
   buckets.finish();
   EXPECT_EQ(buckets.started_early(), 3u);
