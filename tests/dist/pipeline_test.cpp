@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/util/error.h"
+#include "tests/support/dist_reference.h"
 
 namespace tb::dist {
 namespace {
@@ -49,48 +50,20 @@ struct Batch {
   }
 };
 
-Tensor rows_of(tensor::Backend& cpu, const Tensor& t, std::int64_t begin, std::int64_t rows) {
-  std::vector<std::int64_t> dims = t.shape().dims();
-  const std::int64_t width = t.numel() / dims[0];
-  dims[0] = rows;
-  Tensor out = cpu.empty(tensor::Shape(dims), t.dtype());
-  const std::size_t bytes = tensor::dtype_size(t.dtype());
-  std::memcpy(out.raw(), static_cast<const char*>(t.raw()) + begin * width * bytes,
-              static_cast<std::size_t>(rows * width) * bytes);
-  return out;
-}
+using tb::testing::rows_of;
 
 // The unsplit model on the batch as `m` accumulated micro-batches (m = 1: the whole batch, the
 // plain reference), Dropout counter t * m + k as the pipeline sets it. Returns the mean loss and
 // leaves the summed gradients in `grads`, by parameter name, and in the parameters' grad.
 float reference_step(tensor::Backend& cpu, nn::Model& model, const Batch& batch, int m,
                      std::uint64_t step, std::map<std::string, std::vector<float>>& grads) {
-  nn::SoftmaxCrossEntropy ce(cpu);
-  grads.clear();
-  double loss = 0.0;
-  std::int64_t begin = 0;
-  for (int k = 0; k < m; ++k) {
-    const std::int64_t rows = kBatch / m + (k < kBatch % m ? 1 : 0);
-    model.set_training_steps_done(step * static_cast<std::uint64_t>(m) + k);
-    const Tensor& logits = model.forward(rows_of(cpu, batch.x, begin, rows), true);
-    const double share = static_cast<double>(rows) / static_cast<double>(kBatch);
-    loss += share * ce.forward(logits, rows_of(cpu, batch.labels, begin, rows));
-    Tensor dlogits = cpu.empty(logits.shape());
-    cpu.copy(ce.backward(), dlogits);
-    cpu.scale(dlogits, static_cast<float>(share));
-    model.backward(dlogits);
-    for (nn::Parameter* p : model.parameters()) {
-      auto& g = grads[p->name];
-      g.resize(static_cast<std::size_t>(p->grad.numel()), 0.0f);
-      for (std::size_t i = 0; i < g.size(); ++i) g[i] += p->grad.data()[i];
-    }
-    begin += rows;
-  }
+  const float loss =
+      tb::testing::accumulate_microbatches(cpu, model, batch.x, batch.labels, m, step, grads);
   // The summed gradients are what the optimizer steps with.
   for (nn::Parameter* p : model.parameters()) {
     std::copy(grads[p->name].begin(), grads[p->name].end(), p->grad.data());
   }
-  return static_cast<float>(loss);
+  return loss;
 }
 
 float max_abs(const float* v, std::size_t n) {

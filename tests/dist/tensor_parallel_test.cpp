@@ -16,6 +16,7 @@
 #include "core/nn/loss.h"
 #include "core/optim/optimizer.h"
 #include "core/util/error.h"
+#include "tests/support/dist_reference.h"
 
 namespace tb::dist {
 namespace {
@@ -39,24 +40,8 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& want,
   }
 }
 
-struct Batch {
-  Tensor x, labels;
-};
-
-// The same batch on every rank: drawn from `seed` alone.
-Batch make_batch(Backend& cpu, const Shape& sample, std::int64_t rows, std::int64_t classes,
-                 std::uint64_t seed) {
-  std::vector<std::int64_t> dims{rows};
-  dims.insert(dims.end(), sample.dims().begin(), sample.dims().end());
-  Batch b{cpu.empty(Shape(dims)), cpu.empty({rows}, tensor::DType::i32)};
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (std::int64_t i = 0; i < b.x.numel(); ++i) b.x.data()[i] = normal(rng);
-  for (std::int64_t i = 0; i < rows; ++i) {
-    b.labels.data_i32()[i] = static_cast<std::int32_t>(rng() % static_cast<std::uint64_t>(classes));
-  }
-  return b;
-}
+using Batch = tb::testing::RandomBatch;
+using tb::testing::make_random_batch;
 
 struct Result {
   float loss = 0.0f;
@@ -130,7 +115,7 @@ void check_same_as_unsplit(const Case& c) {
   const auto opt_split = optim::make_optimizer(*cpu, split->parameters(), sgd);
   for (int step = 0; step < 3; ++step) {
     const std::string at = "step " + std::to_string(step) + ", " + std::to_string(n) + " ranks, ";
-    const Batch batch = make_batch(*cpu, c.sample, kBatch, kClasses, 100 + step);
+    const Batch batch = make_random_batch(*cpu, c.sample, kBatch, kClasses, 100 + step);
     const Result want = forward_backward(*unsplit, *cpu, batch);
     const Result got = forward_backward(*split, *cpu, batch);
     expect_close(got.logits, want.logits, at + "logits");

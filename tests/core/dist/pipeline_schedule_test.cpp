@@ -17,6 +17,7 @@
 #include "core/dist/pipeline.h"
 #include "core/nn/conv.h"
 #include "core/util/error.h"
+#include "tests/support/dist_reference.h"
 
 namespace tb::dist {
 namespace {
@@ -277,49 +278,9 @@ TEST(PipelineSplitStages, RefusesMoreStagesThanLayers) {
 
 // ---- one stage in a world of one ----
 
-// Rows [begin, begin + rows) of a host tensor.
-Tensor rows_of(tensor::Backend& cpu, const Tensor& t, std::int64_t begin, std::int64_t rows) {
-  std::vector<std::int64_t> dims = t.shape().dims();
-  const std::int64_t width = t.numel() / dims[0];
-  dims[0] = rows;
-  Tensor out = cpu.empty(tensor::Shape(dims), t.dtype());
-  const std::size_t bytes = tensor::dtype_size(t.dtype());
-  std::memcpy(out.raw(), static_cast<const char*>(t.raw()) + begin * width * bytes,
-              static_cast<std::size_t>(rows * width) * bytes);
-  return out;
-}
+using tb::testing::rows_of;
 
-// The unsplit model accumulating m micro-batches (sizes as the pipeline splits them), with the
-// Dropout counter the pipeline gives micro-batch k of step t. Returns the loss; leaves the summed
-// gradients in `grads` (by parameter name).
-float accumulate_reference(tensor::Backend& cpu, nn::Model& model, const Tensor& x,
-                           const Tensor& labels, int m, std::uint64_t step,
-                           std::map<std::string, std::vector<float>>& grads) {
-  nn::SoftmaxCrossEntropy ce(cpu);
-  const std::int64_t n = x.shape()[0];
-  grads.clear();
-  double loss = 0.0;
-  std::int64_t begin = 0;
-  for (int k = 0; k < m; ++k) {
-    const std::int64_t rows = n / m + (k < n % m ? 1 : 0);
-    model.set_training_steps_done(step * static_cast<std::uint64_t>(m) + k);
-    const Tensor& logits = model.forward(rows_of(cpu, x, begin, rows), true);
-    const Tensor y = rows_of(cpu, labels, begin, rows);
-    const double share = static_cast<double>(rows) / static_cast<double>(n);
-    loss += share * ce.forward(logits, y);
-    Tensor dlogits = cpu.empty(logits.shape());
-    cpu.copy(ce.backward(), dlogits);
-    cpu.scale(dlogits, static_cast<float>(share));
-    model.backward(dlogits);
-    for (nn::Parameter* p : model.parameters()) {
-      auto& g = grads[p->name];
-      g.resize(static_cast<std::size_t>(p->grad.numel()), 0.0f);
-      for (std::size_t i = 0; i < g.size(); ++i) g[i] += p->grad.data()[i];
-    }
-    begin += rows;
-  }
-  return static_cast<float>(loss);
-}
+using tb::testing::accumulate_microbatches;  // the unsplit model's reference
 
 void expect_grads_near(const std::vector<nn::Parameter*>& params,
                        const std::map<std::string, std::vector<float>>& reference) {
@@ -361,7 +322,7 @@ TEST(PipelineStageOfOne, GradientsAreTheFullBatchsAndGPipeRematerialises) {
       const PipelineStepResult r = stage.train_step(batch.x, batch.labels, ce);
       std::map<std::string, std::vector<float>> grads;
       const float loss =
-          accumulate_reference(*ref.cpu, *ref.model, batch.x, batch.labels, 1, 0, grads);
+          accumulate_microbatches(*ref.cpu, *ref.model, batch.x, batch.labels, 1, 0, grads);
       EXPECT_NEAR(r.loss, loss, 1e-5f * std::abs(loss));
       expect_grads_near(stage.parameters(), grads);
       EXPECT_EQ(stage.parameters().size(), pipe.model->parameters().size());
@@ -394,7 +355,7 @@ TEST(PipelineStageOfOne, ReplaysDropoutAndKeepsBatchNormStatisticsOnRematerialis
     EXPECT_EQ(r.recomputed_forwards, m - 1);
     std::map<std::string, std::vector<float>> grads;
     const float loss =
-        accumulate_reference(*ref.cpu, *ref.model, batch.x, batch.labels, m, step, grads);
+        accumulate_microbatches(*ref.cpu, *ref.model, batch.x, batch.labels, m, step, grads);
     EXPECT_NEAR(r.loss, loss, 1e-5f * std::abs(loss));
     expect_grads_near(stage.parameters(), grads);
     const auto* bn = dynamic_cast<const nn::BatchNorm2d*>(pipe.model->layers()[1].get());

@@ -13,6 +13,7 @@
 #include "core/nn/loss.h"
 #include "core/optim/optimizer.h"
 #include "core/util/error.h"
+#include "tests/support/dist_reference.h"
 
 namespace tb::dist {
 namespace {
@@ -21,23 +22,8 @@ std::vector<float> host(const Tensor& t) {
   return {t.data(), t.data() + t.numel()};
 }
 
-struct Batch {
-  Tensor x, labels;
-};
-
-Batch make_batch(Backend& cpu, const Shape& sample, std::int64_t rows, std::int64_t classes,
-                 std::uint64_t seed) {
-  std::vector<std::int64_t> dims{rows};
-  dims.insert(dims.end(), sample.dims().begin(), sample.dims().end());
-  Batch b{cpu.empty(Shape(dims)), cpu.empty({rows}, tensor::DType::i32)};
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  for (std::int64_t i = 0; i < b.x.numel(); ++i) b.x.data()[i] = normal(rng);
-  for (std::int64_t i = 0; i < rows; ++i) {
-    b.labels.data_i32()[i] = static_cast<std::int32_t>(rng() % static_cast<std::uint64_t>(classes));
-  }
-  return b;
-}
+using Batch = tb::testing::RandomBatch;
+using tb::testing::make_random_batch;
 
 struct Result {
   float loss = 0.0f;
@@ -78,7 +64,7 @@ void expect_identical_training(nn::Model& unsplit, nn::Model& split, Backend& cp
   const auto opt_unsplit = optim::make_optimizer(cpu, unsplit.parameters(), sgd);
   const auto opt_split = optim::make_optimizer(cpu, split.parameters(), sgd);
   for (int step = 0; step < 3; ++step) {
-    const Batch batch = make_batch(cpu, sample, 24, 10, 7 + step);
+    const Batch batch = make_random_batch(cpu, sample, 24, 10, 7 + step);
     const Result want = forward_backward(unsplit, cpu, batch);
     const Result got = forward_backward(split, cpu, batch);
     EXPECT_EQ(got.logits, want.logits) << "step " << step;
@@ -181,7 +167,7 @@ TEST(TensorParallelLocal, RefusesWhatItCannotSplit) {
   const auto split =
       make_tensor_parallel_mlp(*cpu, *nn::build_model(*cpu, spec, Shape{4}, 3, 1), *comm);
   split->set_storage(tensor::DType::f16);
-  const Batch batch = make_batch(*cpu, Shape{4}, 2, 3, 1);
+  const Batch batch = make_random_batch(*cpu, Shape{4}, 2, 3, 1);
   EXPECT_THROW(split->forward(batch.x, true), Error);
   // Not an mlp.
   nn::ModelSpec cnn;
