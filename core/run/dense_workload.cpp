@@ -13,6 +13,7 @@
 #include "core/data/formats/splits.h"
 #include "core/data/pipeline/batch_loader.h"
 #include "core/data/pipeline/stream_loader.h"
+#include "core/dist/tensor_parallel.h"
 #include "core/nn/model.h"
 #include "core/run/batch_uploader.h"
 #include "core/run/workload.h"
@@ -160,8 +161,12 @@ class DenseWorkload final : public Workload {
       throw Error(test_set_->name() + " holds " + test_set_->spec().describe() + ", but " +
                   train_set_->name() + " holds " + train_set_->spec().describe());
     }
-    model_ = nn::build_model(backend, project.model, tensor::Shape(sample), classes_of(*train_set_),
-                             project.seed);
+    model_ = shard.tensor_world != nullptr
+                 ? dist::build_tensor_parallel_mlp(backend, project.model, tensor::Shape(sample),
+                                                   classes_of(*train_set_), project.seed,
+                                                   *shard.tensor_world)
+                 : nn::build_model(backend, project.model, tensor::Shape(sample),
+                                   classes_of(*train_set_), project.seed);
     model_->set_storage(amp::storage_dtype(amp::parse_precision(project.precision)));
     dims_ = {0};
     dims_.insert(dims_.end(), sample.begin(), sample.end());
@@ -249,6 +254,8 @@ class DenseWorkload final : public Workload {
   void set_gradient_ready(std::function<void(nn::Parameter&)> ready) override {
     model_->set_gradient_ready(std::move(ready));
   }
+  nn::Model* dense_model() override { return model_.get(); }
+  const tensor::Tensor& features() const override { return uploader_ ? uploader_->x() : x_; }
   std::vector<nn::Parameter*> parameters_in_gradient_order() override {
     return model_->parameters_in_gradient_order();
   }

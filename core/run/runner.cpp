@@ -23,6 +23,7 @@
 #include "core/optim/sparse.h"
 #include "core/run/data_parallel.h"
 #include "core/run/device_profiling.h"
+#include "core/run/pipeline_training.h"
 #include "core/run/workload.h"
 #include "core/store/session_store.h"
 #include "core/store/trace_store.h"
@@ -339,10 +340,24 @@ RunResult Runner::run() {
                   std::to_string(parallel.ranks()) + "`, or mpirun -np " +
                   std::to_string(parallel.ranks()) + ")");
     }
-    if (parallel.pipeline.stages > 1 || parallel.tensor > 1) {
-      throw Error(std::string("parallel.") + (parallel.tensor > 1 ? "tensor" : "pipeline.stages") +
-                  ": trainbench run trains data-parallel only so far (pipeline stages and "
-                  "tensor-parallel layers are in core/dist, not yet in the training loop)");
+    const bool split_model = parallel.pipeline.stages > 1 || parallel.tensor > 1;
+    if (split_model) {
+      const std::string kind = parallel.tensor > 1 ? "parallel.tensor" : "parallel.pipeline";
+      // A rank holds part of the model's tensors (or of its optimizer's state): what needs the
+      // whole of them is not there yet.
+      if (project_.train.checkpoint != "none") {
+        throw Error(kind +
+                    ": checkpoints of a split model are not supported yet (set "
+                    "train.checkpoint \"none\")");
+      }
+      if (project_.train.clip_grad_norm > 0.0) {
+        throw Error(kind +
+                    ": gradient clipping needs the norm over every rank's part, which is "
+                    "not summed yet (set train.clip_grad_norm 0)");
+      }
+      if (project_.device != "cpu") {
+        throw Error(kind + ": model parallelism runs on the CPU for now (set device \"cpu\")");
+      }
     }
     if (world->size() > 1) {
       std::function<void(const std::string&)> on_failure;
@@ -363,8 +378,19 @@ RunResult Runner::run() {
     run_device = backend->device();
     backend->reset_peak_memory();
     sink.params({{"device.backend", backend->name()}});
-    auto work = detail::make_workload(*backend, project_, &recorder,
-                                      {world->rank(), static_cast<int>(parallel.data)});
+    auto work = detail::make_workload(
+        *backend, project_, &recorder,
+        {parallel.data > 1 ? world->rank() : 0, static_cast<int>(parallel.data),
+         parallel.tensor > 1 ? world : nullptr});
+    std::unique_ptr<detail::PipelineTraining> pipeline;
+    if (parallel.pipeline.stages > 1) {
+      pipeline =
+          std::make_unique<detail::PipelineTraining>(*world, *backend, *work, parallel.pipeline);
+      sink.params(
+          {{"parallel.ranks", std::to_string(world->size())},
+           {"parallel.pipeline.predicted_bubble", std::to_string(pipeline->predicted_bubble())}});
+    }
+    if (parallel.tensor > 1) sink.params({{"parallel.ranks", std::to_string(world->size())}});
     sink.params(work->dataset_params());
     sink.params(environment());
     const auto precision = amp::parse_precision(project_.precision);
@@ -376,7 +402,8 @@ RunResult Runner::run() {
       sink.metric("loss_scale", 0, seconds_since(started), scaler->scale());
     }
     nn::SoftmaxCrossEntropy criterion(*backend);
-    const auto parameters = work->parameters();
+    // A pipeline rank updates its stage's parameters only.
+    const auto parameters = pipeline ? pipeline->parameters() : work->parameters();
     std::vector<tensor::Tensor*> grads;  // the parameters' gradients, for the fp16 unscale
     for (nn::Parameter* p : parameters) grads.push_back(&p->grad);
     auto optimizer = optim::make_optimizer(*backend, parameters, project_.optimizer);
@@ -424,6 +451,7 @@ RunResult Runner::run() {
     observer.on_start(info);
 
     ThroughputWindow window;
+    double pipeline_idle_s = 0.0, pipeline_wall_s = 0.0;  // over the run's steps
     double train_seconds = 0.0;
     std::int64_t train_samples = 0;
     std::int64_t step = 0;
@@ -476,7 +504,15 @@ RunResult Runner::run() {
         }
         float loss = 0.0f;
         double grad_norm = 0.0;
-        if (batch_size > 0) {
+        if (pipeline) {
+          // Forwards and backwards of the micro-batches, interleaved by the schedule.
+          trace::ScopedSpan span(&recorder, "pipeline step", trace::Category::backward, step);
+          const auto r = pipeline->step(*work, criterion);
+          loss = r.loss;
+          pipeline_idle_s += r.idle_s;
+          pipeline_wall_s += r.wall_s;
+          sink.metric("pipeline_bubble", step, seconds_since(started), r.measured_bubble);
+        } else if (batch_size > 0) {
           trace::ScopedSpan span(&recorder, "forward", trace::Category::forward, step);
           const DeviceProfiling::Phase tag(*profiling, step, trace::Category::forward);
           loss = criterion.forward(work->forward(true), work->labels());
@@ -495,7 +531,7 @@ RunResult Runner::run() {
                         std::to_string(result.activation_workspace_bytes)},
                        {"memory.weight_bytes", std::to_string(result.weight_bytes)}});
         }
-        {
+        if (!pipeline) {
           trace::ScopedSpan span(&recorder, "backward", trace::Category::backward, step);
           const DeviceProfiling::Phase tag(*profiling, step, trace::Category::backward);
           const float weight =
@@ -613,7 +649,10 @@ RunResult Runner::run() {
       const bool partial = project_.train.max_steps > 0 && step >= project_.train.max_steps &&
                            skipped + epoch_steps < work->batches_per_epoch();
       detail::Evaluation eval;
-      if (lead) {  // every rank holds the same parameters: one evaluation is the job's
+      // Rank 0 evaluates the whole model: data-parallel ranks hold the same one, pipeline stages
+      // send theirs first; tensor-parallel layers need every rank in each forward.
+      if (pipeline) pipeline->share_parameters();
+      if (lead || parallel.tensor > 1) {
         trace::ScopedSpan span(&recorder, "evaluate", trace::Category::eval, step);
         const DeviceProfiling::Phase tag(*profiling, step, trace::Category::eval);
         eval = work->evaluate(criterion, project_.train.eval_batch_size);
@@ -651,6 +690,10 @@ RunResult Runner::run() {
     if (sparse_optimizer) {
       sink.params({{"memory.sparse_grad_bytes", std::to_string(result.sparse_grad_bytes)},
                    {"memory.dense_grad_bytes", std::to_string(result.dense_grad_bytes)}});
+    }
+    if (pipeline && pipeline_wall_s > 0) {
+      sink.params({{"parallel.pipeline.measured_bubble",
+                    std::to_string(pipeline_idle_s / pipeline_wall_s)}});
     }
     if (data_parallel) {
       sink.params({{"parallel.communication_s", std::to_string(result.communication_s)},

@@ -112,15 +112,22 @@ std::vector<nn::Parameter*> Workload::parameters_in_gradient_order() {
   return all;
 }
 
+const tensor::Tensor& Workload::features() const {
+  static const tensor::Tensor none;
+  return none;
+}
+
 std::unique_ptr<Workload> make_workload(tensor::Backend& backend, const Project& project,
                                         trace::Recorder* recorder, DataShard shard) {
   if (data::is_dataset_format(project.data.dataset)) {
     return make_dense_workload(backend, project, recorder, shard);
   }
-  if (shard.count > 1) {
-    throw Error("parallel.data: data." + project.data.dataset +
-                " is generated in one piece; data parallelism needs a dataset file format "
-                "(fashion-mnist, shards, ...)");
+  if (shard.count > 1 || shard.tensor_world != nullptr) {
+    throw Error(
+        "parallel: data." + project.data.dataset +
+        " feeds a sparse model, which parallel training does not split yet; it needs a dense "
+        "dataset file format "
+        "(fashion-mnist, shards, ...)");
   }
   return std::make_unique<SparseWorkload>(backend, project);
 }

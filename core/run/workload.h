@@ -10,7 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "core/dist/communicator.h"
 #include "core/nn/loss.h"
+#include "core/nn/model.h"
 #include "core/nn/sparse.h"
 #include "core/run/project.h"
 #include "core/store/session_store.h"
@@ -60,6 +62,10 @@ class Workload {
   virtual void set_gradient_ready(std::function<void(nn::Parameter&)> ready);
   // parameters() in the order the gradient-ready hook is called.
   virtual std::vector<nn::Parameter*> parameters_in_gradient_order();
+  // The dense model and the loaded batch's features [N, sample...] (pipeline stages run the
+  // model's layers themselves); null and undefined for sparse models.
+  virtual nn::Model* dense_model() { return nullptr; }
+  virtual const tensor::Tensor& features() const;
   virtual Evaluation evaluate(nn::SoftmaxCrossEntropy& loss, std::int64_t batch_size) = 0;
   virtual std::vector<nn::Parameter*> parameters() = 0;  // dense gradients
   virtual std::vector<nn::SparseParameter*> sparse_parameters() { return {}; }
@@ -71,13 +77,17 @@ class Workload {
   virtual void set_training_steps_done(std::uint64_t /*steps*/) {}
 };
 
-// Data parallelism: this process is rank `rank` of `count` data-parallel replicas, each taking
-// its slice of every global batch of count * data.batch_size samples (data::LoaderOptions). In
-// the last global batch a rank's slice may be short, or empty: next_batch() then returns 0
-// before the epoch's end, and global_batch_size() says the batch still exists.
+// Where this process stands in a parallel run.
+// Data parallelism: rank `rank` of `count` data-parallel replicas, each taking its slice of every
+// global batch of count * data.batch_size samples (data::LoaderOptions). In the last global batch
+// a rank's slice may be short, or empty: next_batch() then returns 0 before the epoch's end, and
+// global_batch_size() says the batch still exists.
+// Tensor parallelism: `tensor_world` (when set) is the world the model's hidden Linear pairs are
+// split over (dist/tensor_parallel.h); every rank reads the whole batch.
 struct DataShard {
   int rank = 0;
   int count = 1;
+  dist::Communicator* tensor_world = nullptr;
 };
 
 // Loads or generates project.data and builds project.model on it (the model's storage dtype set

@@ -89,6 +89,34 @@ TEST(Project, ProfileSectionIsValidatedAndRoundTrips) {
   EXPECT_EQ(Project::from_json(doc).to_json(), doc);
 }
 
+TEST(Project, ParallelSectionIsValidatedAndRoundTrips) {
+  const auto defaults = Project::from_json(json::object());
+  EXPECT_EQ(defaults.parallel.ranks(), 1);
+  EXPECT_DOUBLE_EQ(defaults.parallel.bucket_mib, 25.0);
+  EXPECT_EQ(defaults.parallel.pipeline.schedule, "1f1b");
+
+  auto e = field_error({{"parallel", {{"data", 0}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "parallel.data");
+  e = field_error({{"parallel", {{"pipeline", {{"schedule", "zigzag"}}}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "parallel.pipeline.schedule");
+  EXPECT_NE(e.find("gpipe, 1f1b"), std::string::npos) << e;
+  e = field_error({{"parallel", {{"data", 2}, {"tensor", 2}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "parallel");
+  EXPECT_NE(e.find("cannot be combined yet"), std::string::npos) << e;
+  e = field_error({{"parallel", {{"bucket_mib", 0}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "parallel.bucket_mib");
+
+  const auto p = Project::from_json(json::parse(
+      R"({"parallel": {"pipeline": {"stages": 4, "microbatches": 8, "schedule": "gpipe"},
+                       "timeout_s": 30}})"));
+  EXPECT_EQ(p.parallel.ranks(), 4);
+  EXPECT_EQ(p.parallel.pipeline.microbatches, 8);
+  EXPECT_DOUBLE_EQ(p.parallel.timeout_s, 30.0);
+  const json doc = p.to_json();
+  EXPECT_EQ(doc["parallel"]["pipeline"]["schedule"], "gpipe");
+  EXPECT_EQ(Project::from_json(doc).to_json(), doc);
+}
+
 TEST(Project, ToJsonRoundTripsAndIsComplete) {
   auto p = Project::from_json(json::parse(R"({
     "name": "x", "seed": 7,
