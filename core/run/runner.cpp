@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <functional>
 #include <map>
@@ -17,6 +18,7 @@
 #include "core/amp/loss_scaler.h"
 #include "core/amp/precision.h"
 
+#include "core/dist/gather_bytes.h"
 #include "core/nn/loss.h"
 #include "core/optim/optimizer.h"
 #include "core/optim/schedule.h"
@@ -24,15 +26,21 @@
 #include "core/run/data_parallel.h"
 #include "core/run/device_profiling.h"
 #include "core/run/pipeline_training.h"
+#include "core/run/session_sink.h"
 #include "core/run/workload.h"
 #include "core/store/session_store.h"
 #include "core/store/trace_store.h"
 #include "core/tensor/backend_registry.h"
 #include "core/tensor/memory_tracker.h"
 #include "core/trace/recorder.h"
+#include "core/trace/trace_wire.h"
 
 namespace tb::run {
 namespace {
+
+using detail::SessionSink;
+using detail::share_rank_traces;
+using detail::Trainables;
 
 using Clock = std::chrono::steady_clock;
 
@@ -60,158 +68,6 @@ class ThroughputWindow {
   std::deque<std::pair<std::int64_t, double>> window_;
   std::int64_t samples_ = 0;
   double seconds_ = 0.0;
-};
-
-// Stores what the run produces, in batches; a run without a database gets a sink that drops it.
-// What a checkpoint holds and a resume restores: the dense parameters and their optimizer, and
-// the Embedding tables and theirs (none for dense models).
-struct Trainables {
-  const std::vector<nn::Parameter*>& dense;
-  optim::Optimizer& optimizer;
-  const std::vector<nn::SparseParameter*>& sparse;
-  optim::SparseOptimizer* sparse_optimizer;
-};
-
-class SessionSink {
- public:
-  SessionSink(const std::filesystem::path& db_path, const Project& project, const std::string& name,
-              store::SweepId sweep) {
-    if (db_path.empty()) return;
-    store_ = std::make_unique<store::SessionStore>(db_path);
-    const auto doc = project.to_json();
-    id_ = store_->create_session({name, doc.dump(2), build_revision(), host_name(), project.seed});
-    if (sweep.valid()) store::add_to_sweep(*store_, sweep, id_);
-    store_->add_params(id_, flatten(doc));
-    metrics_ = std::make_unique<store::MetricWriter>(*store_, id_, 4096);
-  }
-
-  store::SessionId id() const { return id_; }
-
-  // Model parameters and optimizer state at `step`, as one checkpoint of the session. Embedding
-  // tables are "model/<name>" like dense parameters; their optimizer's buffers are
-  // "sparse_optimizer/<buffer>" (its step count is the dense optimizer's: both step together).
-  void checkpoint(std::int64_t step, tensor::Backend& backend, const Trainables& trainables) {
-    if (!store_) return;
-    store::Checkpoint checkpoint;
-    checkpoint.step = step;
-    for (const auto* p : trainables.dense) {
-      std::vector<float> values(static_cast<std::size_t>(p->value.numel()));
-      backend.download(p->value, values.data(), values.size() * sizeof(float));
-      checkpoint.tensors.push_back({"model/" + p->name, std::move(values)});
-    }
-    for (const auto* p : trainables.sparse) {  // host tensors
-      const auto table = nn::host_view(p->value);
-      checkpoint.tensors.push_back(
-          {"model/" + p->name, std::vector<float>(table.data, table.data + p->value.numel())});
-    }
-    auto state = trainables.optimizer.state();
-    checkpoint.optimizer_step = state.step;
-    for (auto& [name, values] : state.tensors) {
-      checkpoint.tensors.push_back({"optimizer/" + name, std::move(values)});
-    }
-    if (trainables.sparse_optimizer != nullptr) {
-      for (auto& [name, values] : trainables.sparse_optimizer->state().tensors) {
-        checkpoint.tensors.push_back({"sparse_optimizer/" + name, std::move(values)});
-      }
-    }
-    store_->save_checkpoint(id_, checkpoint);
-  }
-
-  // Restores parameters and optimizer state from the latest checkpoint of session `from`;
-  // returns the step it was taken at. Throws tb::Error when there is none or it does not fit.
-  std::int64_t restore(store::SessionId from, tensor::Backend& backend,
-                       const Trainables& trainables) {
-    const std::string source = "session " + std::to_string(from.value);
-    if (!store_) throw Error("resuming " + source + " needs its session database");
-    const auto checkpoint = store_->checkpoint(from);
-    if (!checkpoint) {
-      throw Error(source +
-                  " has no checkpoint to resume from (run it with train.checkpoint \"end\" "
-                  "or \"epoch\")");
-    }
-    std::map<std::string, const std::vector<float>*> model;
-    optim::OptimizerState state;
-    state.step = checkpoint->optimizer_step;
-    optim::OptimizerState sparse_state;
-    sparse_state.step = checkpoint->optimizer_step;
-    for (const auto& t : checkpoint->tensors) {
-      if (t.name.starts_with("model/")) model[t.name.substr(6)] = &t.values;
-      if (t.name.starts_with("optimizer/")) state.tensors.emplace_back(t.name.substr(10), t.values);
-      if (t.name.starts_with("sparse_optimizer/"))
-        sparse_state.tensors.emplace_back(t.name.substr(17), t.values);
-    }
-    // Every tensor is checked before anything is written, so a misfit leaves the model as it was.
-    const auto saved = [&](const std::string& name, const tensor::Tensor& value) {
-      auto it = model.find(name);
-      if (it == model.end() || static_cast<std::int64_t>(it->second->size()) != value.numel()) {
-        throw Error("the checkpoint of " + source + " does not fit this model: parameter " + name +
-                    " " + value.shape().str() +
-                    (it == model.end()
-                         ? " is missing"
-                         : " holds " + std::to_string(it->second->size()) + " values"));
-      }
-      return it->second;
-    };
-    for (auto* p : trainables.dense) saved(p->name, p->value);
-    for (auto* p : trainables.sparse) saved(p->name, p->value);
-    trainables.optimizer.load_state(state);
-    if (trainables.sparse_optimizer != nullptr) {
-      trainables.sparse_optimizer->load_state(sparse_state);
-    }
-    for (auto* p : trainables.dense) {
-      const auto* values = saved(p->name, p->value);
-      backend.upload(p->value, values->data(), values->size() * sizeof(float));
-    }
-    for (auto* p : trainables.sparse) {
-      const auto* values = saved(p->name, p->value);
-      std::copy(values->begin(), values->end(), nn::host_view(p->value).data);
-    }
-    store_->add_params(id_, {{"resumed_from", std::to_string(from.value)},
-                             {"resumed_at_step", std::to_string(checkpoint->step)}});
-    return checkpoint->step;
-  }
-
-  void params(const store::Params& params) {
-    if (store_) store_->add_params(id_, params);
-  }
-
-  void metric(const char* key, std::int64_t step, double wall, double value) {
-    if (metrics_) metrics_->add(key, step, wall, value);
-  }
-
-  // `profiling`: its device activity since the last flush joins the batch (`final`: all of it,
-  // the tracer stopped).
-  void flush(trace::Recorder& recorder, DeviceProfiling* profiling, bool final = false) {
-    if (!store_) {
-      recorder.drain();  // nothing keeps them, but the recorder's buffers must not grow
-      if (profiling) {
-        trace::Trace discarded;
-        profiling->append_to(discarded, final);
-      }
-      return;
-    }
-    metrics_->flush();
-    // A track per recording thread (loader workers as loader_worker tracks), process
-    // "trainbench"; the writer maps this batch's ids to the session's and keeps each track's
-    // last chunk open, so a flush every ~100 ms does not leave a chunk each.
-    trace::Trace batch;
-    recorder.drain_into(batch);
-    if (profiling) profiling->append_to(batch, final);
-    if (!trace_) trace_ = std::make_unique<store::TraceWriter>(*store_, id_);
-    trace_->append(batch);
-  }
-
-  void finish(const RunResult& result) {
-    if (!store_) return;
-    const auto summary = to_json(result);
-    store_->finish_session(id_, result.status, summary.dump());
-  }
-
- private:
-  std::unique_ptr<store::SessionStore> store_;
-  std::unique_ptr<store::MetricWriter> metrics_;
-  std::unique_ptr<store::TraceWriter> trace_;  // made at the first flush; goes before store_
-  store::SessionId id_;
 };
 
 // How often a running session's spans and metrics reach the database: a live view lags at most
@@ -382,6 +238,7 @@ RunResult Runner::run() {
         *backend, project_, &recorder,
         {parallel.data > 1 ? world->rank() : 0, static_cast<int>(parallel.data),
          parallel.tensor > 1 ? world : nullptr});
+    if (world->size() > 1 && !lead) sink.hold_events();
     std::unique_ptr<detail::PipelineTraining> pipeline;
     if (parallel.pipeline.stages > 1) {
       pipeline =
@@ -450,6 +307,12 @@ RunResult Runner::run() {
     sink.params(profiling->params());
     observer.on_start(info);
 
+    // The ranks' clocks side by side: read just after a common barrier.
+    std::int64_t clock_origin = 0;
+    if (world->size() > 1) {
+      world->barrier();
+      clock_origin = recorder.now_ns();
+    }
     ThroughputWindow window;
     double pipeline_idle_s = 0.0, pipeline_wall_s = 0.0;  // over the run's steps
     double train_seconds = 0.0;
@@ -669,6 +532,7 @@ RunResult Runner::run() {
       sink.metric("test_accuracy", step, report.elapsed_s, eval.accuracy);
       sink.metric("test_loss", step, report.elapsed_s, eval.loss);
       sink.metric("epoch_train_loss", step, report.elapsed_s, report.train_loss);
+      share_rank_traces(*world, recorder, clock_origin, sink);
       sink.flush(recorder, profiling.get());
       if (project_.train.checkpoint == "epoch") {
         sink.checkpoint(step, *backend, trainables);
@@ -681,6 +545,7 @@ RunResult Runner::run() {
       observer.on_epoch(report);
       if (partial) break;  // max_steps ended the run inside this epoch
     }
+    share_rank_traces(*world, recorder, clock_origin, sink);  // what the last epoch left
     if (project_.train.checkpoint != "none" && step > 0 && step != checkpointed_step) {
       sink.checkpoint(step, *backend, trainables);
     }

@@ -1,5 +1,7 @@
 #include "core/trace/breakdown.h"
 
+#include <optional>
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -131,6 +133,23 @@ BreakdownReport step_breakdown(const Trace& trace) {
       step_spans.push_back(&span);
     }
   }
+  // A session holding every rank of a parallel run: the lowest rank's steps and activity (the
+  // ranks step together; their steps side by side would count each step once per rank).
+  std::optional<std::int64_t> rank;
+  for (const Span* span : step_spans) {
+    const std::int64_t r = trace.track(span->track).rank;
+    if (!rank) {
+      rank = r;
+    } else if (r != *rank) {
+      rank = std::min(*rank, r);
+      report.ranks_left_out = true;
+    }
+  }
+  if (!report.ranks_left_out) {
+    rank.reset();
+  } else {
+    std::erase_if(step_spans, [&](const Span* s) { return trace.track(s->track).rank != *rank; });
+  }
   std::stable_sort(step_spans.begin(), step_spans.end(),
                    [](const Span* a, const Span* b) { return a->start_ns < b->start_ns; });
   for (const Track& track : trace.tracks()) report.device_tracks += is_device_track(track) ? 1 : 0;
@@ -143,7 +162,7 @@ BreakdownReport step_breakdown(const Trace& trace) {
     steps.push_back({span.start_ns, span.end_ns});
     report.steps.push_back({step_number(trace, span, i), span.start_ns, span.end_ns, {}, 0});
   }
-  const std::vector<ActivitySegment> segments = activity_segments(trace, steps);
+  const std::vector<ActivitySegment> segments = activity_segments(trace, steps, rank);
   const StepPart unphased = marks_forward_explicitly(trace) ? StepPart::other : StepPart::forward;
 
   // One sweep over every boundary of every segment and step: O(n log n) for the sort, then

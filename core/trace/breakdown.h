@@ -59,6 +59,9 @@ struct BreakdownReport {
   std::int64_t device_tracks = 0;
   // The steps left out of the means (the first step of a trace is warm-up when there are >2).
   std::int64_t warmup_steps_skipped = 0;
+  // The trace holds the steps of several ranks (a parallel run's session): only the lowest rank's
+  // steps and tracks are in this report.
+  bool ranks_left_out = false;
 };
 
 // Steps are the trace's step spans (Category::step); a trace without any gives no steps. A

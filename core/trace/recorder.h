@@ -40,7 +40,7 @@ inline constexpr std::uint32_t kEventsPerBlock = 1024;
 // A fixed array of events. Its writer fills it front to back and publishes the count; once full
 // it links a successor and never touches it again, which is when the drainer may take it.
 struct RecorderBlock {
-  std::atomic<std::uint32_t> published{0};  // events [0, published) are written
+  std::atomic<std::uint32_t> published{0};    // events [0, published) are written
   std::atomic<RecorderBlock*> next{nullptr};  // set by the writer when this block is full
   std::uint32_t consumed = 0;                 // drainer only: events [0, consumed) drained
   RecordedSpan events[kEventsPerBlock];

@@ -200,7 +200,8 @@ bool encloses_a_step(const std::vector<StepSpan>& steps, std::int64_t start_ns,
 }
 
 std::vector<ActivitySegment> activity_segments(const Trace& trace,
-                                               const std::vector<StepSpan>& steps) {
+                                               const std::vector<StepSpan>& steps,
+                                               std::optional<std::int64_t> rank) {
   const auto& spans = trace.spans();
   const std::size_t track_count = trace.tracks().size();
   // Span indices per track, by start and longer first (parents before their children), so the
@@ -208,7 +209,9 @@ std::vector<ActivitySegment> activity_segments(const Trace& trace,
   std::vector<std::vector<std::size_t>> by_track(track_count + 1);
   for (std::size_t i = 0; i < spans.size(); ++i) {
     const auto t = static_cast<std::size_t>(spans[i].track.value);
-    if (t >= 1 && t <= track_count) by_track[t].push_back(i);
+    if (t >= 1 && t <= track_count && (!rank || trace.tracks()[t - 1].rank == *rank)) {
+      by_track[t].push_back(i);
+    }
   }
   for (auto& indices : by_track) {
     std::stable_sort(indices.begin(), indices.end(), [&](std::size_t a, std::size_t b) {

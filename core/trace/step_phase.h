@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
@@ -75,8 +76,11 @@ struct StepSpan {
 // start) are used to make ranges that enclose a whole step and reach beyond it (a profiler
 // session, an epoch; steps themselves) transparent: they would otherwise fill every step's idle
 // time. Segments with Activity::none are left out. O(n log n) in the spans and flows.
+// `rank`: only the tracks of that rank (a session holding every rank of a parallel run is judged
+// one rank at a time); nullopt: every track.
 std::vector<ActivitySegment> activity_segments(const Trace& trace,
-                                               const std::vector<StepSpan>& steps);
+                                               const std::vector<StepSpan>& steps,
+                                               std::optional<std::int64_t> rank = std::nullopt);
 
 // True when the trace marks its forward phase with explicit spans (Category::forward: the
 // engine's, or record_function("forward") imported): unmarked activity inside a step is then

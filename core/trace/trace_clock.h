@@ -37,7 +37,9 @@ class TraceClock {
   }
 
   // Whether the TSC is in use (false: steady_clock).
-  bool uses_tsc() const { return use_tsc_; }
+  bool uses_tsc() const {
+    return use_tsc_;
+  }
 
  private:
   std::chrono::steady_clock::time_point origin_;

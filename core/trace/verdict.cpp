@@ -4,6 +4,7 @@
 #include <array>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <string_view>
 #include <tuple>
 
@@ -221,7 +222,68 @@ bool is_engine_trace(const Trace& trace) {
                      [](const Track& t) { return t.process == "trainbench"; });
 }
 
+using Interval = std::pair<std::int64_t, std::int64_t>;
+
+// Sorted, non-overlapping: the union of `intervals`.
+std::vector<Interval> union_of(std::vector<Interval> intervals) {
+  std::sort(intervals.begin(), intervals.end());
+  std::vector<Interval> merged;
+  for (const auto& [start, end] : intervals) {
+    if (!merged.empty() && start <= merged.back().second) {
+      merged.back().second = std::max(merged.back().second, end);
+    } else {
+      merged.emplace_back(start, end);
+    }
+  }
+  return merged;
+}
+
+// The length of the intersection of two unions.
+std::int64_t overlap_of(const std::vector<Interval>& a, const std::vector<Interval>& b) {
+  std::int64_t total = 0;
+  std::size_t i = 0, j = 0;
+  while (i < a.size() && j < b.size()) {
+    const std::int64_t start = std::max(a[i].first, b[j].first);
+    const std::int64_t end = std::min(a[i].second, b[j].second);
+    if (end > start) total += end - start;
+    (a[i].second < b[j].second ? i : j)++;
+  }
+  return total;
+}
+
+bool is_compute(Category c) {
+  return c == Category::kernel || c == Category::forward || c == Category::backward ||
+         c == Category::optimizer;
+}
+
 }  // namespace
+
+CommunicationOverlap communication_overlap(const Trace& trace) {
+  // Per track: its communication, and its compute (hidden means under another track's compute).
+  std::map<std::uint32_t, std::vector<Interval>> communication, compute;
+  for (const Span& s : trace.spans()) {
+    if (s.category == Category::communication) {
+      communication[s.track.value].emplace_back(s.start_ns, s.end_ns);
+    } else if (is_compute(s.category)) {
+      compute[s.track.value].emplace_back(s.start_ns, s.end_ns);
+    }
+  }
+  CommunicationOverlap result;
+  for (auto& [track, spans] : communication) {
+    const auto own = union_of(std::move(spans));
+    std::vector<Interval> elsewhere;
+    // Compute of the same rank: another rank's work does not hide this rank's wait.
+    const std::int64_t rank = trace.track(TrackId(track)).rank;
+    for (const auto& [other, busy] : compute) {
+      if (other != track && trace.track(TrackId(other)).rank == rank) {
+        elsewhere.insert(elsewhere.end(), busy.begin(), busy.end());
+      }
+    }
+    for (const auto& [start, end] : own) result.communication_ns += end - start;
+    result.hidden_ns += overlap_of(own, union_of(std::move(elsewhere)));
+  }
+  return result;
+}
 
 const char* bound_name(Bound bound) {
   const auto index = static_cast<std::size_t>(bound);
@@ -237,7 +299,10 @@ Verdict judge(const Trace& trace, const BreakdownReport& breakdown, const std::v
   }
   const auto& b = breakdown;
   const double data = share_of(b, StepPart::data);
-  const double communication = share_of(b, StepPart::communication);
+  // Collectives hidden under compute on another track do not lengthen the step.
+  const CommunicationOverlap overlap = communication_overlap(trace);
+  const double communication_part = share_of(b, StepPart::communication);
+  const double communication = communication_part * (1.0 - overlap.share());
   const double memcpy = share_of(b, StepPart::memcpy);
   const double runtime = share_of(b, StepPart::runtime);
   const double phases = share_of(b, StepPart::forward) + share_of(b, StepPart::backward) +
@@ -267,6 +332,13 @@ Verdict judge(const Trace& trace, const BreakdownReport& breakdown, const std::v
     v.evidence.push_back(format("%.0f idle gaps between device work a step, median %s, longest %s",
                                 kernels.gaps_per_step, duration(kernels.median_gap_ns).c_str(),
                                 duration(kernels.longest_gap_ns).c_str()));
+  }
+  if (overlap.communication_ns > 0) {
+    v.evidence.push_back(
+        format("communication %s of the step; %s of its time hidden under "
+               "compute on other threads or streams (overlap share), %s exposed",
+               percent(communication_part).c_str(), percent(overlap.share()).c_str(),
+               percent(communication).c_str()));
   }
   if (b.mean_data_range_ns > 0) {
     v.evidence.push_back(
@@ -318,7 +390,8 @@ Verdict judge(const Trace& trace, const BreakdownReport& breakdown, const std::v
       break;
     case Bound::communication:
       v.headline = "communication-bound: collectives are " + percent(communication) +
-                   " of the step with nothing else running";
+                   " of the step with nothing else running (" + percent(overlap.share()) +
+                   " of their time hidden under compute)";
       suggest_removing(v, communication, "overlap gradient all-reduce with backward",
                        "overlap the gradient all-reduce with backward (bucketed gradients, as DDP "
                        "does) or raise the batch per rank: hiding it fully gives up to ");

@@ -25,9 +25,10 @@ const char* bound_name(Bound bound);
 // that passes its threshold is a candidate; the largest share among them is the verdict.
 // Without any: compute-bound when the device is busy (1 - GPU idle share), or in a CPU trace the
 // forward+backward+optimizer parts are, at least kComputeBoundShare of the step; else balanced.
-inline constexpr double kInputBoundShare = 0.15;          // data part
-inline constexpr double kCommunicationBoundShare = 0.20;  // communication part
-inline constexpr double kMemoryBoundShare = 0.20;         // memcpy part (copies and memsets)
+inline constexpr double kInputBoundShare = 0.15;  // data part
+// The communication part not hidden under compute elsewhere (see CommunicationOverlap).
+inline constexpr double kCommunicationBoundShare = 0.20;
+inline constexpr double kMemoryBoundShare = 0.20;  // memcpy part (copies and memsets)
 // Launch-bound: all four at once — the GPU idles, the host is in runtime calls while it does,
 // and the kernels are many and tiny.
 inline constexpr double kLaunchGpuIdleShare = 0.30;
@@ -35,6 +36,21 @@ inline constexpr double kLaunchRuntimeShare = 0.10;  // runtime part
 inline constexpr double kLaunchKernelsPerStep = 100.0;
 inline constexpr double kLaunchMedianKernelNs = 10'000.0;
 inline constexpr double kComputeBoundShare = 0.80;
+
+// Communication and how much of it ran while compute ran elsewhere: collectives (MPI or NCCL)
+// overlapping kernels or the engine's forward, backward and optimizer phases on another thread
+// or stream are hidden under compute (a data-parallel run's bucketed all-reduces); on their own
+// thread's timeline they are not (that thread waits). overlap share = hidden / communication.
+struct CommunicationOverlap {
+  std::int64_t communication_ns = 0;  // the union of the communication spans
+  std::int64_t hidden_ns = 0;         // the part of it under compute on another track
+  double share() const {
+    return communication_ns > 0
+               ? static_cast<double>(hidden_ns) / static_cast<double>(communication_ns)
+               : 0.0;
+  }
+};
+CommunicationOverlap communication_overlap(const Trace& trace);
 
 struct Verdict {
   Bound bound = Bound::unknown;

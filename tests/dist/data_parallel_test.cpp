@@ -13,6 +13,7 @@
 #include "core/dist/communicator.h"
 #include "core/run/runner.h"
 #include "core/store/session_store.h"
+#include "core/store/trace_store.h"
 #include "tests/support/test_data.h"
 
 namespace tb::run {
@@ -90,6 +91,26 @@ TEST_P(MpiDataParallel, NRanksOfBatchBTrainAsOneProcessOfBatchNB) {
   ASSERT_EQ(reference.status, "completed") << reference.error;
   EXPECT_EQ(reference.steps, result.steps);
   EXPECT_NEAR(result.train_loss, reference.train_loss, 1e-4 * std::abs(reference.train_loss));
+
+  // Every rank's tracks are in rank 0's session: rank r's in process "trainbench rank r", its
+  // training loop and (with buckets started during backward) its all-reduces' thread.
+  {
+    store::SessionStore store(db, store::SessionStore::Mode::read_only);
+    const auto trace = store::load_trace(store, result.session);
+    for (int r = 1; r < n; ++r) {
+      std::size_t engine_spans = 0, communication_spans = 0;
+      for (const auto& span : trace.spans()) {
+        const auto& track = trace.track(span.track);
+        if (track.rank != r || track.process != "trainbench rank " + std::to_string(r)) continue;
+        if (track.name == "engine" && span.category == trace::Category::step) ++engine_spans;
+        if (span.category == trace::Category::communication) ++communication_spans;
+      }
+      EXPECT_EQ(engine_spans, static_cast<std::size_t>(result.steps)) << "rank " << r;
+      if (GetParam() < 0.01) {
+        EXPECT_GE(communication_spans, static_cast<std::size_t>(result.steps)) << "rank " << r;
+      }
+    }
+  }
 
   const auto got = final_parameters(db, result.session);
   const auto want = final_parameters(db, reference.session);

@@ -235,5 +235,27 @@ TEST(StepBreakdown, PartsAlwaysAddUpToTheStep) {
   EXPECT_LT(*report.gpu_idle_share, 1.0);
 }
 
+TEST(Breakdown, ASessionOfSeveralRanksIsJudgedOnTheLowestRank) {
+  // Two ranks stepping side by side, 100 ns steps: rank 0 all forward, rank 1 all backward.
+  tb::testing::TraceBuilder b;
+  const TrackId rank0 = b.track("engine");
+  const TrackId rank1 =
+      b.trace.add_track({"engine", TrackKind::cpu_thread, "trainbench rank 1", 1});
+  for (int i = 0; i < 3; ++i) {
+    const std::int64_t t = i * 100;
+    b.span(rank0, "step", Category::step, t, t + 100, i + 1);
+    b.span(rank0, "forward", Category::forward, t, t + 100, i + 1);
+    b.span(rank1, "step", Category::step, t + 5, t + 95, i + 1);
+    b.span(rank1, "backward", Category::backward, t + 5, t + 95, i + 1);
+  }
+  b.trace.finish();
+  const auto report = step_breakdown(b.trace);
+  EXPECT_TRUE(report.ranks_left_out);
+  ASSERT_EQ(report.steps.size(), 3u);  // each step once, rank 0's
+  EXPECT_DOUBLE_EQ(report.mean_step_ns, 100.0);
+  EXPECT_DOUBLE_EQ(report.mean_part_ns[static_cast<std::size_t>(StepPart::forward)], 100.0);
+  EXPECT_DOUBLE_EQ(report.mean_part_ns[static_cast<std::size_t>(StepPart::backward)], 0.0);
+}
+
 }  // namespace
 }  // namespace tb::trace

@@ -156,6 +156,48 @@ TEST(Verdict, GpuLimits) {
   EXPECT_TRUE(idle);
 }
 
+// Engine steps of 100 ns on two ranks' worth of work: forward 20, backward 50, optimizer 10, and
+// an all-reduce of `length` ns on the communication thread's track starting `start` ns into the
+// step (during backward it is hidden; after the optimizer it is not).
+Builder data_parallel_steps(std::int64_t start, std::int64_t length) {
+  Builder b;
+  const TrackId comm = b.track("communication");
+  for (int i = 0; i < 3; ++i) {
+    const std::int64_t t = i * 200;
+    b.span(b.host, "step", Category::step, t, t + 200);
+    b.span(b.host, "forward", Category::forward, t, t + 20);
+    b.span(b.host, "backward", Category::backward, t + 20, t + 70);
+    b.span(b.host, "optimizer", Category::optimizer, t + 70, t + 80);
+    b.span(comm, "all_reduce_async", Category::communication, t + start, t + start + length);
+  }
+  return b;
+}
+
+TEST(Verdict, CommunicationHiddenUnderBackwardIsNotTheLimit) {
+  // 40 ns of all-reduce, all under backward (t+25..t+65): the overlap share is 100%.
+  auto hidden = data_parallel_steps(25, 40);
+  hidden.trace.finish();
+  const auto overlap = communication_overlap(hidden.trace);
+  EXPECT_EQ(overlap.communication_ns, 3 * 40);
+  EXPECT_EQ(overlap.hidden_ns, 3 * 40);
+  EXPECT_DOUBLE_EQ(overlap.share(), 1.0);
+  const auto v = hidden.judge_it(2);
+  EXPECT_NE(v.bound, Bound::communication) << v.headline;
+  bool said = false;
+  for (const auto& line : v.evidence) said |= contains(line, "100.0% of its time hidden");
+  EXPECT_TRUE(said) << ::testing::PrintToString(v.evidence);
+
+  // 100 ns of all-reduce from t+60: 10 ns under backward, 10 under the optimizer, 80 exposed
+  // (half the 200 ns step): communication-bound, with the overlap share said.
+  auto exposed = data_parallel_steps(60, 100);
+  exposed.trace.finish();
+  EXPECT_EQ(communication_overlap(exposed.trace).hidden_ns, 3 * 20);
+  const auto w = exposed.judge_it(2);
+  EXPECT_EQ(w.bound, Bound::communication) << w.headline;
+  EXPECT_NEAR(w.share, 0.5 * 0.8, 1e-9);
+  EXPECT_TRUE(contains(w.headline, "20.0% of their time hidden under compute")) << w.headline;
+}
+
 TEST(Verdict, ManyTinyKernelsAreLaunchBound) {
   // Each step: 200 launches of 5 µs, each followed by its 2 µs kernel. Runtime with the device
   // idle: 1000 of 1400 µs; GPU idle the same; median kernel 2 µs.
