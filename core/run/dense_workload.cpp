@@ -143,11 +143,6 @@ class DenseWorkload final : public Workload {
         test_set_(open_split(project, false)),
         streaming_(project.data.loader.mode == "stream"),
         shard_count_(shard.count) {
-    if (streaming_ && shard.count > 1) {
-      throw Error(
-          "parallel.data: data.loader.mode \"stream\" cannot be split among ranks (a stream's "
-          "order is known only as it is read); use mode \"batch\"");
-    }
     if (!streaming_) {
       auto options = loader_options(project, recorder, backend);
       options.shard_rank = shard.rank;

@@ -124,6 +124,35 @@ void check_combination(const Project& p, const ObjectReader& top) {
     top.fail("model.type",
              "'" + type + "' does not fit data.dataset \"synthetic-recsys\" (use recsys)");
   }
+  // Parallel training: what the split of the work cannot carry yet.
+  const auto& parallel = p.parallel;
+  if (parallel.ranks() > 1 && !dense_data) {
+    top.fail("parallel", "data." + dataset +
+                             " feeds a sparse model, which parallel training does not split yet "
+                             "(use a dense dataset format)");
+  }
+  if (parallel.data > 1 && p.data.loader.mode == "stream") {
+    top.fail("data.loader.mode",
+             "\"stream\" cannot be split among data-parallel ranks (a stream's order is known "
+             "only as it is read); use \"batch\"");
+  }
+  if (parallel.pipeline.stages > 1 || parallel.tensor > 1) {
+    // A rank holds part of the model's tensors (or of its optimizer's state): what needs the
+    // whole of them is not there yet.
+    const std::string kind = parallel.tensor > 1 ? "parallel.tensor" : "parallel.pipeline";
+    if (p.train.checkpoint != "none") {
+      top.fail("train.checkpoint",
+               "checkpoints of a model split by " + kind + " are not supported yet (use \"none\")");
+    }
+    if (p.train.clip_grad_norm > 0.0) {
+      top.fail("train.clip_grad_norm",
+               "clipping a model split by " + kind +
+                   " needs the norm over every rank's part, which is not summed yet (use 0)");
+    }
+    if (p.device != "cpu") {
+      top.fail("device", "a model split by " + kind + " trains on the CPU for now (use \"cpu\")");
+    }
+  }
   if (dense_data) return;
   if (p.precision != "fp32") {
     top.fail("precision", "'" + p.precision + "' is not supported with sparse data (" + dataset +

@@ -196,25 +196,6 @@ RunResult Runner::run() {
                   std::to_string(parallel.ranks()) + "`, or mpirun -np " +
                   std::to_string(parallel.ranks()) + ")");
     }
-    const bool split_model = parallel.pipeline.stages > 1 || parallel.tensor > 1;
-    if (split_model) {
-      const std::string kind = parallel.tensor > 1 ? "parallel.tensor" : "parallel.pipeline";
-      // A rank holds part of the model's tensors (or of its optimizer's state): what needs the
-      // whole of them is not there yet.
-      if (project_.train.checkpoint != "none") {
-        throw Error(kind +
-                    ": checkpoints of a split model are not supported yet (set "
-                    "train.checkpoint \"none\")");
-      }
-      if (project_.train.clip_grad_norm > 0.0) {
-        throw Error(kind +
-                    ": gradient clipping needs the norm over every rank's part, which is "
-                    "not summed yet (set train.clip_grad_norm 0)");
-      }
-      if (project_.device != "cpu") {
-        throw Error(kind + ": model parallelism runs on the CPU for now (set device \"cpu\")");
-      }
-    }
     if (world->size() > 1) {
       std::function<void(const std::string&)> on_failure;
       if (lead && !options_.db_path.empty()) {

@@ -122,13 +122,6 @@ std::unique_ptr<Workload> make_workload(tensor::Backend& backend, const Project&
   if (data::is_dataset_format(project.data.dataset)) {
     return make_dense_workload(backend, project, recorder, shard);
   }
-  if (shard.count > 1 || shard.tensor_world != nullptr) {
-    throw Error(
-        "parallel: data." + project.data.dataset +
-        " feeds a sparse model, which parallel training does not split yet; it needs a dense "
-        "dataset file format "
-        "(fashion-mnist, shards, ...)");
-  }
   return std::make_unique<SparseWorkload>(backend, project);
 }
 

@@ -106,6 +106,28 @@ TEST(Project, ParallelSectionIsValidatedAndRoundTrips) {
   e = field_error({{"parallel", {{"bucket_mib", 0}}}});
   EXPECT_EQ(e.substr(0, e.find(" | ")), "parallel.bucket_mib");
 
+  // What a split of the work cannot carry yet is refused, naming the field to change.
+  e = field_error({{"parallel", {{"tensor", 2}}}, {"train", {{"checkpoint", "end"}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "train.checkpoint");
+  EXPECT_NE(e.find("split by parallel.tensor"), std::string::npos) << e;
+  e = field_error(
+      {{"parallel", {{"pipeline", {{"stages", 2}}}}}, {"train", {{"clip_grad_norm", 1.0}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "train.clip_grad_norm");
+  EXPECT_NE(e.find("split by parallel.pipeline"), std::string::npos) << e;
+  e = field_error({{"parallel", {{"tensor", 2}}}, {"device", "cuda"}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "device");
+  e = field_error({{"parallel", {{"data", 2}}}, {"data", {{"loader", {{"mode", "stream"}}}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "data.loader.mode");
+  e = field_error({{"parallel", {{"data", 2}}},
+                   {"data", {{"dataset", "synthetic-bow"}}},
+                   {"model", {{"type", "bow"}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "parallel");
+  EXPECT_NE(e.find("sparse model"), std::string::npos) << e;
+  // Data parallelism keeps checkpoints and clipping: every rank holds the whole model.
+  EXPECT_EQ(field_error({{"parallel", {{"data", 2}}},
+                         {"train", {{"checkpoint", "end"}, {"clip_grad_norm", 1.0}}}}),
+            "");
+
   const auto p = Project::from_json(json::parse(
       R"({"parallel": {"pipeline": {"stages": 4, "microbatches": 8, "schedule": "gpipe"},
                        "timeout_s": 30}})"));
