@@ -44,7 +44,10 @@ inline CliOutcome trainbench(const std::string& args, const TempDir& dir) {
 
 // A project file shipped in projects/.
 inline std::string project_path(const char* name) {
-  return std::string(TRAINBENCH_SOURCE_DIR) + "/projects/" + name;
+  // Appended in place: GCC 12 misreads `string + "..." + name` at -O1 (a false -Warray-bounds).
+  std::string path = TRAINBENCH_SOURCE_DIR;
+  path.append("/projects/").append(name);
+  return path;
 }
 
 // dir/data (256 + 64 synthetic samples) and dir/tiny.json: one epoch of 8 steps on it.
