@@ -7,12 +7,14 @@
 
 #include <cstring>
 
+#include "core/dist/tensor_communicator.h"
 #include "core/tensor/backend_registry.h"
 #include "core/tensor/memory_tracker.h"
 #include "core/util/error.h"
 #include "gpu/cuda_backend_impl.h"
 #include "gpu/device.h"
 #include "gpu/kernels/convert.h"
+#include "gpu/nccl_communicator.h"
 #include "gpu/pinned_host_memory.h"
 
 namespace tb::gpu {
@@ -124,6 +126,17 @@ std::unique_ptr<tensor::Backend> make_cuda_backend(int device) {
 
 void register_cuda_backend() {
   tensor::register_cuda_backend_factory({unavailable_reason, make_cuda_backend});
+  dist::register_cuda_communicator_factory(
+      [](tensor::Backend& backend,
+         dist::Communicator& host) -> std::unique_ptr<dist::Communicator> {
+        return make_nccl_communicator_for(backend, host);
+      });
+}
+
+std::optional<CudaPlacement> cuda_placement(const tensor::Backend& backend) {
+  const auto* cuda = dynamic_cast<const CudaBackend*>(&backend);
+  if (cuda == nullptr) return std::nullopt;
+  return CudaPlacement{cuda->device_index(), cuda->stream()};
 }
 
 const CachingAllocator* device_allocator(const tensor::Backend& backend) {
@@ -307,6 +320,20 @@ void CudaBackend::copy(const Tensor& src, Tensor& dst) {
   check_cuda(cudaMemcpyAsync(any(dst, "copy"), any(src, "copy"), src.bytes(),
                              cudaMemcpyDeviceToDevice, stream_),
              "copy");
+}
+
+void CudaBackend::copy_range(const Tensor& src, std::int64_t src_offset, Tensor& dst,
+                             std::int64_t dst_offset, std::int64_t count) {
+  tensor::require_copy_range(src, src_offset, dst, dst_offset, count);
+  if (count == 0) return;
+  const std::size_t element = tensor::dtype_size(src.dtype());
+  check_cuda(
+      cudaMemcpyAsync(static_cast<char*>(any(dst, "copy_range")) +
+                          static_cast<std::size_t>(dst_offset) * element,
+                      static_cast<const char*>(any(src, "copy_range")) +
+                          static_cast<std::size_t>(src_offset) * element,
+                      static_cast<std::size_t>(count) * element, cudaMemcpyDeviceToDevice, stream_),
+      "copy_range");
 }
 
 void CudaBackend::convert(const Tensor& src, Tensor& dst) {

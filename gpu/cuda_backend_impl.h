@@ -65,6 +65,8 @@ class CudaBackend final : public tensor::Backend {
   void download(const Tensor& src, void* host, std::size_t bytes) override;
   void fill(Tensor& t, float value) override;
   void copy(const Tensor& src, Tensor& dst) override;
+  void copy_range(const Tensor& src, std::int64_t src_offset, Tensor& dst, std::int64_t dst_offset,
+                  std::int64_t count) override;
   void convert(const Tensor& src, Tensor& dst) override;
   void round_to(Tensor& t, DType storage) override;
 
@@ -132,6 +134,7 @@ class CudaBackend final : public tensor::Backend {
 
   // ---- for the implementation files ----
   cudaStream_t stream() const { return stream_; }
+  int device_index() const { return device_; }
   cublasHandle_t cublas() const { return cublas_; }
   CachingAllocator& allocator() { return *allocator_; }
   const CachingAllocator& allocator() const { return *allocator_; }

@@ -3,12 +3,15 @@
 #include <cuda_runtime.h>
 
 #include <array>
+#include <chrono>
+#include <cmath>
 #include <cstring>
 #include <utility>
 #include <vector>
 
 #include "core/dist/checks.h"
 #include "core/util/error.h"
+#include "gpu/cuda_backend.h"
 #include "gpu/device.h"
 #include "gpu/nccl_library.h"
 
@@ -46,12 +49,14 @@ class DeviceScope {
   int previous_ = -1;
 };
 
-// A CUDA event without timing, destroyed with its last owner (cudaEventDestroy of an event not
-// yet reached is allowed: CUDA frees it when reached).
+// A CUDA event, destroyed with its last owner (cudaEventDestroy of an event not yet reached is
+// allowed: CUDA frees it when reached). Timed events cost a little more; only the async
+// all-reduce's start and end are.
 struct Event {
   cudaEvent_t event = nullptr;
-  Event() {
-    check_cuda(cudaEventCreateWithFlags(&event, cudaEventDisableTiming), "creating a CUDA event");
+  explicit Event(bool timed = false) {
+    check_cuda(cudaEventCreateWithFlags(&event, timed ? cudaEventDefault : cudaEventDisableTiming),
+               "creating a CUDA event");
   }
   ~Event() {
     if (event) cudaEventDestroy(event);
@@ -99,6 +104,10 @@ class Nccl final : public NcclCommunicator {
       check_cuda(cudaEventCreateWithFlags(&producer_event_, cudaEventDisableTiming),
                  "NCCL communicator: creating a CUDA event");
       check_cuda(cudaEventCreateWithFlags(&queued_event_, cudaEventDisableTiming),
+                 "NCCL communicator: creating a CUDA event");
+      check_cuda(cudaStreamCreateWithFlags(&clock_stream_, cudaStreamNonBlocking),
+                 "NCCL communicator: creating its clock stream");
+      check_cuda(cudaEventCreateWithFlags(&anchor_event_, cudaEventDefault),
                  "NCCL communicator: creating a CUDA event");
       check_cuda(cudaMalloc(&barrier_value_, sizeof(float)),
                  "NCCL communicator: allocating the barrier's value");
@@ -155,12 +164,17 @@ class Nccl final : public NcclCommunicator {
     DeviceScope scope(device_);
     check_device_memory(data.data(), "all_reduce_async", "data");
     before_op();
+    // Timed on the device: the request says when the all-reduce itself ran (not when it was
+    // queued behind the producer's kernels), as GradientBuckets' overlap share needs.
+    auto started = std::make_shared<Event>(true);
+    check_cuda(cudaEventRecord(started->event, stream_), "all_reduce_async");
     nccl_.check(nccl_.all_reduce(data.data(), data.data(), data.size(), ncclFloat32, nccl_op(op),
                                  comm_, stream_),
                 "all_reduce_async", comm_);
-    auto event = std::make_shared<Event>();
+    auto event = std::make_shared<Event>(true);
     check_cuda(cudaEventRecord(event->event, stream_), "all_reduce_async");
-    return std::make_unique<EventRequest>(*this, std::move(event), "all_reduce_async");
+    return std::make_unique<EventRequest>(*this, std::move(event), "all_reduce_async",
+                                          std::move(started));
   }
 
   void broadcast(std::span<float> data, int root) override {
@@ -239,13 +253,22 @@ class Nccl final : public NcclCommunicator {
 
   class EventRequest final : public Request {
    public:
-    EventRequest(Nccl& comm, std::shared_ptr<Event> event, const char* op)
-        : comm_(comm), event_(std::move(event)), op_(op) {}
-    void wait() override { comm_.wait_event(*event_, op_); }
+    // started: a timed event recorded just before the op, `event` timed too; null: untimed.
+    EventRequest(Nccl& comm, std::shared_ptr<Event> event, const char* op,
+                 std::shared_ptr<Event> started = nullptr)
+        : comm_(comm), event_(std::move(event)), started_(std::move(started)), op_(op) {}
+    void wait() override {
+      comm_.wait_event(*event_, op_);
+      if (started_) {
+        comm_.host_times(*started_, *event_, began_ns, ended_ns);
+        started_.reset();
+      }
+    }
 
    private:
     Nccl& comm_;
     std::shared_ptr<Event> event_;
+    std::shared_ptr<Event> started_;
     const char* op_;
   };
 
@@ -335,6 +358,37 @@ class Nccl final : public NcclCommunicator {
     if (status != cudaSuccess) fail(op, status);
   }
 
+  // When two timed events, both reached, passed, in steady-clock nanoseconds: their distance from
+  // an anchor event whose host time is known (recorded on an idle stream of its own and waited
+  // for, so it passes at once), renewed every second so float milliseconds stay exact to well
+  // under a microsecond. Best effort: a timing error leaves both 0 (unknown).
+  void host_times(const Event& started, const Event& ended, std::int64_t& began_ns,
+                  std::int64_t& ended_ns) {
+    DeviceScope scope(device_);
+    const auto steady_ns = [] {
+      return std::chrono::duration_cast<std::chrono::nanoseconds>(
+                 std::chrono::steady_clock::now().time_since_epoch())
+          .count();
+    };
+    if (anchor_ns_ == 0 || steady_ns() - anchor_ns_ > 1'000'000'000) {
+      if (cudaEventRecord(anchor_event_, clock_stream_) != cudaSuccess ||
+          cudaEventSynchronize(anchor_event_) != cudaSuccess) {
+        cudaGetLastError();
+        anchor_ns_ = 0;
+        return;
+      }
+      anchor_ns_ = steady_ns();
+    }
+    float began_ms = 0.0f, ended_ms = 0.0f;
+    if (cudaEventElapsedTime(&began_ms, anchor_event_, started.event) != cudaSuccess ||
+        cudaEventElapsedTime(&ended_ms, anchor_event_, ended.event) != cudaSuccess) {
+      cudaGetLastError();
+      return;
+    }
+    began_ns = anchor_ns_ + std::llround(static_cast<double>(began_ms) * 1e6);
+    ended_ns = anchor_ns_ + std::llround(static_cast<double>(ended_ms) * 1e6);
+  }
+
   void wait_event(const Event& event, const char* op) {
     const cudaError_t status = cudaEventSynchronize(event.event);
     if (status != cudaSuccess) fail(op, status);
@@ -383,6 +437,10 @@ class Nccl final : public NcclCommunicator {
     queued_event_ = nullptr;
     if (producer_event_) cudaEventDestroy(producer_event_);
     producer_event_ = nullptr;
+    if (anchor_event_) cudaEventDestroy(anchor_event_);
+    anchor_event_ = nullptr;
+    if (clock_stream_) cudaStreamDestroy(clock_stream_);
+    clock_stream_ = nullptr;
     if (stream_) cudaStreamDestroy(stream_);
     stream_ = nullptr;
   }
@@ -397,6 +455,9 @@ class Nccl final : public NcclCommunicator {
   cudaEvent_t producer_event_ = nullptr;  // marks producer_ (or wait_for's stream) for stream_
   cudaEvent_t queued_event_ = nullptr;    // marks stream_ for make_wait's consumer
   float* barrier_value_ = nullptr;        // the one float barrier() all-reduces
+  cudaStream_t clock_stream_ = nullptr;   // idle: an anchor recorded there passes at once
+  cudaEvent_t anchor_event_ = nullptr;    // timed; passed at steady-clock anchor_ns_
+  std::int64_t anchor_ns_ = 0;            // 0: no anchor yet
   std::vector<Pending> pending_;
 };
 
@@ -459,6 +520,18 @@ std::unique_ptr<NcclCommunicator> make_nccl_communicator(int device,
   }
   std::memcpy(&id, &packet[1], sizeof id);
   return std::make_unique<Nccl>(*nccl, device, rank, size, id);
+}
+
+std::unique_ptr<NcclCommunicator> make_nccl_communicator_for(tensor::Backend& backend,
+                                                             dist::Communicator& host) {
+  const auto placement = cuda_placement(backend);
+  if (!placement) {
+    throw Error("NCCL communicator: the " + backend.name() +
+                " backend's tensors are not on a CUDA device");
+  }
+  auto communicator = make_nccl_communicator(placement->device, &host);
+  communicator->set_producer_stream(placement->stream);
+  return communicator;
 }
 
 std::span<float> device_span(tensor::Tensor& tensor) {

@@ -52,6 +52,7 @@
 #include <string>
 
 #include "core/dist/communicator.h"
+#include "core/tensor/backend.h"
 #include "core/tensor/tensor.h"
 
 namespace tb::gpu {
@@ -86,6 +87,15 @@ class NcclCommunicator : public dist::Communicator {
 // "NCCL not found (libnccl.so.2): ..." where NCCL cannot be loaded, or NCCL's own text.
 std::unique_ptr<NcclCommunicator> make_nccl_communicator(int device = 0,
                                                          dist::Communicator* bootstrap = nullptr);
+
+// The communicator for a CUDA backend's tensors in data-parallel training (what
+// dist::TensorCommunicator gets for a GPU run): NCCL on the backend's device, bootstrapped over
+// `host` (collective over it), each op waiting on the device for what the backend had queued when
+// the op was called (set_producer_stream), so a gradient bucket is reduced after the kernels
+// that wrote it and the host never waits for them. Throws tb::Error for a backend that is not
+// CUDA, or as make_nccl_communicator does.
+std::unique_ptr<NcclCommunicator> make_nccl_communicator_for(tensor::Backend& backend,
+                                                             dist::Communicator& host);
 
 // The elements of an f32 CUDA tensor as a span of device memory, for the ops above. Throws
 // tb::Error naming the tensor's device or dtype otherwise.

@@ -70,6 +70,13 @@ int launched_rank() {
   return 0;
 }
 
+int launched_local_rank() {
+  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_RANK", "MPI_LOCALRANKID", "PMI_LOCAL_RANK"}) {
+    if (const char* value = std::getenv(name)) return std::atoi(value);
+  }
+  return 0;
+}
+
 std::unique_ptr<Communicator> make_world_communicator() {
   if (mpi_available() && launched_by_mpirun()) return make_mpi_communicator();
   return make_local_communicator();

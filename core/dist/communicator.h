@@ -97,6 +97,10 @@ bool launched_by_mpirun();
 // This process's rank as mpirun's environment says, before MPI starts (a command that prints
 // progress only on rank 0); 0 outside mpirun.
 int launched_rank();
+// This process's rank among those mpirun started on its own machine (Open MPI's
+// OMPI_COMM_WORLD_LOCAL_RANK, MPICH's MPI_LOCALRANKID): which GPU a data-parallel rank takes.
+// 0 outside mpirun.
+int launched_local_rank();
 // Whether this build has the MPI implementation.
 bool mpi_available();
 // The processes mpirun started, as one world (MPI is initialised on the first call and finalised

@@ -4,20 +4,21 @@
 #include <chrono>
 #include <string>
 
+#include "core/dist/tensor_span.h"
 #include "core/util/error.h"
 
 namespace tb::dist {
 
-GradientBuckets::GradientBuckets(Communicator& comm, std::vector<tensor::Tensor*> grads,
-                                 std::size_t bucket_bytes)
-    : comm_(comm), grads_(std::move(grads)) {
+GradientBuckets::GradientBuckets(Communicator& comm, tensor::Backend& backend,
+                                 std::vector<tensor::Tensor*> grads, std::size_t bucket_bytes)
+    : comm_(comm), backend_(backend), grads_(std::move(grads)) {
   const std::size_t cap = std::max<std::size_t>(bucket_bytes / sizeof(float), 1);
   bucket_of_.resize(grads_.size());
   for (std::size_t i = 0; i < grads_.size(); ++i) {
     const tensor::Tensor* g = grads_[i];
-    if (g == nullptr || g->dtype() != tensor::DType::f32 || g->device() != tensor::Device::cpu) {
+    if (g == nullptr || g->dtype() != tensor::DType::f32 || g->device() != backend.device()) {
       throw Error("gradient buckets: gradient " + std::to_string(i) +
-                  " is not an f32 tensor in host memory");
+                  " is not an f32 tensor of the " + backend.name() + " backend");
     }
     const auto n = static_cast<std::size_t>(g->numel());
     // A new bucket when this gradient would overflow a bucket that already holds something.
@@ -29,7 +30,9 @@ GradientBuckets::GradientBuckets(Communicator& comm, std::vector<tensor::Tensor*
     bucket_of_[i] = buckets_.size() - 1;
   }
   flat_.resize(buckets_.size());
-  for (std::size_t b = 0; b < buckets_.size(); ++b) flat_[b].resize(buckets_[b].elements);
+  for (std::size_t b = 0; b < buckets_.size(); ++b) {
+    flat_[b] = backend_.empty({static_cast<std::int64_t>(buckets_[b].elements)});
+  }
   requests_.resize(buckets_.size());
   pending_.resize(buckets_.size());
   for (std::size_t b = 0; b < buckets_.size(); ++b) pending_[b] = buckets_[b].members.size();
@@ -49,12 +52,13 @@ GradientBuckets::~GradientBuckets() {
 }
 
 void GradientBuckets::start(std::size_t b) {
-  float* out = flat_[b].data();
+  std::int64_t offset = 0;
   for (const std::size_t i : buckets_[b].members) {
     const tensor::Tensor& g = *grads_[i];
-    out = std::copy_n(g.data(), g.numel(), out);
+    backend_.copy_range(g, 0, flat_[b], offset, g.numel());
+    offset += g.numel();
   }
-  requests_[b] = comm_.all_reduce_async(flat_[b], ReduceOp::avg);
+  requests_[b] = comm_.all_reduce_async(tensor_span(flat_[b]), ReduceOp::avg);
 }
 
 void GradientBuckets::mark_ready(std::size_t index) {
@@ -91,11 +95,11 @@ void GradientBuckets::finish() {
       hidden_ns += std::max<std::int64_t>(0, std::min(ended, finish_ns) - began);
     }
     requests_[b].reset();
-    const float* in = flat_[b].data();
+    std::int64_t offset = 0;
     for (const std::size_t i : buckets_[b].members) {
       tensor::Tensor& g = *grads_[i];
-      std::copy_n(in, g.numel(), g.data());
-      in += g.numel();
+      backend_.copy_range(flat_[b], offset, g, 0, g.numel());
+      offset += g.numel();
     }
   }
   exposed_wait_s_ =

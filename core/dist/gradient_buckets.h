@@ -8,8 +8,10 @@
 // hides under compute. finish() waits for the buckets, unpacks the averages into the gradients,
 // and says how long it had to wait (the part of communication that was not hidden).
 //
-// Host (CPU) gradients through a Communicator. Gradients on a GPU would go through the NCCL
-// communicator (gpu/nccl_communicator.h); that path is not wired in yet.
+// The buckets live where the gradients do, and are packed and unpacked by the gradients' backend
+// (Backend::copy_range): host gradients through the local or MPI world, GPU gradients through
+// the NCCL communicator (gpu/nccl_communicator.h), whose all-reduce waits on the device for the
+// backend's packing kernels (NcclCommunicator::set_producer_stream), never on the host.
 #pragma once
 
 #include <cstddef>
@@ -18,6 +20,7 @@
 #include <vector>
 
 #include "core/dist/communicator.h"
+#include "core/tensor/backend.h"
 #include "core/tensor/tensor.h"
 
 namespace tb::dist {
@@ -31,9 +34,10 @@ class GradientBuckets {
     std::size_t elements = 0;
   };
 
-  // grads: the parameters' gradients in the order backward finishes them; they must stay alive
-  // and keep their shapes. A gradient larger than bucket_bytes gets a bucket of its own.
-  GradientBuckets(Communicator& comm, std::vector<tensor::Tensor*> grads,
+  // grads: the parameters' gradients in the order backward finishes them, f32 tensors of
+  // `backend`; they must stay alive and keep their shapes. comm carries that backend's memory.
+  // A gradient larger than bucket_bytes gets a bucket of its own.
+  GradientBuckets(Communicator& comm, tensor::Backend& backend, std::vector<tensor::Tensor*> grads,
                   std::size_t bucket_bytes = kDefaultBucketBytes);
   ~GradientBuckets();
   GradientBuckets(const GradientBuckets&) = delete;
@@ -62,13 +66,14 @@ class GradientBuckets {
   void start(std::size_t bucket);
 
   Communicator& comm_;
+  tensor::Backend& backend_;
   std::vector<tensor::Tensor*> grads_;
   std::vector<Bucket> buckets_;
-  std::vector<std::size_t> bucket_of_;    // gradient index -> bucket
-  std::vector<std::vector<float>> flat_;  // per bucket, packed
-  std::vector<std::size_t> pending_;      // per bucket: gradients not yet ready
-  std::vector<bool> ready_;               // per gradient, this step
-  std::size_t next_start_ = 0;            // buckets [0, next_start_) have started this step
+  std::vector<std::size_t> bucket_of_;  // gradient index -> bucket
+  std::vector<tensor::Tensor> flat_;    // per bucket: [elements], its gradients one after another
+  std::vector<std::size_t> pending_;    // per bucket: gradients not yet ready
+  std::vector<bool> ready_;             // per gradient, this step
+  std::size_t next_start_ = 0;          // buckets [0, next_start_) have started this step
   std::vector<std::unique_ptr<Communicator::Request>> requests_;  // per bucket, once started
   std::size_t started_early_ = 0;                                 // this step, so far
   std::size_t last_started_early_ = 0;                            // the last finished step

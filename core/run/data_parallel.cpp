@@ -4,6 +4,8 @@
 #include <span>
 #include <unordered_map>
 
+#include "core/dist/tensor_span.h"
+#include "core/tensor/backend_registry.h"
 #include "core/util/error.h"
 
 namespace tb::run::detail {
@@ -11,30 +13,29 @@ namespace {
 
 std::vector<tensor::Tensor*> gradients_of(const std::vector<nn::Parameter*>& parameters) {
   std::vector<tensor::Tensor*> grads;
-  for (nn::Parameter* p : parameters) {
-    if (p->value.device() != tensor::Device::cpu) {
-      throw Error("parallel.data: parameter " + p->name +
-                  " is on a GPU; data-parallel gradient averaging runs on host tensors over MPI "
-                  "(NCCL gradient averaging is not wired into training yet): use device \"cpu\"");
-    }
-    grads.push_back(&p->grad);
-  }
+  for (nn::Parameter* p : parameters) grads.push_back(&p->grad);
   return grads;
-}
-
-std::span<float> host_floats(tensor::Tensor& t) {
-  return {t.data(), static_cast<std::size_t>(t.numel())};
 }
 
 }  // namespace
 
+std::string data_parallel_device(std::string_view project_device) {
+  const bool gpu = project_device == "cuda" ||
+                   (project_device == "auto" && tensor::resolve_auto_device().device == "cuda");
+  if (!gpu) return std::string(project_device);
+  return "cuda:" + std::to_string(dist::launched_local_rank());
+}
+
 // Backward writes the last layer's gradients first: the buckets are filled in that order, so the
 // first bucket is complete, and on the wire, while the earlier layers are still computing.
-DataParallel::DataParallel(dist::Communicator& comm, Workload& work, double bucket_mib)
-    : comm_(comm),
+DataParallel::DataParallel(dist::Communicator& host, tensor::Backend& backend, Workload& work,
+                           double bucket_mib)
+    : host_(host),
+      backend_(backend),
+      tensors_(backend, host),
       work_(work),
       parameters_(work.parameters_in_gradient_order()),
-      buckets_(comm, gradients_of(parameters_),
+      buckets_(tensors_.get(), backend, gradients_of(parameters_),
                static_cast<std::size_t>(std::max(bucket_mib, 0.0) * 1024.0 * 1024.0)) {
   std::unordered_map<const nn::Parameter*, std::size_t> index;
   for (std::size_t i = 0; i < parameters_.size(); ++i) index[parameters_[i]] = i;
@@ -53,19 +54,19 @@ DataParallel::~DataParallel() {
 }
 
 void DataParallel::broadcast_parameters() {
-  for (nn::Parameter* p : parameters_) comm_.broadcast(host_floats(p->value), 0);
+  for (nn::Parameter* p : parameters_) tensors_.get().broadcast(dist::tensor_span(p->value), 0);
 }
 
 float DataParallel::gradient_weight(std::int64_t local, std::int64_t global) const {
   if (global <= 0) return 0.0f;
-  return static_cast<float>(static_cast<double>(local) * comm_.size() /
+  return static_cast<float>(static_cast<double>(local) * host_.size() /
                             static_cast<double>(global));
 }
 
 void DataParallel::reduce_gradients(bool computed) {
   if (!computed) {
     // Nothing of this batch reached this rank: it adds zeros to the sum, and still takes part.
-    for (nn::Parameter* p : parameters_) std::fill_n(p->grad.data(), p->grad.numel(), 0.0f);
+    for (nn::Parameter* p : parameters_) backend_.fill(p->grad, 0.0f);
   }
   buckets_.finish();
 }
@@ -73,7 +74,7 @@ void DataParallel::reduce_gradients(bool computed) {
 float DataParallel::global_loss(float local_loss, std::int64_t local, std::int64_t global) {
   float weighted[1] = {
       global > 0 ? local_loss * static_cast<float>(local) / static_cast<float>(global) : 0.0f};
-  comm_.all_reduce(weighted, dist::ReduceOp::sum);
+  host_.all_reduce(weighted, dist::ReduceOp::sum);
   return weighted[0];
 }
 

@@ -8,23 +8,38 @@
 // A rank's slice of the last global batch may be short, or empty: its gradient is weighted by its
 // share of the global batch (gradient_weight), so N ranks of batch b compute the update one
 // process of batch N*b does, and an empty slice still joins every collective with zero gradients.
+//
+// On GPUs each rank takes the GPU of its local rank (data_parallel_device) and the gradients and
+// parameters travel through NCCL (dist::TensorCommunicator); the loss and everything else on the
+// host go through the host world (MPI).
 #pragma once
 
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/dist/communicator.h"
 #include "core/dist/gradient_buckets.h"
+#include "core/dist/tensor_communicator.h"
 #include "core/nn/layer.h"
 #include "core/run/workload.h"
 
 namespace tb::run::detail {
 
+// The device a data-parallel rank trains on, from the project's `device`: "cuda" (and "auto"
+// where it means the GPU) becomes "cuda:<local rank>", one GPU a process as NCCL needs; "cpu" and
+// an explicit "cuda:N" stay as they are.
+std::string data_parallel_device(std::string_view project_device);
+
 class DataParallel {
  public:
-  // The workload's dense parameters (host tensors), bucketed in the order backward finishes them.
-  // Installs the workload's gradient-ready hook; the destructor removes it.
-  DataParallel(dist::Communicator& comm, Workload& work, double bucket_mib);
+  // The workload's dense parameters (tensors of `backend`), bucketed in the order backward
+  // finishes them. host: the world of ranks; the tensors travel through it (CPU) or through
+  // NCCL bootstrapped over it (GPU). Installs the workload's gradient-ready hook; the destructor
+  // removes it.
+  DataParallel(dist::Communicator& host, tensor::Backend& backend, Workload& work,
+               double bucket_mib);
   ~DataParallel();
   DataParallel(const DataParallel&) = delete;
   DataParallel& operator=(const DataParallel&) = delete;
@@ -42,9 +57,13 @@ class DataParallel {
   float global_loss(float local_loss, std::int64_t local, std::int64_t global);
 
   const dist::GradientBuckets& buckets() const { return buckets_; }
+  // What carries the gradients: "mpi", "nccl", "local".
+  std::string transport() { return tensors_.get().name(); }
 
  private:
-  dist::Communicator& comm_;
+  dist::Communicator& host_;
+  tensor::Backend& backend_;
+  dist::TensorCommunicator tensors_;
   Workload& work_;
   std::vector<nn::Parameter*> parameters_;  // in the order backward finishes them
   dist::GradientBuckets buckets_;

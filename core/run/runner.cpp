@@ -210,8 +210,11 @@ RunResult Runner::run() {
             "the checkpoint, and every rank needs the optimizer's state)");
       }
     }
-    // "cuda" without a GPU fails here in one line; "auto" falls back to the CPU.
-    auto backend = tensor::make_backend(project_.device, static_cast<int>(project_.train.threads));
+    // "cuda" without a GPU fails here in one line; "auto" falls back to the CPU. Data-parallel
+    // ranks on one machine take a GPU each.
+    auto backend = tensor::make_backend(
+        parallel.data > 1 ? detail::data_parallel_device(project_.device) : project_.device,
+        static_cast<int>(project_.train.threads));
     run_device = backend->device();
     backend->reset_peak_memory();
     sink.params({{"device.backend", backend->name()}});
@@ -259,11 +262,11 @@ RunResult Runner::run() {
     const ObserverRegistration observing(*world, communication_spans);
     std::optional<detail::DataParallel> data_parallel;
     if (parallel.data > 1) {
-      data_parallel.emplace(*world, *work, parallel.bucket_mib);
+      data_parallel.emplace(*world, *backend, *work, parallel.bucket_mib);
       data_parallel->broadcast_parameters();
       sink.params({{"parallel.ranks", std::to_string(world->size())},
                    {"parallel.buckets", std::to_string(data_parallel->buckets().buckets().size())},
-                   {"parallel.transport", world->name()}});
+                   {"parallel.transport", data_parallel->transport()}});
     }
 
     RunInfo info;

@@ -32,6 +32,18 @@ void require_param_and_grad(const char* op, std::size_t index, const Tensor* par
   }
 }
 
+void require_copy_range(const Tensor& src, std::int64_t src_offset, const Tensor& dst,
+                        std::int64_t dst_offset, std::int64_t count) {
+  require(src.dtype() == dst.dtype(), "copy_range", "dtypes differ");
+  const auto inside = [count](std::int64_t offset, const Tensor& t) {
+    return offset >= 0 && count >= 0 && offset <= t.numel() && count <= t.numel() - offset;
+  };
+  require(inside(src_offset, src) && inside(dst_offset, dst), "copy_range",
+          std::to_string(count) + " elements from " + std::to_string(src_offset) + " of " +
+              src.shape().str() + " to " + std::to_string(dst_offset) + " of " + dst.shape().str() +
+              " leave a tensor");
+}
+
 MatrixDims matrix_dims(const Tensor& t) {
   const std::int64_t rows = t.shape().rank() ? t.shape()[0] : 1;
   return {rows, rows ? t.numel() / rows : 0};

@@ -150,6 +150,9 @@ struct LionTensors {
 // operand the same way; and the element-count check of the elementwise ops.
 void require(bool ok, const char* op, const std::string& what);
 void require_same_numel(const char* op, const Tensor& a, const Tensor& b);
+// copy_range's checks: same dtype, and both ranges inside their tensors.
+void require_copy_range(const Tensor& src, std::int64_t src_offset, const Tensor& dst,
+                        std::int64_t dst_offset, std::int64_t count);
 // An optimizer's state or gradient tensor `what` must exist and match the parameter's size.
 void require_like_param(const char* op, const char* what, const Tensor& param, const Tensor& t);
 // Tensor `index` of a multi-tensor update's list must name its parameter and its gradient.
@@ -228,6 +231,11 @@ class Backend {
   virtual void download(const Tensor& src, void* host, std::size_t bytes) = 0;
   virtual void fill(Tensor& t, float value) = 0;
   virtual void copy(const Tensor& src, Tensor& dst) = 0;
+  // dst[dst_offset, +count) = src[src_offset, +count), offsets and count in elements of their
+  // (same) dtype: how gradients are packed into, and unpacked from, one flat buffer per
+  // all-reduce (dist::GradientBuckets). The ranges must lie inside the tensors and not overlap.
+  virtual void copy_range(const Tensor& src, std::int64_t src_offset, Tensor& dst,
+                          std::int64_t dst_offset, std::int64_t count) = 0;
   // dst = src converted between f32 and f16/bf16 (either way; round to nearest even when
   // narrowing), or a plain copy when the dtypes match. Same number of elements.
   virtual void convert(const Tensor& src, Tensor& dst) = 0;

@@ -94,6 +94,16 @@ void CpuBackend::copy(const Tensor& src, Tensor& dst) {
   std::memcpy(dst.raw(), src.raw(), src.bytes());
 }
 
+void CpuBackend::copy_range(const Tensor& src, std::int64_t src_offset, Tensor& dst,
+                            std::int64_t dst_offset, std::int64_t count) {
+  require_copy_range(src, src_offset, dst, dst_offset, count);
+  if (count == 0) return;
+  const std::size_t element = dtype_size(src.dtype());
+  std::memcpy(static_cast<char*>(dst.raw()) + static_cast<std::size_t>(dst_offset) * element,
+              static_cast<const char*>(src.raw()) + static_cast<std::size_t>(src_offset) * element,
+              static_cast<std::size_t>(count) * element);
+}
+
 void CpuBackend::convert(const Tensor& src, Tensor& dst) {
   require_same_numel("convert", src, dst);
   const auto n = static_cast<std::size_t>(src.numel());

@@ -26,6 +26,8 @@ class CpuBackend final : public Backend {
   void download(const Tensor& src, void* host, std::size_t bytes) override;
   void fill(Tensor& t, float value) override;
   void copy(const Tensor& src, Tensor& dst) override;
+  void copy_range(const Tensor& src, std::int64_t src_offset, Tensor& dst, std::int64_t dst_offset,
+                  std::int64_t count) override;
 
   void gemm(const Tensor& a, bool trans_a, const Tensor& b, bool trans_b, Tensor& c, float alpha,
             float beta) override;

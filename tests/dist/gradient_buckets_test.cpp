@@ -20,7 +20,7 @@ TEST(MpiGradientBuckets, EveryGradientBecomesTheMeanOverRanks) {
   std::vector<tensor::Tensor*> pointers;
   for (const auto s : sizes) grads.push_back(cpu->empty({s}));
   for (auto& g : grads) pointers.push_back(&g);
-  GradientBuckets buckets(*comm, pointers, 1200 * sizeof(float));
+  GradientBuckets buckets(*comm, *cpu, pointers, 1200 * sizeof(float));
   ASSERT_EQ(buckets.buckets().size(), 3u);
   for (int step = 0; step < 3; ++step) {
     // Rank r's gradient j, element i: r * 10 + j + i + step; the mean over ranks is

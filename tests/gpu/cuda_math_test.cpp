@@ -11,6 +11,7 @@
 #include <limits>
 #include <random>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -181,6 +182,23 @@ TEST(CudaMath, MulMatchesCpu) {
     cuda()->mul(to_gpu(a), to_gpu(b), got);
     expect_close(got, expected, "n = " + std::to_string(n));
   }
+}
+
+TEST(CudaMath, CopyRangeMatchesCpuAndRefusesRangesOutside) {
+  TB_REQUIRE_GPU();
+  const Tensor src = random_cpu(Shape{1000}, 45);
+  const Tensor dst = random_cpu(Shape{700}, 46);
+  Tensor expected = clone(dst);
+  Tensor got = to_gpu(dst);
+  const Tensor src_gpu = to_gpu(src);
+  for (const auto& [from, to, count] :
+       {std::tuple<int, int, int>{0, 0, 300}, {999, 699, 1}, {123, 301, 257}, {500, 5, 0}}) {
+    cpu().copy_range(src, from, expected, to, count);
+    cuda()->copy_range(src_gpu, from, got, to, count);
+  }
+  EXPECT_EQ(max_rel_error(to_cpu(got), expected), 0.0);
+  EXPECT_THROW(cuda()->copy_range(src_gpu, 900, got, 0, 101), Error);
+  EXPECT_THROW(cuda()->copy_range(src_gpu, 0, got, 650, 51), Error);
 }
 
 TEST(CudaMath, ScaleMatchesCpu) {

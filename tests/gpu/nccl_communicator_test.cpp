@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "core/dist/communicator.h"
+#include "core/dist/gradient_buckets.h"
 #include "gpu/nccl_communicator.h"
 #include "gpu/nccl_library.h"
 #include "tests/gpu/gpu_test_support.h"
@@ -120,6 +122,68 @@ TEST(NcclCommunicator, AsyncAllReducesOverlapAndAreWaitedForInAnyOrder) {
   for (std::size_t b = 0; b < buckets.size(); ++b) {
     EXPECT_EQ(bits(to_host(buckets[b])), bits(values[b])) << "bucket " << b;
   }
+}
+
+TEST(NcclCommunicator, AnAsyncAllReduceSaysWhenItRanOnTheSteadyClock) {
+  TB_REQUIRE_NCCL();
+  const auto comm = make_nccl_communicator(0);
+  tensor::Tensor data = to_device(std::vector<float>(1 << 22, 1.0f));
+  const auto steady_ns = [] {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  };
+  for (int round = 0; round < 3; ++round) {  // the clock's anchor is made once, then reused
+    const std::int64_t before = steady_ns();
+    auto request = comm->all_reduce_async(device_span(data), ReduceOp::sum);
+    request->wait();
+    const std::int64_t after = steady_ns();
+    EXPECT_GT(request->began_ns, 0) << "round " << round;
+    EXPECT_GE(request->ended_ns, request->began_ns) << "round " << round;
+    // Inside the host's window around it, give or take the anchor's few microseconds.
+    EXPECT_GE(request->began_ns, before - 100'000) << "round " << round;
+    EXPECT_LE(request->ended_ns, after + 100'000) << "round " << round;
+  }
+}
+
+// Data-parallel gradient averaging on the GPU: the buckets packed by the CUDA backend, reduced by
+// NCCL ordered after the backend's stream (make_nccl_communicator_for), unpacked in place.
+TEST(NcclCommunicator, GradientBucketsOnTheCudaBackendKeepEveryGradient) {
+  TB_REQUIRE_NCCL();
+  const auto local = dist::make_local_communicator();
+  const auto comm = make_nccl_communicator_for(*cuda(), *local);
+  EXPECT_EQ(comm->device(), 0);
+  std::vector<std::vector<float>> values;
+  std::vector<tensor::Tensor> grads;
+  std::vector<tensor::Tensor*> pointers;
+  for (const int n : {10, 300, 5, 2000, 1}) {
+    std::vector<float> v(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i)
+      v[static_cast<std::size_t>(i)] = static_cast<float>(i) * 0.5f - 3.0f;
+    values.push_back(v);
+    grads.push_back(to_device(v));
+  }
+  for (auto& g : grads) pointers.push_back(&g);
+  dist::GradientBuckets buckets(*comm, *cuda(), pointers, 400 * sizeof(float));
+  ASSERT_EQ(buckets.buckets().size(), 3u);
+  for (int step = 0; step < 2; ++step) {
+    // The backend writes the gradients on its own stream, as backward does, without the host
+    // waiting: the all-reduce must still read what was written.
+    for (std::size_t j = 0; j < grads.size(); ++j) {
+      cuda()->scale(grads[j], 2.0f);
+      for (float& v : values[j]) v *= 2.0f;
+      buckets.mark_ready(j);
+    }
+    buckets.finish();
+    EXPECT_EQ(buckets.started_early(), 3u);
+    EXPECT_GT(buckets.communication_s(), 0.0);
+    cuda()->synchronize();
+    for (std::size_t j = 0; j < grads.size(); ++j) {
+      EXPECT_EQ(bits(to_host(grads[j])), bits(values[j])) << "step " << step << ", gradient " << j;
+    }
+  }
+  EXPECT_NE(error_of([&] { make_nccl_communicator_for(cpu(), *local); }).find("not on a CUDA"),
+            std::string::npos);
 }
 
 TEST(NcclCommunicator, RefusesBadLengthsAndRanksWithTheSharedWords) {

@@ -48,6 +48,10 @@ class ForwardingBackend : public tensor::Backend {
   }
   void fill(Tensor& t, float value) override { inner_->fill(t, value); }
   void copy(const Tensor& src, Tensor& dst) override { inner_->copy(src, dst); }
+  void copy_range(const Tensor& src, std::int64_t src_offset, Tensor& dst, std::int64_t dst_offset,
+                  std::int64_t count) override {
+    inner_->copy_range(src, src_offset, dst, dst_offset, count);
+  }
   void convert(const Tensor& src, Tensor& dst) override { inner_->convert(src, dst); }
   void round_to(Tensor& t, DType storage) override { inner_->round_to(t, storage); }
 

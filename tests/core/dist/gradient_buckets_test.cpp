@@ -34,7 +34,7 @@ TEST(GradientBuckets, FillsBucketsInBackwardOrderUpToTheCap) {
   Grads g({10, 300, 5, 2000, 1});
   const auto comm = make_local_communicator();
   // 400 floats a bucket: 10 + 300 + 5 fit; 2000 is alone (too big for any); 1 starts a new one.
-  GradientBuckets buckets(*comm, g.pointers(), 400 * sizeof(float));
+  GradientBuckets buckets(*comm, *g.cpu, g.pointers(), 400 * sizeof(float));
   const auto& b = buckets.buckets();
   ASSERT_EQ(b.size(), 3u);
   EXPECT_EQ(b[0].members, (std::vector<std::size_t>{0, 1, 2}));
@@ -42,14 +42,14 @@ TEST(GradientBuckets, FillsBucketsInBackwardOrderUpToTheCap) {
   EXPECT_EQ(b[1].members, (std::vector<std::size_t>{3}));
   EXPECT_EQ(b[2].members, (std::vector<std::size_t>{4}));
   // The default cap (25 MiB) takes all of these in one bucket.
-  GradientBuckets one(*comm, g.pointers());
+  GradientBuckets one(*comm, *g.cpu, g.pointers());
   EXPECT_EQ(one.buckets().size(), 1u);
 }
 
 TEST(GradientBuckets, BucketsStartInTheirOrderOnceTheirGradientsAreReady) {
   Grads g({10, 300, 5, 2000, 1});
   const auto comm = make_local_communicator();
-  GradientBuckets buckets(*comm, g.pointers(), 400 * sizeof(float));
+  GradientBuckets buckets(*comm, *g.cpu, g.pointers(), 400 * sizeof(float));
   buckets.mark_ready(3);  // bucket 1 complete, but held: bucket 0 has not started
   buckets.mark_ready(0);
   buckets.mark_ready(2);  // bucket 0 still waits for gradient 1
@@ -76,8 +76,8 @@ TEST(GradientBuckets, RefusesGradientsThatAreNotHostFloats) {
   auto cpu = tensor::make_cpu_backend(1);
   Tensor ids = cpu->empty({4}, tensor::DType::i32);
   const auto comm = make_local_communicator();
-  EXPECT_THROW(GradientBuckets(*comm, {&ids}), Error);
-  EXPECT_THROW(GradientBuckets(*comm, {nullptr}), Error);
+  EXPECT_THROW(GradientBuckets(*comm, *cpu, {&ids}), Error);
+  EXPECT_THROW(GradientBuckets(*comm, *cpu, {nullptr}), Error);
 }
 
 }  // namespace

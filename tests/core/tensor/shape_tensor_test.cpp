@@ -169,6 +169,27 @@ TEST(CpuBackend, ZerosFillCopyUploadDownload) {
   EXPECT_THROW(backend->download(a, too_big.data(), too_big.size() * sizeof(float)), Error);
 }
 
+TEST(CpuBackend, CopyRangeMovesElementsBetweenOffsetsAndRefusesRangesOutside) {
+  auto backend = make_cpu_backend(1);
+  Tensor flat = backend->zeros({7});
+  Tensor a = from_vec(*backend, {2, 2}, {1, 2, 3, 4});
+  Tensor b = from_vec(*backend, {3}, {5, 6, 7});
+  backend->copy_range(a, 0, flat, 0, 4);  // packed one after the other, as a bucket is
+  backend->copy_range(b, 0, flat, 4, 3);
+  EXPECT_EQ(to_vec(flat), (std::vector<float>{1, 2, 3, 4, 5, 6, 7}));
+  backend->copy_range(flat, 5, a, 1, 2);  // and back out from the middle
+  EXPECT_EQ(to_vec(a), (std::vector<float>{1, 6, 7, 4}));
+  backend->copy_range(flat, 7, a, 4, 0);  // nothing, at the very ends
+
+  EXPECT_THROW(backend->copy_range(flat, 5, a, 0, 3), Error);   // past flat's end
+  EXPECT_THROW(backend->copy_range(flat, 0, a, 2, 3), Error);   // past a's end
+  EXPECT_THROW(backend->copy_range(flat, -1, a, 0, 1), Error);  // before the start
+  EXPECT_THROW(backend->copy_range(flat, 0, a, 0, -1), Error);
+  Tensor ids = backend->zeros({7}, DType::i32);
+  EXPECT_THROW(backend->copy_range(flat, 0, ids, 0, 1), Error);
+  EXPECT_EQ(to_vec(a), (std::vector<float>{1, 6, 7, 4}));  // refused ranges wrote nothing
+}
+
 TEST(CpuBackend, EnsureReallocatesOnlyOnAChange) {
   auto backend = make_cpu_backend(1);
   Tensor t;

@@ -1,0 +1,73 @@
+// Which communicator carries a backend's tensors: the host world for CPU tensors; for GPU
+// tensors the factory gpu/ registers (NCCL), or a clear error in a build without one. A backend
+// that says it is on a GPU stands in for the CUDA backend here; the NCCL factory itself is
+// tested on a GPU (tests/gpu/nccl_communicator_test.cpp).
+#include "core/dist/tensor_communicator.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "core/util/error.h"
+#include "tests/support/forwarding_backend.h"
+
+namespace tb::dist {
+namespace {
+
+class ClaimsToBeOnAGpu final : public testing::ForwardingBackend {
+ public:
+  std::string name() const override { return "cuda"; }
+  tensor::Device device() const override { return tensor::Device::cuda; }
+};
+
+// Removes whatever factory a test installed.
+struct FactoryReset {
+  ~FactoryReset() { register_cuda_communicator_factory(nullptr); }
+};
+
+TEST(TensorCommunicator, CpuTensorsTravelThroughTheHostWorld) {
+  const FactoryReset reset;
+  register_cuda_communicator_factory(
+      [](tensor::Backend&, Communicator&) -> std::unique_ptr<Communicator> {
+        throw Error("the GPU factory must not be asked for CPU tensors");
+      });
+  const auto host = make_local_communicator();
+  const auto cpu = tensor::make_cpu_backend(1);
+  TensorCommunicator tensors(*cpu, *host);
+  EXPECT_EQ(&tensors.get(), host.get());
+  EXPECT_FALSE(tensors.own());
+}
+
+TEST(TensorCommunicator, GpuTensorsTravelThroughTheRegisteredFactorysCommunicator) {
+  const FactoryReset reset;
+  const auto host = make_local_communicator();
+  ClaimsToBeOnAGpu gpu;
+  const tensor::Backend* seen_backend = nullptr;
+  const Communicator* seen_host = nullptr;
+  register_cuda_communicator_factory([&](tensor::Backend& backend, Communicator& world) {
+    seen_backend = &backend;
+    seen_host = &world;
+    return make_local_communicator();
+  });
+  TensorCommunicator tensors(gpu, *host);
+  EXPECT_EQ(seen_backend, &gpu);
+  EXPECT_EQ(seen_host, host.get());
+  EXPECT_TRUE(tensors.own());
+  EXPECT_NE(&tensors.get(), host.get());
+}
+
+TEST(TensorCommunicator, GpuTensorsWithoutAFactoryAreRefusedWithTheReason) {
+  const FactoryReset reset;
+  const auto host = make_local_communicator();
+  ClaimsToBeOnAGpu gpu;
+  try {
+    TensorCommunicator tensors(gpu, *host);
+    FAIL() << "a GPU backend without an NCCL factory was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no NCCL communicator for GPU tensors"), std::string::npos)
+        << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace tb::dist
