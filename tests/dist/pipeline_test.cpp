@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/util/error.h"
+#include "tests/core/nn/model_specs.h"
 #include "tests/support/dist_reference.h"
 
 namespace tb::dist {
@@ -27,13 +28,7 @@ constexpr std::int64_t kFeatures = 16, kClasses = 8, kBatch = 13;
 constexpr std::uint64_t kSeed = 2024;
 constexpr float kLr = 0.1f;
 
-nn::ModelSpec mlp(std::vector<std::int64_t> hidden, double dropout = 0.0) {
-  nn::ModelSpec spec;
-  spec.type = "mlp";
-  spec.hidden = std::move(hidden);
-  spec.dropout = dropout;
-  return spec;
-}
+using nn::test_specs::mlp;
 
 // The same batch on every rank (from its seed).
 struct Batch {

@@ -21,10 +21,6 @@
 namespace tb::dist {
 namespace {
 
-std::vector<float> host(const Tensor& t) {
-  return {t.data(), t.data() + t.numel()};
-}
-
 // Elementwise |got - want| <= rel * max|want|: the split layers add the same products in another
 // order (partial sums per rank, then the all-reduce), so differences grow with the magnitude of
 // the sums, not of each element.
@@ -41,29 +37,9 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& want,
 }
 
 using Batch = tb::testing::RandomBatch;
+using tb::testing::forward_backward;
+using tb::testing::host;
 using tb::testing::make_random_batch;
-
-struct Result {
-  float loss = 0.0f;
-  std::vector<float> logits;
-  std::vector<float> dx_first;  // input gradient of layer 1 (the first Linear)
-};
-
-Result forward_backward(nn::Model& model, Backend& cpu, const Batch& batch) {
-  nn::SoftmaxCrossEntropy loss(cpu);
-  Result r;
-  const Tensor& logits = model.forward(batch.x, true);
-  r.logits = host(logits);
-  r.loss = loss.forward(logits, batch.labels);
-  const Tensor* g = &loss.backward();
-  // Model::backward's fp32 loop, by hand, to keep the first Linear's input gradient.
-  const auto& layers = model.layers();
-  for (std::size_t i = layers.size(); i-- > 0;) {
-    g = &layers[i]->backward(*g);
-    if (i == 1) r.dx_first = host(*g);
-  }
-  return r;
-}
 
 struct Case {
   std::vector<std::int64_t> hidden;
@@ -116,8 +92,8 @@ void check_same_as_unsplit(const Case& c) {
   for (int step = 0; step < 3; ++step) {
     const std::string at = "step " + std::to_string(step) + ", " + std::to_string(n) + " ranks, ";
     const Batch batch = make_random_batch(*cpu, c.sample, kBatch, kClasses, 100 + step);
-    const Result want = forward_backward(*unsplit, *cpu, batch);
-    const Result got = forward_backward(*split, *cpu, batch);
+    const auto want = forward_backward(*unsplit, *cpu, batch);
+    const auto got = forward_backward(*split, *cpu, batch);
     expect_close(got.logits, want.logits, at + "logits");
     EXPECT_NEAR(got.loss, want.loss, 2e-5 * std::max(1.0f, std::fabs(want.loss))) << at;
     expect_close(got.dx_first, want.dx_first, at + "input gradient of layer 1");

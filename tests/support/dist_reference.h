@@ -1,6 +1,7 @@
 // What the parallel-training tests compare against, shared by the world-of-one tests (test_dist)
 // and the MPI ones (test_dist_mpi): a random batch every rank draws alike, and the unsplit model
-// on a batch cut into micro-batches the way dist::PipelineStage cuts it. Header-only.
+// on a batch cut into micro-batches the way dist::PipelineStage cuts it, and one forward and
+// backward keeping the first Linear's input gradient. Header-only.
 #pragma once
 
 #include <cstdint>
@@ -79,6 +80,36 @@ inline float accumulate_microbatches(tensor::Backend& cpu, nn::Model& model,
     begin += rows;
   }
   return static_cast<float>(loss);
+}
+
+// A host tensor's elements, copied.
+inline std::vector<float> host(const tensor::Tensor& t) {
+  return {t.data(), t.data() + t.numel()};
+}
+
+// One training forward and backward of a model (split or not) on a batch: what the
+// tensor-parallel tests compare.
+struct ForwardBackward {
+  float loss = 0.0f;
+  std::vector<float> logits;
+  std::vector<float> dx_first;  // input gradient of layer 1 (the first Linear)
+};
+
+inline ForwardBackward forward_backward(nn::Model& model, tensor::Backend& cpu,
+                                        const RandomBatch& batch) {
+  nn::SoftmaxCrossEntropy loss(cpu);
+  ForwardBackward r;
+  const tensor::Tensor& logits = model.forward(batch.x, true);
+  r.logits = host(logits);
+  r.loss = loss.forward(logits, batch.labels);
+  const tensor::Tensor* g = &loss.backward();
+  // Model::backward's fp32 loop, by hand, to keep the first Linear's input gradient.
+  const auto& layers = model.layers();
+  for (std::size_t i = layers.size(); i-- > 0;) {
+    g = &layers[i]->backward(*g);
+    if (i == 1) r.dx_first = host(*g);
+  }
+  return r;
 }
 
 }  // namespace tb::testing

@@ -17,6 +17,7 @@
 #include "core/dist/pipeline.h"
 #include "core/nn/conv.h"
 #include "core/util/error.h"
+#include "tests/core/nn/model_specs.h"
 #include "tests/support/dist_reference.h"
 
 namespace tb::dist {
@@ -164,15 +165,18 @@ TEST(PipelineSchedule, PredictedBubbleIsStagesLessOneOverMicroBatchesPlusStagesL
   EXPECT_DOUBLE_EQ(predicted_bubble(8, 32), 7.0 / 39.0);
 }
 
+// The tb::Error message f throws, or "(accepted)".
+template <class F>
+std::string message(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(accepted)";
+}
+
 TEST(PipelineSchedule, RefusesBadCountsNamingThem) {
-  auto message = [](auto&& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("(accepted)");
-  };
   const auto gpipe = PipelineSchedule::gpipe;
   EXPECT_NE(message([&] { pipeline_ops(gpipe, 0, 0, 4); }).find("got 0"), std::string::npos);
   EXPECT_NE(message([&] { pipeline_ops(gpipe, 0, 2, 0); }).find("micro-batch count"),
@@ -195,13 +199,7 @@ struct Net {
   }
 };
 
-nn::ModelSpec mlp(std::vector<std::int64_t> hidden, double dropout = 0.0) {
-  nn::ModelSpec spec;
-  spec.type = "mlp";
-  spec.hidden = std::move(hidden);
-  spec.dropout = dropout;
-  return spec;
-}
+using nn::test_specs::mlp;
 
 // The heaviest stage of the best split, by trying every split (small models only).
 std::int64_t brute_force_heaviest(const std::vector<std::int64_t>& w, int stages) {
@@ -373,14 +371,6 @@ TEST(PipelineStageOfOne, ReplaysDropoutAndKeepsBatchNormStatisticsOnRematerialis
 TEST(PipelineStageOfOne, RefusesWhatItCannotRunNamingIt) {
   const auto comm = make_local_communicator();
   Net net(mlp({6}), {5}, 3);
-  auto message = [](auto&& f) {
-    try {
-      f();
-    } catch (const Error& e) {
-      return std::string(e.what());
-    }
-    return std::string("(accepted)");
-  };
   const auto gpipe = PipelineSchedule::gpipe;
   EXPECT_NE(message([&] {
               PipelineStage(*comm, *net.cpu, *net.model, 2, 2, gpipe);

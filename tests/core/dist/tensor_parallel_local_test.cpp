@@ -18,33 +18,10 @@
 namespace tb::dist {
 namespace {
 
-std::vector<float> host(const Tensor& t) {
-  return {t.data(), t.data() + t.numel()};
-}
-
 using Batch = tb::testing::RandomBatch;
+using tb::testing::forward_backward;
+using tb::testing::host;
 using tb::testing::make_random_batch;
-
-struct Result {
-  float loss = 0.0f;
-  std::vector<float> logits;
-  std::vector<float> dx_first;
-};
-
-Result forward_backward(nn::Model& model, Backend& cpu, const Batch& batch) {
-  nn::SoftmaxCrossEntropy loss(cpu);
-  Result r;
-  const Tensor& logits = model.forward(batch.x, true);
-  r.logits = host(logits);
-  r.loss = loss.forward(logits, batch.labels);
-  const Tensor* g = &loss.backward();
-  const auto& layers = model.layers();  // Model::backward's fp32 loop, keeping layer 1's dx
-  for (std::size_t i = layers.size(); i-- > 0;) {
-    g = &layers[i]->backward(*g);
-    if (i == 1) r.dx_first = host(*g);
-  }
-  return r;
-}
 
 void expect_identical_training(nn::Model& unsplit, nn::Model& split, Backend& cpu,
                                const Shape& sample) {
@@ -65,8 +42,8 @@ void expect_identical_training(nn::Model& unsplit, nn::Model& split, Backend& cp
   const auto opt_split = optim::make_optimizer(cpu, split.parameters(), sgd);
   for (int step = 0; step < 3; ++step) {
     const Batch batch = make_random_batch(cpu, sample, 24, 10, 7 + step);
-    const Result want = forward_backward(unsplit, cpu, batch);
-    const Result got = forward_backward(split, cpu, batch);
+    const auto want = forward_backward(unsplit, cpu, batch);
+    const auto got = forward_backward(split, cpu, batch);
     EXPECT_EQ(got.logits, want.logits) << "step " << step;
     EXPECT_EQ(got.loss, want.loss) << "step " << step;
     EXPECT_EQ(got.dx_first, want.dx_first) << "step " << step;

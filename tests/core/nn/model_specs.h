@@ -9,10 +9,11 @@
 
 namespace tb::nn::test_specs {
 
-inline ModelSpec mlp(std::vector<std::int64_t> hidden) {
+inline ModelSpec mlp(std::vector<std::int64_t> hidden, double dropout = 0.0) {
   ModelSpec s;
   s.type = "mlp";
   s.hidden = std::move(hidden);
+  s.dropout = dropout;
   return s;
 }
 
