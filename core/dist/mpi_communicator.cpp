@@ -280,6 +280,15 @@ class MpiCommunicator final : public Communicator {
     std::int64_t start_ = 0;
   };
 
+  // Counts a thread blocked in wait() for as long as it is there.
+  struct WaiterCount {
+    explicit WaiterCount(std::atomic<int>& n) : count(n) { count.fetch_add(1); }
+    ~WaiterCount() { count.fetch_sub(1); }
+    WaiterCount(const WaiterCount&) = delete;
+    WaiterCount& operator=(const WaiterCount&) = delete;
+    std::atomic<int>& count;
+  };
+
   // What the communication thread and the request share: the request may be destroyed first.
   struct AsyncState {
     std::span<float> data;
@@ -315,6 +324,7 @@ class MpiCommunicator final : public Communicator {
         if (state->op == ReduceOp::avg) comm.average(state->data);
         return;
       }
+      const WaiterCount waiting(comm.waiters_);
       std::unique_lock lock(state->mutex);
       state->done_signal.wait(lock, [&] { return state->done; });
       began_ns = state->began_ns;
@@ -362,7 +372,7 @@ class MpiCommunicator final : public Communicator {
   }
 
   // The communication thread: async all-reduces one after the other, in the order they were
-  // started (the same on every rank), each a blocking MPI_Allreduce on async_comm_.
+  // started (the same on every rank), each an MPI_Iallreduce on async_comm_ polled to completion.
   void run_async_queue() {
     for (;;) {
       std::shared_ptr<AsyncState> job;
@@ -393,7 +403,11 @@ class MpiCommunicator final : public Communicator {
           do {
             check_mpi(MPI_Test(&request, &done, MPI_STATUS_IGNORE), "all_reduce_async");
           } while (!done && steady_ns() < burst_end);
-          if (!done) std::this_thread::sleep_for(std::chrono::microseconds(kPollSleepUs));
+          // While the training thread waits for a result it has left its core: poll without
+          // pauses then, so the exposed part of communication is as short as it can be.
+          if (!done && waiters_.load(std::memory_order_relaxed) == 0) {
+            std::this_thread::sleep_for(std::chrono::microseconds(kPollSleepUs));
+          }
         }
         if (job->op == ReduceOp::avg) average(job->data);
       } catch (...) {
@@ -454,6 +468,7 @@ class MpiCommunicator final : public Communicator {
   int size_ = 1;
   std::atomic<Observer*> observer_{nullptr};
   InFlight main_, async_;
+  std::atomic<int> waiters_{0};  // threads blocked waiting for an async all-reduce
 
   std::mutex queue_mutex_;
   std::condition_variable queue_ready_;
