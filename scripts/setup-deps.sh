@@ -4,13 +4,15 @@
 # second. Runs apt-get as root, or through sudo.
 set -euo pipefail
 
+# libqt6opengl6-dev is named because Qt Charts' CMake config needs Qt6OpenGL and qt6-base-dev only
+# recommends it (recommends are not installed).
 packages=(
   cmake ninja-build g++ git pkg-config
   libeigen3-dev nlohmann-json3-dev libsqlite3-dev zlib1g-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev libabsl-dev libnanoflann-dev
   libxxhash-dev libzstd-dev libprotobuf-dev protobuf-compiler libhdf5-dev liblmdb-dev libzip-dev
   libopenmpi-dev openmpi-bin
-  qt6-base-dev qt6-charts-dev qt6-svg-dev libgl-dev
+  qt6-base-dev libqt6opengl6-dev qt6-charts-dev qt6-svg-dev libgl-dev
   dataset-fashion-mnist
 )
 
