@@ -16,6 +16,7 @@
 #include "core/util/error.h"
 #include "gpu/cuda_backend.h"
 #include "gpu/device.h"
+#include "tests/support/error_message.h"
 
 namespace tb::gpu::testing {
 
@@ -86,15 +87,6 @@ inline double max_rel_error(const Tensor& a, const Tensor& b, double floor = 1.0
   return worst;
 }
 
-// The message of the tb::Error that f throws, or a note that it threw none.
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no tb::Error thrown)";
-}
+using tb::testing::error_of;
 
 }  // namespace tb::gpu::testing

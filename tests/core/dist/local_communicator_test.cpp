@@ -2,12 +2,12 @@
 // with the same words the MPI world uses.
 #include <gtest/gtest.h>
 
-#include <functional>
 #include <string>
 #include <vector>
 
 #include "core/dist/communicator.h"
 #include "core/util/error.h"
+#include "tests/support/error_message.h"
 
 namespace tb::dist {
 namespace {
@@ -32,14 +32,7 @@ TEST(LocalCommunicator, CollectivesOverOneRankKeepTheData) {
   comm->barrier();
 }
 
-std::string error_of(const std::function<void()>& call) {
-  try {
-    call();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using tb::testing::error_of;
 
 TEST(LocalCommunicator, RefusesBadLengthsAndRanks) {
   const auto comm = make_local_communicator();

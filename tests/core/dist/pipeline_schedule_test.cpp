@@ -19,6 +19,7 @@
 #include "core/util/error.h"
 #include "tests/core/nn/model_specs.h"
 #include "tests/support/dist_reference.h"
+#include "tests/support/error_message.h"
 
 namespace tb::dist {
 namespace {
@@ -165,27 +166,18 @@ TEST(PipelineSchedule, PredictedBubbleIsStagesLessOneOverMicroBatchesPlusStagesL
   EXPECT_DOUBLE_EQ(predicted_bubble(8, 32), 7.0 / 39.0);
 }
 
-// The tb::Error message f throws, or "(accepted)".
-template <class F>
-std::string message(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(accepted)";
-}
+using tb::testing::error_of;
 
 TEST(PipelineSchedule, RefusesBadCountsNamingThem) {
   const auto gpipe = PipelineSchedule::gpipe;
-  EXPECT_NE(message([&] { pipeline_ops(gpipe, 0, 0, 4); }).find("got 0"), std::string::npos);
-  EXPECT_NE(message([&] { pipeline_ops(gpipe, 0, 2, 0); }).find("micro-batch count"),
+  EXPECT_NE(error_of([&] { pipeline_ops(gpipe, 0, 0, 4); }).find("got 0"), std::string::npos);
+  EXPECT_NE(error_of([&] { pipeline_ops(gpipe, 0, 2, 0); }).find("micro-batch count"),
             std::string::npos);
-  EXPECT_NE(message([&] { pipeline_ops(gpipe, 2, 2, 1); }).find("stage 2 is not in [0, 2)"),
+  EXPECT_NE(error_of([&] { pipeline_ops(gpipe, 2, 2, 1); }).find("stage 2 is not in [0, 2)"),
             std::string::npos);
-  EXPECT_NE(message([&] { pipeline_ops(gpipe, -1, 2, 1); }).find("stage -1"), std::string::npos);
-  EXPECT_NE(message([&] { predicted_bubble(0, 1); }).find("got 0"), std::string::npos);
-  EXPECT_NE(message([&] { predicted_bubble(1, -3); }).find("got -3"), std::string::npos);
+  EXPECT_NE(error_of([&] { pipeline_ops(gpipe, -1, 2, 1); }).find("stage -1"), std::string::npos);
+  EXPECT_NE(error_of([&] { predicted_bubble(0, 1); }).find("got 0"), std::string::npos);
+  EXPECT_NE(error_of([&] { predicted_bubble(1, -3); }).find("got -3"), std::string::npos);
 }
 
 // ---- split_stages ----
@@ -372,16 +364,16 @@ TEST(PipelineStageOfOne, RefusesWhatItCannotRunNamingIt) {
   const auto comm = make_local_communicator();
   Net net(mlp({6}), {5}, 3);
   const auto gpipe = PipelineSchedule::gpipe;
-  EXPECT_NE(message([&] {
+  EXPECT_NE(error_of([&] {
               PipelineStage(*comm, *net.cpu, *net.model, 2, 2, gpipe);
             }).find("2 stages over a world of 1"),
             std::string::npos);
-  EXPECT_NE(message([&] {
+  EXPECT_NE(error_of([&] {
               PipelineStage(*comm, *net.cpu, *net.model, 1, 0, gpipe);
             }).find("0 micro-batches"),
             std::string::npos);
   net.model->set_storage(tensor::DType::bf16);
-  EXPECT_NE(message([&] {
+  EXPECT_NE(error_of([&] {
               PipelineStage(*comm, *net.cpu, *net.model, 1, 2, gpipe);
             }).find("stores activations as bf16"),
             std::string::npos);
@@ -390,19 +382,19 @@ TEST(PipelineStageOfOne, RefusesWhatItCannotRunNamingIt) {
   PipelineStage stage(*comm, *net.cpu, *net.model, 1, 4, gpipe);
   nn::SoftmaxCrossEntropy ce(*net.cpu);
   Batch small(*net.cpu, {3, 5}, 3, 1);
-  EXPECT_NE(message([&] {
+  EXPECT_NE(error_of([&] {
               stage.train_step(small.x, small.labels, ce);
             }).find("a batch of 3 samples cannot be split into 4 micro-batches"),
             std::string::npos);
   Batch wrong(*net.cpu, {6, 4}, 3, 1);
-  EXPECT_NE(message([&] {
+  EXPECT_NE(error_of([&] {
               stage.train_step(wrong.x, wrong.labels, ce);
             }).find("x is f32 [6, 4], expected f32 [6, 5]"),
             std::string::npos);
   Batch good(*net.cpu, {6, 5}, 3, 1);
-  EXPECT_NE(message([&] { stage.train_step(good.x, Tensor(), ce); }).find("i32 labels [N]"),
+  EXPECT_NE(error_of([&] { stage.train_step(good.x, Tensor(), ce); }).find("i32 labels [N]"),
             std::string::npos);
-  EXPECT_NE(message([&] {
+  EXPECT_NE(error_of([&] {
               stage.train_step(good.x, small.labels, ce);
             }).find("3 labels for a batch of 6 samples"),
             std::string::npos);
