@@ -5,6 +5,7 @@
 
 #include <cupti.h>
 
+#include <cstdint>
 #include <string>
 
 namespace tb::gpu {
@@ -33,7 +34,14 @@ struct CuptiLibrary {
 };
 
 // The process's CUPTI, loaded at the first call; null when it cannot be loaded, with the reason
-// in `why` (the library or one of its functions was not found).
+// in `why` (the library or one of its functions was not found, or it is another major version).
 const CuptiLibrary* cupti_library(std::string& why);
+
+// Why a CUPTI whose cuptiGetVersion says `version` cannot be used; empty when it can. The
+// activity records are read through the structs of the CUPTI headers built against
+// (cupti_records.h), so the library must be of the same CUDA major version: a CUPTI 12 (API
+// versions up to 28) is not meant to trace the CUDA 13 runtime linked in, and a later major may
+// lay its records out anew.
+std::string cupti_version_problem(std::uint32_t version);
 
 }  // namespace tb::gpu

@@ -1,21 +1,19 @@
 #include "gpu/cupti_tracer.h"
 
 #include <cuda_runtime_api.h>
-#include <cxxabi.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdlib>
-#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
-#include <unordered_map>
 
 #include "core/util/error.h"
 #include "gpu/cupti_library.h"
+#include "gpu/cupti_records.h"
 
 namespace tb::gpu {
 namespace {
@@ -24,76 +22,6 @@ using trace::GpuActivity;
 
 // CUPTI wants 8-byte aligned buffers.
 constexpr std::size_t kBufferAlignment = 8;
-
-std::string demangle(const char* name) {
-  if (name == nullptr) return "(unnamed kernel)";
-  int status = 0;
-  char* text = abi::__cxa_demangle(name, nullptr, nullptr, &status);
-  if (status != 0 || text == nullptr) return name;
-  std::string out(text);
-  std::free(text);
-  return out;
-}
-
-// "cudaLaunchKernel_v7000" -> "cudaLaunchKernel".
-std::string api_name(const CuptiLibrary& cupti, CUpti_CallbackDomain domain, CUpti_CallbackId id) {
-  const char* name = nullptr;
-  if (cupti.get_callback_name(domain, id, &name) != CUPTI_SUCCESS || name == nullptr) {
-    return "CUDA API " + std::to_string(id);
-  }
-  std::string out(name);
-  if (const auto v = out.rfind("_v"); v != std::string::npos && v > 0) out.resize(v);
-  return out;
-}
-
-trace::GpuCopyKind copy_kind(std::uint8_t kind) {
-  switch (kind) {
-    case CUPTI_ACTIVITY_MEMCPY_KIND_HTOD:
-      return trace::GpuCopyKind::host_to_device;
-    case CUPTI_ACTIVITY_MEMCPY_KIND_DTOH:
-      return trace::GpuCopyKind::device_to_host;
-    case CUPTI_ACTIVITY_MEMCPY_KIND_DTOD:
-      return trace::GpuCopyKind::device_to_device;
-    case CUPTI_ACTIVITY_MEMCPY_KIND_HTOH:
-      return trace::GpuCopyKind::host_to_host;
-    case CUPTI_ACTIVITY_MEMCPY_KIND_PTOP:
-      return trace::GpuCopyKind::peer;
-    default:
-      return trace::GpuCopyKind::other;
-  }
-}
-
-const char* sync_name(CUpti_ActivitySynchronizationType type) {
-  switch (type) {
-    case CUPTI_ACTIVITY_SYNCHRONIZATION_TYPE_EVENT_SYNCHRONIZE:
-      return "event synchronize";
-    case CUPTI_ACTIVITY_SYNCHRONIZATION_TYPE_STREAM_WAIT_EVENT:
-      return "stream wait event";
-    case CUPTI_ACTIVITY_SYNCHRONIZATION_TYPE_STREAM_SYNCHRONIZE:
-      return "stream synchronize";
-    case CUPTI_ACTIVITY_SYNCHRONIZATION_TYPE_CONTEXT_SYNCHRONIZE:
-      return "context synchronize";
-    default:
-      return "synchronize";
-  }
-}
-
-const char* overhead_name(CUpti_ActivityOverheadKind kind) {
-  switch (kind) {
-    case CUPTI_ACTIVITY_OVERHEAD_DRIVER_COMPILER:
-      return "driver compiler";
-    case CUPTI_ACTIVITY_OVERHEAD_CUPTI_BUFFER_FLUSH:
-      return "CUPTI buffer flush";
-    case CUPTI_ACTIVITY_OVERHEAD_CUPTI_INSTRUMENTATION:
-      return "CUPTI instrumentation";
-    case CUPTI_ACTIVITY_OVERHEAD_CUPTI_RESOURCE:
-      return "CUPTI resource";
-    case CUPTI_ACTIVITY_OVERHEAD_LAZY_FUNCTION_LOADING:
-      return "lazy function loading";
-    default:
-      return "CUPTI overhead";
-  }
-}
 
 std::vector<CUpti_ActivityKind> activity_kinds(const std::vector<std::string>& kinds) {
   std::vector<CUpti_ActivityKind> out = {CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION};
@@ -371,124 +299,15 @@ class CuptiTracer final : public trace::DeviceTracer {
     if (!own_timestamps_ && cupti_->get_timestamp(&cupti_now) != CUPTI_SUCCESS) cupti_now = 0;
     return engine - static_cast<std::int64_t>(cupti_now);
   }
-  std::int64_t t(std::uint64_t cupti_ns) const {
-    return static_cast<std::int64_t>(cupti_ns) + offset_ns_;
-  }
 
   void parse(std::uint8_t* buffer, size_t valid, GpuActivity& out) {
-    offset_ns_ = clock_offset();
+    CuptiRecordContext context;
+    context.offset_ns = clock_offset();
+    context.keep_api_calls = want_runtime_;
+    context.get_callback_name = cupti_->get_callback_name;
     CUpti_Activity* record = nullptr;
     while (cupti_->get_next_record(buffer, valid, &record) == CUPTI_SUCCESS) {
-      switch (record->kind) {
-        case CUPTI_ACTIVITY_KIND_KERNEL:
-        case CUPTI_ACTIVITY_KIND_CONCURRENT_KERNEL: {
-          const auto* k = reinterpret_cast<const CUpti_ActivityKernel10*>(record);
-          if (k->start == 0 || k->end == 0) break;  // not finished when a forced flush came
-          trace::GpuKernelRecord r;
-          r.name = demangle(k->name);
-          r.start_ns = t(k->start);
-          r.end_ns = t(k->end);
-          r.device = k->deviceId;
-          r.stream = k->streamId;
-          r.correlation = k->correlationId;
-          r.grid[0] = k->gridX, r.grid[1] = k->gridY, r.grid[2] = k->gridZ;
-          r.block[0] = k->blockX, r.block[1] = k->blockY, r.block[2] = k->blockZ;
-          r.registers_per_thread = k->registersPerThread;
-          r.static_shared_bytes = k->staticSharedMemory;
-          r.dynamic_shared_bytes = k->dynamicSharedMemory;
-          out.kernels.push_back(std::move(r));
-          break;
-        }
-        case CUPTI_ACTIVITY_KIND_MEMCPY: {
-          const auto* c = reinterpret_cast<const CUpti_ActivityMemcpy6*>(record);
-          if (c->start == 0 || c->end == 0) break;
-          trace::GpuCopyRecord r;
-          r.kind = copy_kind(c->copyKind);
-          r.pinned_host = c->srcKind == CUPTI_ACTIVITY_MEMORY_KIND_PINNED ||
-                          c->dstKind == CUPTI_ACTIVITY_MEMORY_KIND_PINNED;
-          r.bytes = static_cast<std::int64_t>(c->bytes);
-          r.start_ns = t(c->start);
-          r.end_ns = t(c->end);
-          r.device = c->deviceId;
-          r.stream = c->streamId;
-          r.correlation = c->correlationId;
-          out.copies.push_back(r);
-          break;
-        }
-        case CUPTI_ACTIVITY_KIND_MEMSET: {
-          const auto* m = reinterpret_cast<const CUpti_ActivityMemset4*>(record);
-          if (m->start == 0 || m->end == 0) break;
-          out.memsets.push_back({static_cast<std::int64_t>(m->bytes), t(m->start), t(m->end),
-                                 m->deviceId, m->streamId, m->correlationId});
-          break;
-        }
-        case CUPTI_ACTIVITY_KIND_RUNTIME:
-        case CUPTI_ACTIVITY_KIND_DRIVER: {
-          const auto* a = reinterpret_cast<const CUpti_ActivityAPI*>(record);
-          if (!want_runtime_) break;  // enabled only for the external correlation
-          const auto domain = record->kind == CUPTI_ACTIVITY_KIND_RUNTIME
-                                  ? CUPTI_CB_DOMAIN_RUNTIME_API
-                                  : CUPTI_CB_DOMAIN_DRIVER_API;
-          out.api_calls.push_back({api_name(*cupti_, domain, a->cbid), t(a->start), t(a->end),
-                                   a->threadId, a->correlationId});
-          break;
-        }
-        case CUPTI_ACTIVITY_KIND_SYNCHRONIZATION: {
-          const auto* s = reinterpret_cast<const CUpti_ActivitySynchronization2*>(record);
-          out.syncs.push_back(
-              {sync_name(s->type), t(s->start), t(s->end), 0, s->correlationId,
-               s->streamId == CUPTI_SYNCHRONIZATION_INVALID_VALUE ? 0u : s->streamId});
-          break;
-        }
-        case CUPTI_ACTIVITY_KIND_OVERHEAD: {
-          const auto* o = reinterpret_cast<const CUpti_ActivityOverhead3*>(record);
-          out.overheads.push_back({overhead_name(o->overheadKind), t(o->start), t(o->end)});
-          break;
-        }
-        case CUPTI_ACTIVITY_KIND_MEMORY2: {
-          const auto* m = reinterpret_cast<const CUpti_ActivityMemory4*>(record);
-          if (m->memoryKind != CUPTI_ACTIVITY_MEMORY_KIND_DEVICE) break;
-          const bool allocation =
-              m->memoryOperationType == CUPTI_ACTIVITY_MEMORY_OPERATION_TYPE_ALLOCATION;
-          if (!allocation &&
-              m->memoryOperationType != CUPTI_ACTIVITY_MEMORY_OPERATION_TYPE_RELEASE) {
-            break;
-          }
-          out.memory.push_back({allocation, static_cast<std::int64_t>(m->bytes), t(m->timestamp),
-                                m->deviceId, m->address});
-          break;
-        }
-        case CUPTI_ACTIVITY_KIND_EXTERNAL_CORRELATION: {
-          const auto* e = reinterpret_cast<const CUpti_ActivityExternalCorrelation*>(record);
-          if (e->externalKind == CUPTI_EXTERNAL_CORRELATION_KIND_CUSTOM0) {
-            out.external_ids[e->correlationId] = e->externalId;
-          }
-          break;
-        }
-        default:
-          break;
-      }
-    }
-  }
-
-  // Synchronisation records carry no thread: the runtime call with the same correlation id
-  // does, else the thread that made most calls (the training loop).
-  static void resolve_sync_threads(GpuActivity& a) {
-    if (a.syncs.empty()) return;
-    std::unordered_map<std::uint32_t, std::uint32_t> thread_of;
-    std::unordered_map<std::uint32_t, std::size_t> calls_by_thread;
-    for (const auto& call : a.api_calls) {
-      thread_of[call.correlation] = call.thread;
-      ++calls_by_thread[call.thread];
-    }
-    std::uint32_t busiest = 0;
-    std::size_t most = 0;
-    for (const auto& [thread, calls] : calls_by_thread) {
-      if (calls > most) most = calls, busiest = thread;
-    }
-    for (auto& sync : a.syncs) {
-      const auto it = thread_of.find(sync.correlation);
-      sync.thread = it != thread_of.end() ? it->second : busiest;
+      append_cupti_record(record, context, out);
     }
   }
 
@@ -499,7 +318,6 @@ class CuptiTracer final : public trace::DeviceTracer {
   CUpti_SubscriberHandle subscriber_ = nullptr;
   std::vector<CUpti_ActivityKind> kinds_;
   std::vector<trace::GpuDeviceLimits> devices_;
-  std::int64_t offset_ns_ = 0;   // added to CUPTI's timestamps (parser thread: see clock_offset)
   bool own_timestamps_ = false;  // CUPTI stamps with steady_timestamp, else its own clock
   bool want_runtime_ = true;
   std::vector<CUpti_ActivityKind> enabled_;
