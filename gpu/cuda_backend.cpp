@@ -167,6 +167,7 @@ CudaBackend::CudaBackend(int device) : device_(device) {
 CudaBackend::~CudaBackend() {
   if (stream_) cudaStreamSynchronize(stream_);
   if (copy_stream_) cudaStreamSynchronize(copy_stream_);
+  cudnn_.reset();  // its handle is bound to stream_, destroyed below
   if (scratch_.block) allocator_->free(scratch_.block);
   if (scratch2_.block) allocator_->free(scratch2_.block);
   if (host_) cudaFreeHost(host_);

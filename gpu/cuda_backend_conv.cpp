@@ -1,9 +1,15 @@
 // CudaBackend's convolution, max pooling and batch normalisation, following cpu_conv.cpp.
 //
-// Convolution unfolds the input with im2col into the scratch workspace and multiplies on cuBLAS.
-// The batch is processed in chunks of images whose workspaces stay under kChunkElements floats,
-// so a large batch does not hold gigabytes of columns while one chunk still gives cuBLAS work
-// enough to fill the device.
+// Convolution has two paths (conv_path(), TRAINBENCH_CONV): cuDNN's (cuda_backend_cudnn_conv.cpp,
+// taken wherever cuDNN loads, for f32 and for 16-bit operands alike) and im2col here, taken
+// where cuDNN cannot be loaded, with TRAINBENCH_CONV=im2col, and for a call cuDNN does not take
+// (a tensor past 2^31 elements, no algorithm it may use). Both share the checks below, the bias
+// (add_channel_bias) and db (channel_sums).
+//
+// im2col unfolds the input into the scratch workspace and multiplies on cuBLAS. The batch is
+// processed in chunks of images whose workspaces stay under kChunkElements floats, so a large
+// batch does not hold gigabytes of columns while one chunk still gives cuBLAS work enough to
+// fill the device.
 //
 // Row-major products become column-major cuBLAS calls on the transposes (see
 // cuda_backend_gemm.cpp): a row-major r x c matrix is the column-major c x r matrix with leading
@@ -132,11 +138,19 @@ void CudaBackend::conv2d_forward(const Tensor& x, const Tensor& w, const Tensor&
   const void* weight = o.half ? any(w, op) : f32(w, op);
   const float* bias = f32(b, op);
   float* out = f32(y, op);
+  const bool on_cudnn = conv_on_cudnn(op);
   if (y.numel() == 0) return;
-
-  void* cols = scratch(o.bytes * static_cast<std::size_t>(p.chunk * p.patch * p.spatial));
   const int spatial = static_cast<int>(p.spatial), patch = static_cast<int>(p.patch);
   const int oc = static_cast<int>(p.out_channels);
+  if (on_cudnn && cudnn_conv2d_forward(x, w, y, g)) {
+    // cuDNN took the whole batch, so it fits in int (its descriptors' sizes).
+    kernels::add_channel_bias(out, bias, static_cast<int>(p.batch), oc, spatial, stream());
+    ++conv_counts_.cudnn;
+    return;
+  }
+  ++conv_counts_.im2col;
+
+  void* cols = scratch(o.bytes * static_cast<std::size_t>(p.chunk * p.patch * p.spatial));
   for (std::int64_t n0 = 0; n0 < p.batch; n0 += p.chunk) {
     const int images = static_cast<int>(std::min<std::int64_t>(p.chunk, p.batch - n0));
     float* y_n = out + n0 * p.out_channels * p.spatial;
@@ -174,6 +188,7 @@ void CudaBackend::conv2d_backward(const Tensor& x, const Tensor& w, const Tensor
   float* grad_w = f32(dw, op);
   float* grad_b = f32(db, op);
   float* grad_in = dx ? f32(*dx, op) : nullptr;
+  const bool on_cudnn = conv_on_cudnn(op);
 
   // db[oc] = sum over images and positions of dy, in double, over the whole batch at once.
   kernels::channel_sums(grad_out, p.batch, p.out_channels, p.spatial, grad_b, stream());
@@ -183,6 +198,11 @@ void CudaBackend::conv2d_backward(const Tensor& x, const Tensor& w, const Tensor
     if (grad_in) zero(grad_in, dx->bytes(), stream(), op);
     return;
   }
+  if (on_cudnn && cudnn_conv2d_backward(x, w, dy, dx, dw, g)) {
+    ++conv_counts_.cudnn;
+    return;
+  }
+  ++conv_counts_.im2col;
 
   // The chunk's images side by side: cols [patch, images * spatial] and dy as
   // [oc, images * spatial], so that summing dW over the images is the inner dimension of one

@@ -13,7 +13,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/tensor/backend.h"
 #include "gpu/caching_allocator.h"
@@ -32,6 +34,23 @@ class CudaDeviceMemory final : public RawDeviceMemory {
   std::pair<std::size_t, std::size_t> device_memory() const override;
 };
 CudaDeviceMemory& device_memory();  // the one every backend's allocator draws from
+
+// The implementation CudaBackend's conv2d_forward / conv2d_backward take: cuDNN's convolution
+// (cuda_backend_cudnn_conv.cpp) or im2col with cuBLAS products (cuda_backend_conv.cpp).
+enum class ConvPath { cudnn, im2col };
+
+// What the environment variable TRAINBENCH_CONV asks for: "auto" or unset (cuDNN where it can be
+// had, else im2col), "cudnn" (cuDNN, or every convolution throws why not) or "im2col" (cuDNN is
+// not even loaded). Null for any other value.
+enum class ConvRequest { automatic, cudnn, im2col };
+std::optional<ConvRequest> parse_conv_request(std::string_view value);
+
+// cuDNN's handle with the descriptors and algorithms chosen per geometry
+// (cuda_backend_cudnn_conv.cpp, where the deleter destroys them).
+class CudnnConv;
+struct CudnnConvDeleter {
+  void operator()(CudnnConv* conv) const;
+};
 
 class CudaBackend final : public tensor::Backend {
  public:
@@ -132,6 +151,25 @@ class CudaBackend final : public tensor::Backend {
                        const tensor::LionStep& step) override;
   bool unscale_and_check_finite_multi(std::span<Tensor* const> grads, float inv_scale) override;
 
+  // ---- the convolution's path (cuda_backend_cudnn_conv.cpp) ----
+  // The path conv2d_forward / conv2d_backward take, settled at the first call of this or of a
+  // convolution (so a model without one never loads cuDNN): TRAINBENCH_CONV, and whether cuDNN
+  // loads and gives a handle.
+  ConvPath conv_path();
+  // "cudnn (cuDNN 9.19.0, libcudnn.so.9)" or "im2col (<why not cuDNN>)", for reports.
+  std::string conv_path_description();
+  // Switches the path (the tests run both on one backend); throws with the reason where cuDNN is
+  // asked for and cannot be had.
+  void set_conv_path(ConvPath path);
+  // Convolution calls (forward and backward count one each) that each implementation computed.
+  // On the cuDNN path a call cuDNN does not take (sizes past its 32-bit descriptors, no
+  // algorithm it may use) runs on im2col and counts there, the reason in last_conv_fallback().
+  struct ConvCounts {
+    std::int64_t cudnn = 0, im2col = 0;
+  };
+  const ConvCounts& conv_counts() const { return conv_counts_; }
+  const std::string& last_conv_fallback() const { return conv_fallback_; }
+
   // ---- for the implementation files ----
   cudaStream_t stream() const { return stream_; }
   int device_index() const { return device_; }
@@ -164,6 +202,18 @@ class CudaBackend final : public tensor::Backend {
   };
   void* grow(Workspace& w, std::size_t bytes);
 
+  // The convolution's path (cuda_backend_cudnn_conv.cpp). conv_on_cudnn settles it and says
+  // whether it is cuDNN, throwing with `op` where TRAINBENCH_CONV cannot be honoured; the cudnn_
+  // functions run one convolution after conv2d_forward / conv2d_backward checked it, or return
+  // false, having written nothing that im2col does not overwrite, where cuDNN does not take it.
+  bool conv_on_cudnn(const char* op);
+  void settle_conv_path();
+  bool open_cudnn(std::string& why);  // makes cudnn_ once; false with the reason where it cannot
+  bool cudnn_conv2d_forward(const Tensor& x, const Tensor& w, Tensor& y,
+                            const tensor::Conv2dGeometry& g);
+  bool cudnn_conv2d_backward(const Tensor& x, const Tensor& w, const Tensor& dy, Tensor* dx,
+                             Tensor& dw, const tensor::Conv2dGeometry& g);
+
   int device_ = 0;
   std::string name_;
   cudaStream_t stream_ = nullptr;       // every op, in order
@@ -174,6 +224,14 @@ class CudaBackend final : public tensor::Backend {
   Workspace scratch_, scratch2_;
   void* host_ = nullptr;  // pinned
   std::size_t host_bytes_ = 0;
+  std::unique_ptr<CudnnConv, CudnnConvDeleter> cudnn_;  // null until cuDNN is first asked for
+  std::string cudnn_failure_;  // why open_cudnn failed (it is not tried again)
+  bool conv_path_settled_ = false;
+  ConvPath conv_path_ = ConvPath::im2col;
+  std::string conv_path_why_;  // why the path is im2col
+  std::string conv_refusal_;   // TRAINBENCH_CONV cannot be honoured: convolutions throw this
+  std::string conv_fallback_;  // last_conv_fallback()
+  ConvCounts conv_counts_;
 };
 
 // The CPU backend's operand checks (core/tensor/backend.h), so both word their errors alike.

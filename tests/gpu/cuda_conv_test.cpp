@@ -6,6 +6,9 @@
 // backends' reductions differ only in order (the batch norm sums are in double on both), so
 // anything above rounding noise is a bug. Max pooling picks, copies and adds in the CPU's order,
 // so it must match bit for bit.
+//
+// The convolution tests run on both of the backend's paths (tests/gpu/conv_paths.h): cuDNN's,
+// which may use only algorithms that sum the products directly in fp32, and im2col with cuBLAS.
 #include <cmath>
 #include <cstdint>
 #include <string>
@@ -13,6 +16,7 @@
 
 #include "core/util/error.h"
 #include "tests/gpu/conv_cases.h"
+#include "tests/gpu/conv_paths.h"
 #include "tests/gpu/gpu_test_support.h"
 
 namespace tb::gpu::testing {
@@ -132,8 +136,10 @@ TEST(CudaGemm, RejectsMismatchedShapesAndDtypes) {
 
 // ---- convolution ----
 
-TEST(CudaConv, ForwardMatchesCpu) {
-  TB_REQUIRE_GPU();
+class CudaConv : public ConvPathTest {};
+TB_CONV_PATHS(CudaConv);
+
+TEST_P(CudaConv, ForwardMatchesCpu) {
   std::uint32_t seed = 10;
   for (const auto& cc : conv_cases()) {
     SCOPED_TRACE(describe(cc));
@@ -151,8 +157,7 @@ TEST(CudaConv, ForwardMatchesCpu) {
   }
 }
 
-TEST(CudaConv, BackwardMatchesCpu) {
-  TB_REQUIRE_GPU();
+TEST_P(CudaConv, BackwardMatchesCpu) {
   std::uint32_t seed = 50;
   for (const auto& cc : conv_cases()) {
     for (bool with_dx : {true, false}) {
@@ -188,8 +193,7 @@ TEST(CudaConv, BackwardMatchesCpu) {
   }
 }
 
-TEST(CudaConv, RejectsShapesThatDoNotMatchTheLayer) {
-  TB_REQUIRE_GPU();
+TEST_P(CudaConv, RejectsShapesThatDoNotMatchTheLayer) {
   const auto g = geometry({2, 3, 4, 8, 8, 3, 1, 1});
   Tensor x = cuda()->zeros({2, 3, 8, 8}), w = cuda()->zeros({4, 3, 3, 3});
   Tensor b = cuda()->zeros({4}), y = cuda()->zeros({2, 4, 8, 8});

@@ -8,7 +8,8 @@
 // Conv2d in 16-bit storage) are checked against the same layers on the CPU backend, which widen
 // every operand into f32: outputs and gradients within 1e-2 (max_rel_error against the scale of
 // the sums), with an output gradient rounded to 16 bits as Model hands it on, and with an f32 one
-// that the GPU path narrows for its products.
+// that the GPU path narrows for its products. The convolution's tests run on both of the
+// backend's paths, cuDNN and im2col (tests/gpu/conv_paths.h).
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -23,6 +24,7 @@
 #include "core/nn/linear.h"
 #include "core/util/error.h"
 #include "tests/gpu/conv_cases.h"
+#include "tests/gpu/conv_paths.h"
 #include "tests/gpu/gpu_test_support.h"
 
 namespace tb::gpu::testing {
@@ -95,10 +97,12 @@ TEST(CudaMixedPrecision, GemmOf16BitOperandsMatchesTheF32GemmOfTheirValues) {
   }
 }
 
+class CudaMixedPrecisionConv : public ConvPathTest {};
+TB_CONV_PATHS(CudaMixedPrecisionConv);
+
 // conv2d_forward and conv2d_backward with 16-bit x and w, against the CPU's f32 ops on the
 // widened values; backward's products see dy rounded to x's dtype and db sums dy as given.
-TEST(CudaMixedPrecision, ConvolutionOf16BitOperandsMatchesTheF32OpsOnTheirValues) {
-  TB_REQUIRE_GPU();
+TEST_P(CudaMixedPrecisionConv, ConvolutionOf16BitOperandsMatchesTheF32OpsOnTheirValues) {
   std::uint32_t seed = 400;
   for (DType dtype : {DType::bf16, DType::f16}) {
     for (const auto& cc : conv_cases()) {
@@ -240,8 +244,7 @@ TEST(CudaMixedPrecision, LinearLayerIn16BitMatchesTheCpuLayer) {
   }
 }
 
-TEST(CudaMixedPrecision, Conv2dLayerIn16BitMatchesTheCpuLayer) {
-  TB_REQUIRE_GPU();
+TEST_P(CudaMixedPrecisionConv, Conv2dLayerIn16BitMatchesTheCpuLayer) {
   for (DType dtype : {DType::bf16, DType::f16}) {
     for (const auto& cc : conv_cases()) {
       SCOPED_TRACE(dtype_str(dtype) + " " + describe(cc));
