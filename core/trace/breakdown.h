@@ -6,8 +6,9 @@
 // time are then attributed to the training phase they belong to — forward, backward or
 // optimizer — from the engine's phase spans, or, in imported PyTorch traces, from the enclosing
 // ranges (autograd's backward functions, Optimizer.step, record_function "forward"/"backward"),
-// and for a kernel, from the host op that launched it (its flow), else the phase active on a host
-// thread at its start. Activity in no phase range counts as forward in a trace that marks no
+// and for a kernel, from the host op that launched it (its flow; a launch on CUPTI's runtime-call
+// track, which marks no phase, takes the phase open on the host then), else the phase active on
+// a host thread at its start. Activity in no phase range counts as forward in a trace that marks no
 // forward spans (a PyTorch trace: what is not data, backward or optimizer is forward), and as
 // `other` in one that does (the engine's data/forward/backward/optimizer spans). Loader worker
 // tracks decode ahead in the background and are not step activity; ranges that enclose whole

@@ -14,7 +14,8 @@
 //   track per host thread, "CUDA API (thread 1234)" in process "trainbench";
 // - a flow from each runtime call to the device work it started (same correlation id);
 // - each device span's `step` from the engine phase that was open when it was launched (the
-//   external correlation id pushed around each phase, see external_id_of);
+//   external correlation id pushed around each phase, see external_id_of); its phase the step
+//   analyses find through the flow to the launch, made inside that engine phase span;
 // - "memory reserved (GPU n, CUPTI)" counters from the memory records: every device allocation
 //   the driver saw (cuBLAS workspaces too), on the memory plot beside the allocator's counters;
 // - overhead as spans of category other on a "CUPTI overhead" track.

@@ -222,11 +222,16 @@ std::vector<ActivitySegment> activity_segments(const Trace& trace,
 
   std::vector<std::vector<HostSegment>> host(track_count + 1);
   std::vector<std::size_t> host_tracks;
+  // Whether a host track marks any phase: one that does not (CUPTI's "CUDA API (thread N)"
+  // track holds runtime calls only) cannot say which phase a launch from it served.
+  std::vector<bool> marks_phases(track_count + 1, false);
   for (std::size_t t = 1; t <= track_count; ++t) {
     const Track& track = trace.tracks()[t - 1];
     if (is_loader_track(track) || is_device_track(track)) continue;
     host[t] = flatten_host_track(trace, by_track[t], steps);
     host_tracks.push_back(t);
+    marks_phases[t] = std::any_of(host[t].begin(), host[t].end(),
+                                  [](const HostSegment& s) { return s.phase != Phase::none; });
   }
 
   std::vector<FlowEnd> flows;
@@ -238,8 +243,23 @@ std::vector<ActivitySegment> activity_segments(const Trace& trace,
     return a.to_track != b.to_track ? a.to_track < b.to_track : a.to_ns < b.to_ns;
   });
 
+  // The phase of the most recently started range open at `time_ns` on any host thread.
+  auto host_phase_at = [&](std::int64_t time_ns) {
+    const HostSegment* best = nullptr;
+    for (const std::size_t t : host_tracks) {
+      const HostSegment* at = segment_at(host[t], time_ns);
+      if (at != nullptr && at->phase != Phase::none &&
+          (best == nullptr || at->since_ns > best->since_ns)) {
+        best = at;
+      }
+    }
+    return best != nullptr ? best->phase : Phase::none;
+  };
   // The phase of the host op that launched a device span: follow its flow back to the launching
-  // thread; without a flow, the phase of the most recently started range on any host thread.
+  // thread. A launch from a track that marks no phase takes the phase open on the host threads
+  // when it was made: the engine's phase span around CUPTI's runtime call (the runner opens it
+  // with the external id that tags the launch). Without a flow, the phase open at the span's
+  // start.
   auto launch_phase = [&](const Span& span) {
     const std::int64_t track = span.track.value;
     auto it = std::lower_bound(
@@ -249,19 +269,11 @@ std::vector<ActivitySegment> activity_segments(const Trace& trace,
         });
     if (it != flows.end() && it->to_track == track && it->to_ns <= span.end_ns &&
         it->from_track >= 1 && static_cast<std::size_t>(it->from_track) <= track_count) {
-      const HostSegment* at =
-          segment_at(host[static_cast<std::size_t>(it->from_track)], it->from_ns);
-      if (at != nullptr) return at->phase;
+      const auto from = static_cast<std::size_t>(it->from_track);
+      const HostSegment* at = segment_at(host[from], it->from_ns);
+      if (at != nullptr) return marks_phases[from] ? at->phase : host_phase_at(it->from_ns);
     }
-    const HostSegment* best = nullptr;
-    for (const std::size_t t : host_tracks) {
-      const HostSegment* at = segment_at(host[t], span.start_ns);
-      if (at != nullptr && at->phase != Phase::none &&
-          (best == nullptr || at->since_ns > best->since_ns)) {
-        best = at;
-      }
-    }
-    return best != nullptr ? best->phase : Phase::none;
+    return host_phase_at(span.start_ns);
   };
 
   std::vector<ActivitySegment> out;

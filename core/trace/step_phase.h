@@ -5,8 +5,10 @@
 // track is flattened into disjoint segments: at every instant, the innermost span's phase and the
 // highest activity class of the spans enclosing it (a cpu_op inside a DataLoader range is data
 // loading; a cudaMemcpy inside it is a runtime call). Device spans (on gpu_stream tracks) keep
-// their own extent and take the phase of the host op that launched them; only kernels, copies,
-// memsets and collectives count there (a gpu_user_annotation copy of a host range does not).
+// their own extent and take the phase of the host op that launched them (launched from a track
+// that marks no phase, as CUPTI's "CUDA API (thread N)" tracks, the phase open on the host threads
+// at the launch: the engine's phase span); only kernels, copies, memsets and collectives count
+// there (a gpu_user_annotation copy of a host range does not).
 // breakdown.cpp then sweeps these segments across the steps.
 #pragma once
 

@@ -7,6 +7,7 @@
 #include <random>
 
 #include "core/trace/step_phase.h"
+#include "tests/support/cupti_run_builder.h"
 #include "tests/support/trace_builder.h"
 
 namespace tb::trace {
@@ -161,6 +162,49 @@ TEST(StepBreakdown, EngineTraceUsesPhaseSpansAndSkipsTheWarmUpStep) {
   EXPECT_DOUBLE_EQ(mean(report, StepPart::idle), 6.0);
   EXPECT_FALSE(report.gpu_idle_share.has_value());
   EXPECT_EQ(report.device_tracks, 0);
+}
+
+// An engine GPU session: the engine's phase spans, and CUPTI's launches and kernels converted
+// by GpuActivityConverter. A kernel counts in the phase it was launched in, found through its
+// launch on the "CUDA API" track (which marks no phase of its own) back to the engine's phase
+// at that moment; not `other`, and not the phase running when the kernel starts (the second
+// forward kernel runs while the host is already in backward).
+TEST(StepBreakdown, ConvertedKernelsCountInThePhaseThatLaunchedThem) {
+  tb::testing::CuptiRunBuilder run;
+  // Each step of 1000 ns, from t:
+  //     0-100 data; 100-110 forward CPU; 110-130 runtime (launch A); 130-200 forward CPU
+  //   200-300 kernel A (forward); 300-320 runtime (launch B); 320-400 forward CPU
+  //   400-420 backward CPU; 420-470 kernel B (launched in forward); 470-500 backward CPU
+  //   500-520 runtime (launch C); 520-530 backward CPU; 530-700 kernel C; 700-800 backward CPU
+  //   800-810 optimizer CPU; 810-820 runtime (launch D); 820-830 optimizer CPU;
+  //   830-900 kernel D; 900-950 optimizer CPU; 950-1000 idle
+  // data 100, forward 10+70+100+80+50 = 310, backward 20+30+10+170+100 = 330,
+  // optimizer 10+10+70+50 = 140, runtime 70, idle 50, other 0.
+  run.steps(3, 1000, [&](std::int64_t step, std::int64_t t) {
+    run.engine_span("data", Category::data, t, t + 100, step);
+    run.engine_span("forward", Category::forward, t + 100, t + 400, step);
+    run.engine_span("backward", Category::backward, t + 400, t + 800, step);
+    run.engine_span("optimizer", Category::optimizer, t + 800, t + 950, step);
+    run.launch(step, Category::forward, "gemm_a", t + 110, t + 130, t + 200, t + 300);
+    run.launch(step, Category::forward, "relu_b", t + 300, t + 320, t + 420, t + 470);
+    run.launch(step, Category::backward, "gemm_c", t + 500, t + 520, t + 530, t + 700);
+    run.launch(step, Category::optimizer, "adam_d", t + 810, t + 820, t + 830, t + 900);
+  });
+  const Trace trace = run.build();
+  const auto report = step_breakdown(trace);
+  ASSERT_EQ(report.steps.size(), 3u);
+  EXPECT_EQ(report.device_tracks, 1);
+  for (const auto& s : report.steps) {
+    EXPECT_EQ(part(s, StepPart::data), 100) << "step " << s.step;
+    EXPECT_EQ(part(s, StepPart::forward), 310) << "step " << s.step;
+    EXPECT_EQ(part(s, StepPart::backward), 330) << "step " << s.step;
+    EXPECT_EQ(part(s, StepPart::optimizer), 140) << "step " << s.step;
+    EXPECT_EQ(part(s, StepPart::runtime), 70) << "step " << s.step;
+    EXPECT_EQ(part(s, StepPart::other), 0) << "step " << s.step;
+    EXPECT_EQ(part(s, StepPart::idle), 50) << "step " << s.step;
+  }
+  ASSERT_TRUE(report.gpu_idle_share.has_value());
+  EXPECT_DOUBLE_EQ(*report.gpu_idle_share, 1.0 - 390.0 / 1000.0);
 }
 
 TEST(StepBreakdown, NoStepSpansGiveNoSteps) {
