@@ -117,6 +117,13 @@ KernelStats kernel_stats(const Trace& trace, const BreakdownReport& breakdown) {
   return stats;
 }
 
+// The device idles in many short gaps between kernels (see kLaunchGapsPerKernel), not in a few
+// long ones.
+bool many_short_gaps(const KernelStats& k) {
+  return k.per_step > 0 && k.gaps_per_step >= kLaunchGapsPerKernel * k.per_step &&
+         k.median_gap_ns <= kLaunchMedianGapKernels * k.median_ns;
+}
+
 // What the trace says about its DataLoader when the caller does not know the worker count:
 // PyTorch names the iterator of a loader without workers _SingleProcessDataLoaderIter.
 enum class LoaderKind { unknown, single_process, multi_process };
@@ -367,7 +374,7 @@ Verdict judge(const Trace& trace, const BreakdownReport& breakdown, const std::v
   if (memcpy >= kMemoryBoundShare) candidates.push_back({Bound::memory, memcpy});
   const bool launch = gpu && *b.gpu_idle_share >= kLaunchGpuIdleShare &&
                       runtime >= kLaunchRuntimeShare && kernels.per_step >= kLaunchKernelsPerStep &&
-                      kernels.median_ns < kLaunchMedianKernelNs;
+                      kernels.median_ns < kLaunchMedianKernelNs && many_short_gaps(kernels);
   if (launch) candidates.push_back({Bound::launch, runtime});
   const auto top = std::max_element(candidates.begin(), candidates.end(),
                                     [](const auto& x, const auto& y) { return x.share < y.share; });
@@ -406,7 +413,10 @@ Verdict judge(const Trace& trace, const BreakdownReport& breakdown, const std::v
       break;
     case Bound::launch:
       v.headline = "launch-bound: the GPU idles " + percent(*b.gpu_idle_share) +
-                   " of the step while the host launches many tiny kernels";
+                   format(
+                       " of the step, in %.0f short gaps a step (median %s), while the host "
+                       "launches many tiny kernels",
+                       kernels.gaps_per_step, duration(kernels.median_gap_ns).c_str());
       v.evidence.push_back("host in runtime calls with the device idle: " + percent(runtime) +
                            " of the step");
       suggest_removing(v, runtime, "CUDA graphs / fused kernels",

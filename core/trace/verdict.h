@@ -29,12 +29,20 @@ inline constexpr double kInputBoundShare = 0.15;  // data part
 // The communication part not hidden under compute elsewhere (see CommunicationOverlap).
 inline constexpr double kCommunicationBoundShare = 0.20;
 inline constexpr double kMemoryBoundShare = 0.20;  // memcpy part (copies and memsets)
-// Launch-bound: all four at once — the GPU idles, the host is in runtime calls while it does,
-// and the kernels are many and tiny.
+// Launch-bound: all at once — the GPU idles, the host is in runtime calls while it does, the
+// kernels are many and tiny, and the idle time comes as many short gaps between device work:
+// the device drains its queue after most kernels and waits about a launch for the next. A host
+// or input stall idles the device too, but in a few long gaps (or in many, each far longer than
+// a launch: an allocation before every kernel), which CUDA graphs would not remove.
 inline constexpr double kLaunchGpuIdleShare = 0.30;
 inline constexpr double kLaunchRuntimeShare = 0.10;  // runtime part
 inline constexpr double kLaunchKernelsPerStep = 100.0;
 inline constexpr double kLaunchMedianKernelNs = 10'000.0;
+// Idle gaps a step for each kernel a step, at least.
+inline constexpr double kLaunchGapsPerKernel = 0.5;
+// The median gap, in median kernel lengths, at most: a framework's launch costs up to ~50 µs
+// against kernels of a few µs.
+inline constexpr double kLaunchMedianGapKernels = 25.0;
 inline constexpr double kComputeBoundShare = 0.80;
 
 // Communication and how much of it ran while compute ran elsewhere: collectives (MPI or NCCL)

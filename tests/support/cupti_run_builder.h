@@ -59,6 +59,11 @@ struct CuptiRunBuilder {
     activity.kernels.push_back(kernel);
   }
 
+  // A runtime call with no device work (cudaMalloc) on the engine thread, outside any phase.
+  void call(std::string name, std::int64_t start, std::int64_t end) {
+    activity.api_calls.push_back({std::move(name), start, end, kThread, next_correlation++});
+  }
+
   // The engine's spans and the converted activity, finish()ed.
   trace::Trace build() {
     trace::GpuActivityConverter converter;

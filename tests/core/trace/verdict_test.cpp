@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
+#include "tests/support/cupti_run_builder.h"
 #include "tests/support/trace_builder.h"
 
 namespace tb::trace {
@@ -225,6 +228,95 @@ TEST(Verdict, ManyTinyKernelsAreLaunchBound) {
   }
   EXPECT_TRUE(kernels);
   EXPECT_TRUE(gaps);
+}
+
+// The verdict on an engine session traced with CUPTI: the engine's spans and the activity
+// records, through GpuActivityConverter, as a GPU run stores them.
+Verdict judge_converted(tb::testing::CuptiRunBuilder& run) {
+  const Trace trace = run.build();
+  return judge(trace, step_breakdown(trace), top_ops(trace));
+}
+
+bool any_line(const std::vector<std::string>& lines, const std::string& part) {
+  return std::any_of(lines.begin(), lines.end(),
+                     [&](const std::string& line) { return contains(line, part); });
+}
+
+TEST(Verdict, ConvertedLaunchGapsAreLaunchBound) {
+  // Three steps of 1400 µs in forward: 200 launches of 5 µs, each kernel 2 µs right after its
+  // launch. The device idles 5 µs before every kernel but the first: 199 short gaps a step,
+  // 2.5 kernels long. Runtime with the device idle 1000 µs, the kernels 400 µs (forward).
+  tb::testing::CuptiRunBuilder run;
+  run.steps(3, 1'400'000, [&](std::int64_t step, std::int64_t t) {
+    run.engine_span("forward", Category::forward, t, t + 1'400'000, step);
+    for (std::int64_t k = 0; k < 200; ++k) {
+      const std::int64_t at = t + k * 7000;
+      run.launch(step, Category::forward, "tiny", at, at + 5000, at + 5000, at + 7000);
+    }
+  });
+  const auto v = judge_converted(run);
+  EXPECT_EQ(v.bound, Bound::launch) << v.headline;
+  EXPECT_NEAR(v.share, 1000.0 / 1400.0, 1e-12);
+  EXPECT_TRUE(contains(v.headline, "in 199 short gaps a step (median 5.0 µs)")) << v.headline;
+  EXPECT_TRUE(any_line(v.evidence, "200 kernels a step, median 2.0 µs"))
+      << ::testing::PrintToString(v.evidence);
+  EXPECT_TRUE(any_line(v.evidence, "forward 28.6%")) << ::testing::PrintToString(v.evidence);
+}
+
+TEST(Verdict, ConvertedHostStallInOneLongGapIsNotLaunchBound) {
+  // Steps of 2010 µs: 400 µs loading the batch, then 100 launches of 1 µs queueing 5 µs kernels
+  // (the device runs them back to back), the host 600 µs in cudaMalloc with the device idle,
+  // 100 more launches and kernels, 8 µs idle. The device idles 50% and the host is in runtime
+  // calls 30% of the step with 200 tiny kernels, as in a launch-bound run; but the idle time is
+  // one 601 µs gap a step (and the wait for data before the first kernel), which no CUDA graph
+  // removes: input-bound (data 19.9%), not launch-bound.
+  tb::testing::CuptiRunBuilder run;
+  run.steps(3, 2'010'000, [&](std::int64_t step, std::int64_t t) {
+    run.engine_span("data", Category::data, t, t + 400'000, step);
+    run.engine_span("forward", Category::forward, t + 400'000, t + 2'002'000, step);
+    for (std::int64_t k = 0; k < 100; ++k) {
+      run.launch(step, Category::forward, "tiny", t + 400'000 + k * 1000, t + 401'000 + k * 1000,
+                 t + 401'000 + k * 5000, t + 406'000 + k * 5000);
+    }
+    run.call("cudaMalloc", t + 901'000, t + 1'501'000);
+    for (std::int64_t k = 0; k < 100; ++k) {
+      run.launch(step, Category::forward, "tiny", t + 1'501'000 + k * 1000,
+                 t + 1'502'000 + k * 1000, t + 1'502'000 + k * 5000, t + 1'507'000 + k * 5000);
+    }
+  });
+  const auto v = judge_converted(run);
+  EXPECT_EQ(v.bound, Bound::input) << v.headline;
+  EXPECT_NEAR(v.share, 400.0 / 2010.0, 1e-12);
+  EXPECT_TRUE(any_line(v.evidence, "GPU idle 50.2%")) << ::testing::PrintToString(v.evidence);
+  EXPECT_TRUE(any_line(v.evidence, "runtime 30.0%")) << ::testing::PrintToString(v.evidence);
+  EXPECT_TRUE(any_line(v.evidence, "200 kernels a step, median 5.0 µs"))
+      << ::testing::PrintToString(v.evidence);
+  EXPECT_TRUE(any_line(v.evidence,
+                       "1 idle gaps between device work a step, median 601.0 µs, longest 601.0 µs"))
+      << ::testing::PrintToString(v.evidence);
+}
+
+TEST(Verdict, ConvertedGapsFarLongerThanALaunchAreNotLaunchBound) {
+  // Every one of 120 kernels of 5 µs follows a 300 µs cudaMalloc and a 5 µs launch: a gap
+  // before nearly every kernel, as in a launch-bound run, but each 61 kernels long. The host
+  // allocating is what to fix, not the launches.
+  tb::testing::CuptiRunBuilder run;
+  constexpr std::int64_t kUnit = 310'000, kStep = 120 * kUnit;
+  run.steps(3, kStep, [&](std::int64_t step, std::int64_t t) {
+    run.engine_span("forward", Category::forward, t, t + kStep, step);
+    for (std::int64_t k = 0; k < 120; ++k) {
+      const std::int64_t at = t + k * kUnit;
+      run.call("cudaMalloc", at, at + 300'000);
+      run.launch(step, Category::forward, "tiny", at + 300'000, at + 305'000, at + 305'000,
+                 at + 310'000);
+    }
+  });
+  const auto v = judge_converted(run);
+  EXPECT_NE(v.bound, Bound::launch) << v.headline;
+  EXPECT_TRUE(any_line(v.evidence,
+                       "119 idle gaps between device work a step, median 305.0 µs, longest "
+                       "305.0 µs"))
+      << ::testing::PrintToString(v.evidence);
 }
 
 TEST(Verdict, GapsAreCountedAcrossStreamsAsOneDevice) {
