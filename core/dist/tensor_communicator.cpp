@@ -1,24 +1,22 @@
 #include "core/dist/tensor_communicator.h"
 
-#include <mutex>
 #include <utility>
 
 #include "core/util/error.h"
+#include "core/util/registered_factory.h"
 
 namespace tb::dist {
 namespace {
 
-std::mutex factory_mutex;
-DeviceCommunicatorFactory& cuda_factory() {
-  static DeviceCommunicatorFactory factory;
-  return factory;
+RegisteredFactory<DeviceCommunicatorFactory>& cuda_factory() {
+  static RegisteredFactory<DeviceCommunicatorFactory> slot;
+  return slot;
 }
 
 }  // namespace
 
 void register_cuda_communicator_factory(DeviceCommunicatorFactory factory) {
-  const std::lock_guard lock(factory_mutex);
-  cuda_factory() = std::move(factory);
+  cuda_factory().set(std::move(factory));
 }
 
 TensorCommunicator::TensorCommunicator(tensor::Backend& backend, Communicator& host) {
@@ -26,11 +24,7 @@ TensorCommunicator::TensorCommunicator(tensor::Backend& backend, Communicator& h
     communicator_ = &host;
     return;
   }
-  DeviceCommunicatorFactory factory;
-  {
-    const std::lock_guard lock(factory_mutex);
-    factory = cuda_factory();
-  }
+  const DeviceCommunicatorFactory factory = cuda_factory().get();
   if (!factory) {
     throw Error("parallel.data: this build has no NCCL communicator for GPU tensors (" +
                 backend.name() + " backend); train on device \"cpu\" or build with CUDA");

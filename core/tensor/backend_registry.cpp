@@ -1,26 +1,21 @@
 #include "core/tensor/backend_registry.h"
 
 #include <charconv>
-#include <mutex>
+#include <utility>
 
 #include "core/util/error.h"
+#include "core/util/registered_factory.h"
 
 namespace tb::tensor {
 namespace {
 
-std::mutex& registry_mutex() {
-  static std::mutex mutex;
-  return mutex;
-}
-
-CudaBackendFactory& registered() {
-  static CudaBackendFactory factory;
-  return factory;
+RegisteredFactory<CudaBackendFactory>& registered() {
+  static RegisteredFactory<CudaBackendFactory> slot;
+  return slot;
 }
 
 CudaBackendFactory current() {
-  std::lock_guard lock(registry_mutex());
-  return registered();
+  return registered().get();
 }
 
 constexpr const char* kNoCudaBuild =
@@ -29,8 +24,7 @@ constexpr const char* kNoCudaBuild =
 }  // namespace
 
 void register_cuda_backend_factory(CudaBackendFactory factory) {
-  std::lock_guard lock(registry_mutex());
-  registered() = std::move(factory);
+  registered().set(std::move(factory));
 }
 
 bool cuda_backend_registered() {

@@ -1,30 +1,25 @@
 #include "core/trace/device_tracer.h"
 
-#include <mutex>
 #include <utility>
+
+#include "core/util/registered_factory.h"
 
 namespace tb::trace {
 namespace {
 
-std::mutex factory_mutex;
-DeviceTracerFactory& factory() {
-  static DeviceTracerFactory registered;
-  return registered;
+RegisteredFactory<DeviceTracerFactory>& factory() {
+  static RegisteredFactory<DeviceTracerFactory> slot;
+  return slot;
 }
 
 }  // namespace
 
 void register_device_tracer_factory(DeviceTracerFactory f) {
-  const std::lock_guard lock(factory_mutex);
-  factory() = std::move(f);
+  factory().set(std::move(f));
 }
 
 std::unique_ptr<DeviceTracer> make_device_tracer(const DeviceTracerOptions& options) {
-  DeviceTracerFactory f;
-  {
-    const std::lock_guard lock(factory_mutex);
-    f = factory();
-  }
+  const DeviceTracerFactory f = factory().get();
   return f ? f(options) : nullptr;
 }
 
