@@ -149,6 +149,8 @@ CudaBackend::CudaBackend(int device) : device_(device) {
   cudaDeviceProp prop{};
   check_cuda(cudaGetDeviceProperties(&prop, device), "reading the CUDA device's properties");
   name_ = "cuda:" + std::to_string(device) + " (" + prop.name + ")";
+  properties_ = {device,     prop.name,  prop.multiProcessorCount,
+                 prop.major, prop.minor, static_cast<std::int64_t>(prop.totalGlobalMem)};
   check_cuda(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "creating a CUDA stream");
   check_cuda(cudaStreamCreateWithFlags(&copy_stream_, cudaStreamNonBlocking),
              "creating the copy stream");

@@ -63,6 +63,7 @@ class CudaBackend final : public tensor::Backend {
 
   std::string name() const override { return name_; }
   tensor::Device device() const override { return tensor::Device::cuda; }
+  std::optional<tensor::DeviceProperties> device_properties() const override { return properties_; }
   void set_threads(int) override {}  // the GPU's parallelism is not set in threads
   int threads() const override { return 1; }
   void synchronize() override;
@@ -216,6 +217,7 @@ class CudaBackend final : public tensor::Backend {
 
   int device_ = 0;
   std::string name_;
+  tensor::DeviceProperties properties_;
   cudaStream_t stream_ = nullptr;       // every op, in order
   cudaStream_t copy_stream_ = nullptr;  // upload_async: batches copied beside the ops
   cudaEvent_t ops_issued_ = nullptr;    // marks stream_ where an upload must wait for its readers

@@ -41,6 +41,8 @@ class BatchUploader {
   const tensor::Tensor& x() const { return current_.x; }  // [N, sample...] f32
   const tensor::Tensor& y() const { return current_.y; }  // [N] i32
   std::int64_t size() const { return current_.host.size; }
+  // The loader's batch behind x and y (its index, positions); not the one uploaded ahead.
+  const data::LoadedBatch& host() const { return current_.host; }
   // Uploads started so far (for tests: one per batch, none twice).
   std::int64_t uploads_started() const { return uploads_started_; }
 

@@ -226,16 +226,16 @@ class DenseWorkload final : public Workload {
   std::int64_t next_batch() override {
     global_batch_ = 0;
     if (uploader_) {
-      // On a device the next batch's upload overlaps this step (BatchUploader).
-      // (Data parallelism runs on the CPU: a batch taken ahead is the global one here.)
+      // On a device the next batch's upload overlaps this step (BatchUploader), so the batch
+      // the loader gave last is the one ahead: the global size comes from the current batch.
       if (!uploader_->next([this](data::LoadedBatch& b) { return next_from_loader(b); })) {
-        global_batch_ = 0;
         return 0;
       }
-      global_batch_ = uploader_->size();
+      global_batch_ = global_samples(uploader_->host());
       return uploader_->size();
     }
     if (!next_from_loader(batch_)) return 0;
+    global_batch_ = global_samples(batch_);
     // The batch's floats become x's storage; x's previous floats go back to the loader.
     dims_[0] = batch_.size;
     std::swap(features_->values, batch_.features);
@@ -327,13 +327,15 @@ class DenseWorkload final : public Workload {
 
  private:
   bool next_from_loader(data::LoadedBatch& batch) {
-    if (!(train_ ? train_->next(batch) : stream_->next(batch))) return false;
-    global_batch_ = batch.size;
-    if (train_ && shard_count_ > 1) {
-      global_batch_ = 0;
-      for (int r = 0; r < shard_count_; ++r) global_batch_ += train_->shard_samples(batch.index, r);
-    }
-    return true;
+    return train_ ? train_->next(batch) : stream_->next(batch);
+  }
+
+  // The samples of `batch`'s global batch over every rank (its own size with one rank).
+  std::int64_t global_samples(const data::LoadedBatch& batch) const {
+    if (!train_ || shard_count_ <= 1) return batch.size;
+    std::int64_t total = 0;
+    for (int r = 0; r < shard_count_; ++r) total += train_->shard_samples(batch.index, r);
+    return total;
   }
 
   // The last epoch's stream is done with: its counts join the run's.

@@ -23,6 +23,7 @@ DeviceProfiling::DeviceProfiling(const ProfileSettings& settings, tensor::Device
     return;
   }
   wanted_ = true;
+  flush_device_each_time_ = settings.flush == "step";
   trace::DeviceTracerOptions options;
   options.kinds = settings.kinds;
   options.now_ns = [&recorder] { return recorder.now_ns(); };
@@ -93,7 +94,7 @@ void DeviceProfiling::on_step(std::int64_t, double seconds) {
 void DeviceProfiling::append_to(trace::Trace& batch, bool final) {
   if (!tracer_ || !started_) return;
   if (final) tracer_->stop();
-  converter_.append(tracer_->take(final), batch);
+  converter_.append(tracer_->take(final || flush_device_each_time_), batch);
 }
 
 store::Params DeviceProfiling::params() const {
@@ -112,14 +113,20 @@ store::Params DeviceProfiling::params() const {
     out.push_back({"profile.cupti_overhead", fixed(untraced / traced - 1.0, 4)});
   }
   for (const auto& d : tracer_->devices()) {
-    const std::string prefix = "device." + std::to_string(d.device) + ".";
-    out.push_back({prefix + "name", d.name});
-    out.push_back({prefix + "sm_count", std::to_string(d.sm_count)});
-    out.push_back({prefix + "compute_capability",
-                   std::to_string(d.compute_major) + "." + std::to_string(d.compute_minor)});
-    out.push_back({prefix + "memory_bytes", std::to_string(d.total_memory)});
+    const auto device = device_params({d.device, d.name, d.sm_count, d.compute_major,
+                                       d.compute_minor, static_cast<std::int64_t>(d.total_memory)});
+    out.insert(out.end(), device.begin(), device.end());
   }
   return out;
+}
+
+store::Params device_params(const tensor::DeviceProperties& device) {
+  const std::string prefix = "device." + std::to_string(device.index) + ".";
+  return {{prefix + "name", device.name},
+          {prefix + "sm_count", std::to_string(device.sm_count)},
+          {prefix + "compute_capability",
+           std::to_string(device.compute_major) + "." + std::to_string(device.compute_minor)},
+          {prefix + "memory_bytes", std::to_string(device.memory_bytes)}};
 }
 
 }  // namespace tb::run

@@ -14,11 +14,16 @@
 
 #include "core/run/project.h"
 #include "core/store/session_store.h"
+#include "core/tensor/backend.h"
 #include "core/tensor/tensor.h"
 #include "core/trace/device_tracer.h"
 #include "core/trace/recorder.h"
 
 namespace tb::run {
+
+// A GPU's properties as session params: device.N.name, .sm_count, .compute_capability ("9.0")
+// and .memory_bytes. The runner stores them for every run on a GPU, traced or not.
+store::Params device_params(const tensor::DeviceProperties& device);
 
 class DeviceProfiling {
  public:
@@ -56,7 +61,8 @@ class DeviceProfiling {
   // in this session's steps, so a resumed run measures and starts tracing like a new one.
   void on_step(std::int64_t step, double seconds);
   // The activity since the last call, converted into `batch`; `final` flushes CUPTI's
-  // partly filled buffers (the run's end) and stops the tracer.
+  // partly filled buffers (the run's end) and stops the tracer. With profile.flush "step" the
+  // partly filled buffers are flushed at every call (the runner then calls after every step).
   void append_to(trace::Trace& batch, bool final);
   // profile.cupti ("on", or "off: why"), dropped records, the overhead figures, the device.
   store::Params params() const;
@@ -69,6 +75,7 @@ class DeviceProfiling {
   bool wanted_ = false;     // profile.cupti on a CUDA device
   bool started_ = false;
   bool measure_overhead_ = false;
+  bool flush_device_each_time_ = false;  // profile.flush "step"
   double untraced_s_ = 0.0, traced_s_ = 0.0;
   std::int64_t untraced_steps_ = 0, traced_steps_ = 0;
   std::int64_t steps_seen_ = 0;  // on_step calls: the windows count this session's steps

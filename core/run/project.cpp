@@ -154,6 +154,11 @@ void check_combination(const Project& p, const ObjectReader& top) {
     }
   }
   if (dense_data) return;
+  if (p.device == "cuda") {
+    top.fail("device", "data." + dataset +
+                           " feeds a sparse model, whose layers run on the CPU only for now (use "
+                           "\"cpu\", or \"auto\", which takes the CPU for it)");
+  }
   if (p.precision != "fp32") {
     top.fail("precision", "'" + p.precision + "' is not supported with sparse data (" + dataset +
                               ") yet: the sparse products are fp32 (use fp32)");
@@ -208,6 +213,7 @@ Project Project::from_json(const json& doc, const std::string& source) {
   top.field("profile", [&](const json& v, const std::string& path) {
     ObjectReader profile(v, path, source);
     profile.boolean("cupti", p.profile.cupti);
+    profile.string_in("flush", p.profile.flush, {"period", "step"});
     profile.field("kinds", [&](const json& kinds, const std::string& kinds_path) {
       if (!kinds.is_array() || kinds.empty()) {
         profile.fail(kinds_path, "expected a non-empty list of " + detail::join(kAllCuptiKinds));
@@ -431,7 +437,7 @@ json Project::to_json() const {
         {"eval_batch_size", train.eval_batch_size},
         {"clip_grad_norm", train.clip_grad_norm},
         {"checkpoint", train.checkpoint}}},
-      {"profile", {{"cupti", profile.cupti}, {"kinds", profile.kinds}}},
+      {"profile", {{"cupti", profile.cupti}, {"kinds", profile.kinds}, {"flush", profile.flush}}},
       {"parallel",
        {{"data", parallel.data},
         {"pipeline",

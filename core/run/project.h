@@ -100,6 +100,10 @@ struct ProfileSettings {
   bool cupti = true;
   // The CUPTI record kinds to collect, of kAllCuptiKinds.
   std::vector<std::string> kinds;
+  // When a running session's trace reaches the database: "period" (about every second, CUPTI's
+  // buffers as they fill) or "step" (after every step, CUPTI's partly filled buffers too, so a
+  // live timeline shows each step's kernels as it ends, at the cost of a flush per step).
+  std::string flush = "period";
 };
 inline const std::vector<std::string> kAllCuptiKinds = {
     "kernel", "memcpy", "memset", "runtime", "synchronization", "overhead", "memory"};

@@ -17,6 +17,7 @@
 
 #include "core/amp/loss_scaler.h"
 #include "core/amp/precision.h"
+#include "core/data/formats/splits.h"
 
 #include "core/dist/gather_bytes.h"
 #include "core/nn/loss.h"
@@ -212,12 +213,17 @@ RunResult Runner::run() {
     }
     // "cuda" without a GPU fails here in one line; "auto" falls back to the CPU. Data-parallel
     // ranks on one machine take a GPU each.
-    auto backend = tensor::make_backend(
-        parallel.data > 1 ? detail::data_parallel_device(project_.device) : project_.device,
-        static_cast<int>(project_.train.threads));
+    // Sparse layers run on host tensors only: "auto" takes the CPU for them (the project refuses
+    // "cuda" for them when it is read).
+    const std::string device =
+        data::is_dataset_format(project_.data.dataset) ? project_.device : std::string("cpu");
+    auto backend =
+        tensor::make_backend(parallel.data > 1 ? detail::data_parallel_device(device) : device,
+                             static_cast<int>(project_.train.threads));
     run_device = backend->device();
     backend->reset_peak_memory();
     sink.params({{"device.backend", backend->name()}});
+    if (const auto gpu = backend->device_properties()) sink.params(device_params(*gpu));
     auto work = detail::make_workload(
         *backend, project_, &recorder,
         {parallel.data > 1 ? world->rank() : 0, static_cast<int>(parallel.data),
@@ -422,8 +428,9 @@ RunResult Runner::run() {
         backend->synchronize();
         const auto step_end = recorder.now_ns();
         recorder.record("step", trace::Category::step, step_start, step_end, step);
-        // A live view (the GUI's Profile tab) sees the trace at most a second behind.
-        if (step_end - last_flush_ns >= kLiveFlushNs) {
+        // A live view (the GUI's Profile tab) sees the trace at most a second behind, or each
+        // step as it ends when the project asks (profile.flush).
+        if (step_end - last_flush_ns >= kLiveFlushNs || project_.profile.flush == "step") {
           sink.flush(recorder, profiling.get());
           last_flush_ns = step_end;
         }
@@ -481,6 +488,7 @@ RunResult Runner::run() {
           }
         }
         observer.on_step(report);
+        result.steps = step;  // a run that fails later still says how far it got
         if (!std::isfinite(loss))
           throw Error("training diverged: loss is " + std::to_string(loss) + " at step " +
                       std::to_string(step) + " (try a lower optimizer.lr)");

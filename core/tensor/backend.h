@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 
@@ -181,12 +182,24 @@ struct BatchNormLayout {
 // is not gamma's length.
 BatchNormLayout batchnorm_layout(const Tensor& x, const Tensor& gamma);
 
+// The accelerator a backend computes on, as a session stores it (device.N.* params), whether or
+// not its activity is traced.
+struct DeviceProperties {
+  int index = 0;
+  std::string name;
+  int sm_count = 0;
+  int compute_major = 0, compute_minor = 0;
+  std::int64_t memory_bytes = 0;
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
 
   virtual std::string name() const = 0;
   virtual Device device() const = 0;
+  // The GPU this backend computes on; none on the CPU (the session's host params describe it).
+  virtual std::optional<DeviceProperties> device_properties() const { return std::nullopt; }
   // Worker threads the backend's ops may use (the CPU backend's GEMM and loops).
   virtual void set_threads(int threads) = 0;
   virtual int threads() const = 0;

@@ -24,6 +24,9 @@ class ForwardingBackend : public tensor::Backend {
 
   std::string name() const override { return inner_->name(); }
   tensor::Device device() const override { return inner_->device(); }
+  std::optional<tensor::DeviceProperties> device_properties() const override {
+    return inner_->device_properties();
+  }
   void set_threads(int threads) override { inner_->set_threads(threads); }
   int threads() const override { return inner_->threads(); }
   void synchronize() override { inner_->synchronize(); }
@@ -165,6 +168,15 @@ class ForwardingBackend : public tensor::Backend {
 
  private:
   std::unique_ptr<tensor::Backend> inner_;
+};
+
+// A CPU backend that says it is on a GPU: the runner then takes the device path (batches
+// uploaded one ahead, the device's memory figures, GPU tensors for the communicator), whose
+// bookkeeping is tested here while the CUDA kernels themselves are tested on a GPU.
+class GpuStandIn : public ForwardingBackend {
+ public:
+  std::string name() const override { return "cuda (stand-in)"; }
+  tensor::Device device() const override { return tensor::Device::cuda; }
 };
 
 }  // namespace tb::testing

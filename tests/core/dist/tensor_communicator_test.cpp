@@ -15,12 +15,6 @@
 namespace tb::dist {
 namespace {
 
-class ClaimsToBeOnAGpu final : public testing::ForwardingBackend {
- public:
-  std::string name() const override { return "cuda"; }
-  tensor::Device device() const override { return tensor::Device::cuda; }
-};
-
 // Removes whatever factory a test installed.
 struct FactoryReset {
   ~FactoryReset() { register_cuda_communicator_factory(nullptr); }
@@ -42,7 +36,7 @@ TEST(TensorCommunicator, CpuTensorsTravelThroughTheHostWorld) {
 TEST(TensorCommunicator, GpuTensorsTravelThroughTheRegisteredFactorysCommunicator) {
   const FactoryReset reset;
   const auto host = make_local_communicator();
-  ClaimsToBeOnAGpu gpu;
+  testing::GpuStandIn gpu;
   const tensor::Backend* seen_backend = nullptr;
   const Communicator* seen_host = nullptr;
   register_cuda_communicator_factory([&](tensor::Backend& backend, Communicator& world) {
@@ -60,7 +54,7 @@ TEST(TensorCommunicator, GpuTensorsTravelThroughTheRegisteredFactorysCommunicato
 TEST(TensorCommunicator, GpuTensorsWithoutAFactoryAreRefusedWithTheReason) {
   const FactoryReset reset;
   const auto host = make_local_communicator();
-  ClaimsToBeOnAGpu gpu;
+  testing::GpuStandIn gpu;
   const std::string error = tb::testing::error_of([&] { TensorCommunicator tensors(gpu, *host); });
   EXPECT_NE(error.find("no NCCL communicator for GPU tensors"), std::string::npos) << error;
 }

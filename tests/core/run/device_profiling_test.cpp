@@ -7,70 +7,21 @@
 #include <map>
 #include <vector>
 
+#include "tests/support/fake_device_tracer.h"
+
 namespace tb::run {
 namespace {
 
-struct FakeTracerLog {
-  std::vector<std::uint64_t> pushed;
-  int pops = 0;
-  int starts = 0;
-  int stops = 0;
-  int takes = 0;
-  bool flushed = false;
-  std::string unavailable;
-  trace::DeviceTracerOptions options;
-};
-
-class FakeTracer final : public trace::DeviceTracer {
- public:
-  explicit FakeTracer(FakeTracerLog& log) : log_(log) {}
-  void start() override { ++log_.starts; }
-  std::string unavailable_reason() const override { return log_.unavailable; }
-  void push_phase(std::uint64_t id) override { log_.pushed.push_back(id); }
-  void pop_phase() override { ++log_.pops; }
-  trace::GpuActivity take(bool flush_device) override {
-    ++log_.takes;
-    log_.flushed = log_.flushed || flush_device;
-    trace::GpuActivity a;
-    trace::GpuKernelRecord k;
-    k.name = "kernel " + std::to_string(log_.takes);
-    k.start_ns = 10 * log_.takes;
-    k.end_ns = k.start_ns + 5;
-    a.kernels.push_back(k);
-    a.dropped_records = 1;
-    return a;
-  }
-  std::vector<trace::GpuDeviceLimits> devices() const override {
-    trace::GpuDeviceLimits d;
-    d.name = "Fake GPU";
-    d.sm_count = 132;
-    d.compute_major = 9;
-    d.total_memory = 80;
-    return {d};
-  }
-  void stop() override { ++log_.stops; }
-
- private:
-  FakeTracerLog& log_;
-};
-
 class DeviceProfilingTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    trace::register_device_tracer_factory([this](const trace::DeviceTracerOptions& options) {
-      log_.options = options;
-      return std::make_unique<FakeTracer>(log_);
-    });
-  }
-  void TearDown() override { trace::register_device_tracer_factory({}); }
-
   std::map<std::string, std::string> params(const DeviceProfiling& p) {
     std::map<std::string, std::string> out;
     for (const auto& [k, v] : p.params()) out[k] = v;
     return out;
   }
 
-  FakeTracerLog log_;
+  tb::testing::RegisteredFakeTracer tracer_;
+  tb::testing::FakeTracerLog& log_ = tracer_.log;
   trace::Recorder recorder_;
   ProfileSettings settings_{true, kAllCuptiKinds};
 };
@@ -141,6 +92,19 @@ TEST_F(DeviceProfilingTest, StartsAfterTheUntracedWindowAndMeasuresTheOverhead) 
   EXPECT_EQ(stored["device.0.name"], "Fake GPU");
   EXPECT_EQ(stored["device.0.sm_count"], "132");
   EXPECT_EQ(stored["device.0.compute_capability"], "9.0");
+}
+
+TEST_F(DeviceProfilingTest, FlushEachStepHandsOverCuptisPartlyFilledBuffersWithoutStopping) {
+  settings_.flush = "step";
+  DeviceProfiling p(settings_, tensor::Device::cuda, recorder_, 20);
+  for (int call = 1; call <= 3; ++call) {
+    trace::Trace batch;
+    p.append_to(batch, false);
+    EXPECT_EQ(log_.flushes, call);
+    EXPECT_EQ(batch.spans().size(), 1u);
+  }
+  EXPECT_EQ(log_.stops, 0);
+  EXPECT_TRUE(p.tracing());
 }
 
 TEST_F(DeviceProfilingTest, AShortRunIsTracedFromTheStartWithoutAnOverheadFigure) {

@@ -77,12 +77,18 @@ TEST(Project, ProfileSectionIsValidatedAndRoundTrips) {
       << e;
   e = field_error({{"profile", {{"kinds", {"kernel", "kernel"}}}}});
   EXPECT_EQ(e, "profile.kinds[1] | p.json: profile.kinds[1]: 'kernel' is listed twice");
+  EXPECT_EQ(defaults.profile.flush, "period");
+  e = field_error({{"profile", {{"flush", "epoch"}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "profile.flush");
+  EXPECT_NE(e.find("period, step"), std::string::npos) << e;
   e = field_error({{"profile", {{"nvtx", true}}}});
   EXPECT_EQ(e.substr(0, e.find(" | ")), "profile.nvtx");
 
   const auto p = Project::from_json(
-      json::parse(R"({"profile": {"cupti": false, "kinds": ["kernel", "memcpy"]}})"));
+      json::parse(R"({"profile": {"cupti": false, "kinds": ["kernel", "memcpy"],
+                                  "flush": "step"}})"));
   EXPECT_FALSE(p.profile.cupti);
+  EXPECT_EQ(p.profile.flush, "step");
   EXPECT_EQ(p.profile.kinds, (std::vector<std::string>{"kernel", "memcpy"}));
   const json doc = p.to_json();
   EXPECT_EQ(doc["profile"]["cupti"], false);
@@ -123,6 +129,15 @@ TEST(Project, ParallelSectionIsValidatedAndRoundTrips) {
                    {"model", {{"type", "bow"}}}});
   EXPECT_EQ(e.substr(0, e.find(" | ")), "parallel");
   EXPECT_NE(e.find("sparse model"), std::string::npos) << e;
+  // Sparse layers run on the CPU: "cuda" is refused for them ("auto" takes the CPU).
+  e = field_error(
+      {{"device", "cuda"}, {"data", {{"dataset", "synthetic-bow"}}}, {"model", {{"type", "bow"}}}});
+  EXPECT_EQ(e.substr(0, e.find(" | ")), "device");
+  EXPECT_NE(e.find("sparse model"), std::string::npos) << e;
+  EXPECT_EQ(field_error({{"device", "auto"},
+                         {"data", {{"dataset", "synthetic-bow"}}},
+                         {"model", {{"type", "bow"}}}}),
+            "");
   // Data parallelism keeps checkpoints and clipping: every rank holds the whole model.
   EXPECT_EQ(field_error({{"parallel", {{"data", 2}}},
                          {"train", {{"checkpoint", "end"}, {"clip_grad_norm", 1.0}}}}),

@@ -8,6 +8,7 @@
 #include "core/store/session_store.h"
 #include "core/store/trace_store.h"
 #include "core/tensor/backend_registry.h"
+#include "tests/support/run_support.h"
 #include "tests/support/test_data.h"
 
 namespace tb::run {
@@ -294,11 +295,7 @@ TEST_F(RunnerTest, CudaWithoutAGpuFailsWithOneClearLineAndAutoFallsBackToTheCpu)
   tensor::register_cuda_backend_factory({});
   ASSERT_EQ(result.status, "completed") << result.error;
   store::SessionStore store(db, store::SessionStore::Mode::read_only);
-  std::string backend;
-  for (const auto& [key, value] : store.params(result.session)) {
-    if (key == "device.backend") backend = value;
-  }
-  EXPECT_EQ(backend, "cpu");
+  EXPECT_EQ(tb::testing::param(store.params(result.session), "device.backend"), "cpu");
 }
 
 TEST_F(RunnerTest, CnnWithBatchNormTrains) {

@@ -6,6 +6,9 @@
 
 #include "core/run/runner.h"
 #include "core/store/session_store.h"
+#include "core/tensor/backend_registry.h"
+#include "tests/support/forwarding_backend.h"
+#include "tests/support/run_support.h"
 #include "tests/support/test_data.h"
 
 namespace tb::run {
@@ -146,6 +149,25 @@ TEST(SparseRunner, TrainsTheBowClassifierAndStoresTheSession) {
   EXPECT_EQ(param("data.bow.vocabulary"), "2000");
   EXPECT_EQ(param("dataset.train.samples"), "1024");
   EXPECT_EQ(param("dataset.train.fingerprint").rfind("crc32:", 0), 0u);
+}
+
+TEST(SparseRunner, AutoTrainsSparseModelsOnTheCpuWhereAGpuCouldBeUsed) {
+  // A machine with a usable GPU, as the registered factory reports it: sparse layers run on host
+  // tensors only, so "auto" must still take the CPU for them.
+  tensor::register_cuda_backend_factory({[] { return std::string(); },
+                                         [](int) -> std::unique_ptr<tensor::Backend> {
+                                           return std::make_unique<tb::testing::GpuStandIn>();
+                                         }});
+  TempDir dir;
+  const auto db = dir / "s.db";
+  auto doc = small_bow();
+  doc["device"] = "auto";
+  doc["train"]["epochs"] = 1;
+  const auto result = Runner(Project::from_json(doc), {db, nullptr, "", {}, {}, {}}).run();
+  tensor::register_cuda_backend_factory({});
+  ASSERT_EQ(result.status, "completed") << result.error;
+  store::SessionStore store(db, store::SessionStore::Mode::read_only);
+  EXPECT_EQ(tb::testing::param(store.params(result.session), "device.backend"), "cpu");
 }
 
 TEST(SparseRunner, TrainsTheRecsysModelWithRowSparseGradients) {
