@@ -3,6 +3,17 @@ find_package(Threads REQUIRED)
 find_package(Eigen3 3.4 REQUIRED NO_MODULE)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(SQLite3 REQUIRED)
+if(NOT TRAINBENCH_GUI)
+  # The headless build is carried to GPU machines that have no Debian packages: SQLite goes into
+  # the binaries (scripts/gpu-check.sh checks that nothing links libsqlite3.so or libgtest.so).
+  find_library(TRAINBENCH_SQLITE3_STATIC NAMES libsqlite3.a)
+  if(NOT TRAINBENCH_SQLITE3_STATIC)
+    message(FATAL_ERROR "the headless build links SQLite statically: libsqlite3.a not found "
+                        "(Debian's libsqlite3-dev has it; run scripts/setup-deps.sh)")
+  endif()
+  set_target_properties(SQLite::SQLite3 PROPERTIES IMPORTED_LOCATION "${TRAINBENCH_SQLITE3_STATIC}"
+                        INTERFACE_LINK_LIBRARIES "Threads::Threads;${CMAKE_DL_LIBS};m")
+endif()
 find_package(ZLIB REQUIRED)
 find_package(OpenMP REQUIRED COMPONENTS CXX)
 # xxHash (XXH3): stable content hashes of samples for deduplication (core/ds/content_hash).
