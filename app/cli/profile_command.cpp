@@ -1,5 +1,6 @@
 // trainbench profile ID [--json] [--top N]: where a session's step time goes (the step breakdown,
-// per step and on average), its top host and device ops, the GPU idle share and the verdict.
+// per step and on average), its top host and device ops, the GPU idle share, what CUPTI traced
+// and dropped, and the verdict.
 // trainbench trace-diff A B [--top N] [--json]: ops and kernels added, removed, faster and slower.
 // trainbench kernels ID [--top N] [--group] [--copies] [--json]: the kernel table.
 #include <algorithm>
@@ -13,6 +14,7 @@
 
 #include "app/cli/cli.h"
 #include "app/cli/commands.h"
+#include "app/cli/cupti_summary.h"
 #include "core/store/session_store.h"
 #include "core/store/trace_store.h"
 #include "core/trace/breakdown.h"
@@ -26,8 +28,8 @@ namespace {
 using nlohmann::json;
 
 // The session's loader worker count from its settings; -1 when it has none (imported traces).
-int loader_workers(const store::SessionStore& store, store::SessionId id) {
-  for (const auto& [key, value] : store.params(id)) {
+int loader_workers(const store::Params& params) {
+  for (const auto& [key, value] : params) {
     if (key != "data.loader.workers") continue;
     try {
       return std::stoi(value);
@@ -193,8 +195,11 @@ int profile_session(const ProfileCommand& command) {
   const trace::Trace trace = store::load_trace(*store, id);
   const auto breakdown = trace::step_breakdown(trace);
   const auto ops = trace::top_ops(trace);
-  const int workers = loader_workers(*store, id);
-  const auto verdict = trace::judge(trace, breakdown, ops, workers);
+  const store::Params params = store->params(id);
+  const int workers = loader_workers(params);
+  const auto cupti = cupti_tracing(params);
+  const auto verdict =
+      trace::judge(trace, breakdown, ops, workers, cupti ? cupti->dropped_records : 0);
   const auto top = static_cast<std::size_t>(command.top);
   const auto host_ops = side(ops, false, top);
   const auto device_ops = side(ops, true, top);
@@ -207,6 +212,7 @@ int profile_session(const ProfileCommand& command) {
     out["session_id"] = command.session;
     out["spans"] = trace.spans().size();
     out["loader_workers"] = workers >= 0 ? json(workers) : json(nullptr);
+    out["cupti"] = cupti ? cupti_json(*cupti) : json(nullptr);
     out["top_host_ops"] = host;
     out["top_device_ops"] = device;
     out["verdict"] = verdict_json(verdict);
@@ -215,6 +221,7 @@ int profile_session(const ProfileCommand& command) {
   }
   std::printf("session %lld: %zu spans, %zu steps\n", static_cast<long long>(command.session),
               trace.spans().size(), breakdown.steps.size());
+  if (cupti) std::printf("%s\n", cupti_line(*cupti).c_str());
   if (!breakdown.steps.empty()) print_breakdown(breakdown, command.steps);
   print_ops("top host ops:", host_ops);
   print_ops("top device ops:", device_ops);

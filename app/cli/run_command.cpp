@@ -9,6 +9,7 @@
 
 #include "app/cli/cli.h"
 #include "app/cli/commands.h"
+#include "app/cli/cupti_summary.h"
 #include "app/cli/progress.h"
 #include "app/cli/run_support.h"
 #include "core/dist/communicator.h"
@@ -89,9 +90,14 @@ int run_project(const RunCommand& command) {
     interrupt.watch(nullptr);
   }
 
+  // Rank 0 stores the session; what CUPTI dropped is in its settings, not in the result.
+  const auto cupti = result.rank == 0 && result.status != "failed"
+                         ? stored_cupti_tracing(command.db_path, result.session)
+                         : std::nullopt;
   if (command.json) {
     nlohmann::json out = run::to_json(result);
     out["db"] = command.db_path.string();
+    if (cupti) out["cupti"] = cupti_json(*cupti);
     std::cout << out.dump() << std::endl;
   } else {
     if (result.status == "failed") {
@@ -122,6 +128,7 @@ int run_project(const RunCommand& command) {
                     result.train_s);
       }
       print_loader_counts(result.loader);
+      if (cupti) std::printf("%s\n", cupti_line(*cupti).c_str());
       if (result.ranks > 1) {
         std::printf("%lld ranks: gradient all-reduces %.2f s, %.0f%% of it hidden under backward\n",
                     static_cast<long long>(result.ranks), result.communication_s,

@@ -297,8 +297,11 @@ const char* bound_name(Bound bound) {
   return index < kBoundNames.size() ? kBoundNames[index] : "unknown";
 }
 
-Verdict judge(const Trace& trace, const BreakdownReport& breakdown, const std::vector<OpStat>& ops,
-              int loader_workers) {
+namespace {
+
+// The verdict from the trace alone.
+Verdict judge_steps(const Trace& trace, const BreakdownReport& breakdown,
+                    const std::vector<OpStat>& ops, int loader_workers) {
   Verdict v;
   if (breakdown.steps.empty() || breakdown.mean_step_ns <= 0) {
     v.headline = "unknown: the trace has no training steps to judge";
@@ -456,6 +459,20 @@ Verdict judge(const Trace& trace, const BreakdownReport& breakdown, const std::v
                      std::string(step_part_name(largest_part(b))) + " at " + percent(v.share) +
                      (gpu ? ", and the GPU is busy " + percent(gpu_busy) + " of the step" : "");
       break;
+  }
+  return v;
+}
+
+}  // namespace
+
+Verdict judge(const Trace& trace, const BreakdownReport& breakdown, const std::vector<OpStat>& ops,
+              int loader_workers, std::int64_t cupti_dropped_records) {
+  Verdict v = judge_steps(trace, breakdown, ops, loader_workers);
+  if (cupti_dropped_records > 0) {
+    v.evidence.push_back(format(
+        "CUPTI dropped %lld records: the kernel timeline is incomplete, so the GPU idle, kernel "
+        "and gap figures are approximate",
+        static_cast<long long>(cupti_dropped_records)));
   }
   return v;
 }

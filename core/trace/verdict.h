@@ -1,6 +1,7 @@
 // What limits the run, with the evidence and the setting most likely to help, quantified.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -84,7 +85,11 @@ struct Verdict {
 // (P/w = T): k = max(2w, ⌈w/(1-d)⌉) workers give max(C, w·T/k). Other suggestions are upper
 // bounds: hiding the limiting part entirely gives 1 / (1 - share); compute-bound assumes mixed
 // precision (GPU) or twice the threads (CPU) halves the busy part.
+//
+// `cupti_dropped_records`: the activity records CUPTI had no buffer for in the session (its
+// profile.cupti_dropped_records); when any, the evidence ends with a warning that the kernel
+// timeline the figures come from is incomplete.
 Verdict judge(const Trace& trace, const BreakdownReport& breakdown, const std::vector<OpStat>& ops,
-              int loader_workers = -1);
+              int loader_workers = -1, std::int64_t cupti_dropped_records = 0);
 
 }  // namespace tb::trace

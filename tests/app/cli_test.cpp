@@ -583,6 +583,68 @@ TEST(Cli, ProfileBreaksDownTheStepsAndJudgesThemAndTraceDiffComparesTwo) {
   EXPECT_NE(missing.err.find("no session 999"), std::string::npos) << missing.err;
 }
 
+// What CUPTI dropped is shown, not only stored: a session whose settings say CUPTI traced it
+// (as run::DeviceProfiling stores them on a GPU; here added to a CPU run's session) gets a
+// CUPTI line in `trainbench profile` and, with dropped records, a warning in the verdict.
+TEST(Cli, ProfileShowsTheRecordsCuptiTracedAndDropped) {
+  TempDir dir;
+  write_one_epoch_project(dir);
+  const std::string db = (dir / "s.db").string();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2; ++i) {
+    const auto run = trainbench("run " + (dir / "tiny.json").string() + " --json --db " + db, dir);
+    ASSERT_EQ(run.exit_code, 0) << run.err;
+    const auto result = json::parse(run.out);
+    EXPECT_FALSE(result.contains("cupti")) << run.out;  // a CPU run is not traced with CUPTI
+    ids.push_back(std::to_string(result["session_id"].get<std::int64_t>()));
+  }
+  // A CPU run's profile.cupti is the project's "true": no CUPTI outcome to show.
+  const auto untraced = trainbench("profile " + ids[0] + " --json --db " + db, dir);
+  ASSERT_EQ(untraced.exit_code, 0) << untraced.err;
+  EXPECT_TRUE(json::parse(untraced.out)["cupti"].is_null()) << untraced.out;
+  {
+    store::SessionStore store(db);
+    store.add_params(store::SessionId{std::stoll(ids[0])},
+                     {{"profile.cupti", "on"},
+                      {"profile.cupti_records", "1200"},
+                      {"profile.cupti_dropped_records", "34"}});
+    store.add_params(store::SessionId{std::stoll(ids[1])},
+                     {{"profile.cupti", "on"},
+                      {"profile.cupti_records", "500"},
+                      {"profile.cupti_dropped_records", "0"}});
+  }
+
+  const auto text = trainbench("profile " + ids[0] + " --db " + db, dir);
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("\nCUPTI: 1200 records traced, 34 dropped: the kernel timeline is "
+                          "incomplete\n"),
+            std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("  - CUPTI dropped 34 records: the kernel timeline is incomplete"),
+            std::string::npos)
+      << text.out;
+  const auto doc = json::parse(trainbench("profile " + ids[0] + " --json --db " + db, dir).out);
+  EXPECT_EQ(doc["cupti"], (json{{"on", true}, {"records", 1200}, {"dropped_records", 34}}));
+  EXPECT_EQ(doc["verdict"]["evidence"].back(),
+            "CUPTI dropped 34 records: the kernel timeline is incomplete, so the GPU idle, kernel "
+            "and gap figures are approximate");
+
+  // Traced without a drop: the count, and no warning.
+  const auto complete = trainbench("profile " + ids[1] + " --db " + db, dir);
+  ASSERT_EQ(complete.exit_code, 0) << complete.err;
+  EXPECT_NE(complete.out.find("\nCUPTI: 500 records traced, none dropped\n"), std::string::npos)
+      << complete.out;
+  EXPECT_EQ(complete.out.find("CUPTI dropped"), std::string::npos) << complete.out;
+
+  // Asked for and not traced: why.
+  store::SessionStore(db).add_params(store::SessionId{std::stoll(ids[1])},
+                                     {{"profile.cupti", "off: another profiler holds CUPTI"}});
+  const auto off = trainbench("profile " + ids[1] + " --db " + db, dir);
+  ASSERT_EQ(off.exit_code, 0) << off.err;
+  EXPECT_NE(off.out.find("\nCUPTI: off: another profiler holds CUPTI\n"), std::string::npos)
+      << off.out;
+}
+
 // A small Kineto trace: a step, an op, a launch and its kernel joined by a flow, a memory point,
 // and an instant event that is not memory (skipped and counted).
 const char* kSmallKinetoTrace = R"({"schemaVersion": 1, "traceEvents": [

@@ -319,6 +319,22 @@ TEST(Verdict, ConvertedGapsFarLongerThanALaunchAreNotLaunchBound) {
       << ::testing::PrintToString(v.evidence);
 }
 
+TEST(Verdict, DroppedCuptiRecordsAreAWarningInTheEvidence) {
+  auto b = engine_steps(40, 30, 20, 10);
+  b.trace.finish();
+  const auto breakdown = step_breakdown(b.trace);
+  const auto ops = top_ops(b.trace);
+  const auto dropped = judge(b.trace, breakdown, ops, 0, 1234);
+  ASSERT_FALSE(dropped.evidence.empty());
+  EXPECT_EQ(dropped.evidence.back(),
+            "CUPTI dropped 1234 records: the kernel timeline is incomplete, so the GPU idle, "
+            "kernel and gap figures are approximate");
+  EXPECT_EQ(dropped.bound, Bound::input);  // the warning changes no figure
+  const auto none = judge(b.trace, breakdown, ops, 0, 0);
+  EXPECT_FALSE(any_line(none.evidence, "CUPTI")) << ::testing::PrintToString(none.evidence);
+  EXPECT_EQ(none.evidence.size() + 1, dropped.evidence.size());
+}
+
 TEST(Verdict, GapsAreCountedAcrossStreamsAsOneDevice) {
   // Two streams whose kernels overlap leave one 30 ns gap a step; a host span is no device work.
   Builder b;
