@@ -70,7 +70,7 @@ project_rate() {
   "$BUILD/app/trainbench" run "projects/$1.json" --db /tmp/gpu-check.db --json \
     --set device="$2" --set precision="$3" "${limit[@]}" \
     --set data.path="$PWD/$BUILD/fashion-mnist" |
-    python3 -c 'import json, sys; r = json.load(sys.stdin); print("%.1f %.4f" % (r["samples_per_s"], r["test_accuracy"]))'
+    python3 -c 'import json, sys; r = json.load(sys.stdin); ok = r.get("status") == "completed"; ok and print("%.1f %.4f" % (r["samples_per_s"], r["test_accuracy"])); sys.exit(0 if ok else 1)'
 }
 
 # The projects' table: GPU samples/s beside the CPU's, and the issue's two targets.
@@ -82,17 +82,17 @@ cpu = {tuple(l.split()[:2]): l.split()[2:] for l in open(sys.argv[2]) if len(l.s
 print("%-12s %-5s %12s %12s %9s %9s" % ("project", "prec", "GPU samp/s", "CPU samp/s", "vs CPU", "accuracy"))
 for (project, precision), (rate, accuracy) in sorted(gpu.items()):
     base = cpu.get((project, "fp32"))
-    ratio = "%.1fx" % (float(rate) / float(base[0])) if base else "-"
+    ratio = "%.1fx" % (float(rate) / float(base[0])) if base and float(base[0]) > 0 else "-"
     print("%-12s %-5s %12.0f %12s %9s %9s" % (project, precision, float(rate),
           "%.0f" % float(base[0]) if base else "-", ratio, accuracy))
 for project in ("fashion_mlp", "fashion_cnn"):
     base = cpu.get((project, "fp32"))
     got = gpu.get((project, "fp32"))
-    if base and got:
+    if base and got and float(base[0]) > 0:
         r = float(got[0]) / float(base[0])
         print("target: %s on the GPU >= 20x the CPU: %.1fx %s" % (project, r, "met" if r >= 20 else "NOT met"))
 fp32, bf16 = gpu.get(("fashion_cnn", "fp32")), gpu.get(("fashion_cnn", "bf16"))
-if fp32 and bf16:
+if fp32 and bf16 and float(fp32[0]) > 0:
     r = float(bf16[0]) / float(fp32[0])
     print("target: fashion_cnn bf16 >= 1.5x fp32: %.2fx %s" % (r, "met" if r >= 1.5 else "NOT met"))
 PY
