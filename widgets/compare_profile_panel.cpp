@@ -165,11 +165,11 @@ bool CompareProfilePanel::isIdle() const {
 
 void CompareProfilePanel::setSessions(std::vector<SessionLabel> sessions,
                                       std::vector<std::shared_ptr<const trace::Trace>> traces,
-                                      std::vector<int> loaderWorkers) {
+                                      std::vector<trace::SessionFacts> facts) {
   sessions_ = std::move(sessions);
   traces_ = std::move(traces);
   traces_.resize(sessions_.size());
-  loaderWorkers.resize(sessions_.size(), -1);
+  facts.resize(sessions_.size());
   // New boxes every time: a breakdown view keeps analysing its old trace otherwise.
   while (QLayoutItem* item = rowLayout_->takeAt(0)) {
     delete item->widget();
@@ -188,7 +188,7 @@ void CompareProfilePanel::setSessions(std::vector<SessionLabel> sessions,
     boxLayout->addWidget(view, 1);
     rowLayout_->addWidget(box);
     connect(view, &StepBreakdownView::reportReady, this, &CompareProfilePanel::alignTimeScales);
-    view->setTrace(traces_[s], loaderWorkers[s]);
+    view->setTrace(traces_[s], facts[s]);
     views_.push_back(view);
     viewSession_.push_back(static_cast<int>(s));
   }

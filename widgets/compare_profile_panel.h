@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/trace/model.h"
+#include "core/trace/verdict.h"
 #include "widgets/session_colors.h"
 
 class QCheckBox;
@@ -35,11 +36,11 @@ class CompareProfilePanel : public QWidget {
   explicit CompareProfilePanel(QWidget* parent = nullptr);
   ~CompareProfilePanel() override;
 
-  // Index-aligned: a trace (null where the session has none) and the loader workers of each
-  // session (-1 where not known; the breakdown's verdict uses them).
+  // Index-aligned: a trace (null where the session has none) and what each session's settings
+  // say besides it (unknown where missing; the breakdown's verdict uses them).
   void setSessions(std::vector<SessionLabel> sessions,
                    std::vector<std::shared_ptr<const trace::Trace>> traces,
-                   std::vector<int> loaderWorkers = {});
+                   std::vector<trace::SessionFacts> facts = {});
 
   // The breakdowns shown, left to right, and the session each stands for.
   int breakdownCount() const { return static_cast<int>(views_.size()); }

@@ -22,6 +22,7 @@
 #include <array>
 
 #include "core/compare/settings_diff.h"
+#include "core/trace/verdict.h"
 #include "widgets/compare_profile_panel.h"
 #include "widgets/compare_summary_model.h"
 #include "widgets/curve_plot.h"
@@ -45,16 +46,6 @@ std::vector<std::string> menuOrder(std::set<std::string> keys) {
   }
   out.insert(out.end(), keys.begin(), keys.end());
   return out;
-}
-
-int loaderWorkersOf(const compare::FlatSettings& settings) {
-  for (const auto& [key, value] : settings) {
-    if (key != "data.loader.workers") continue;
-    bool ok = false;
-    const int workers = QString::fromStdString(value).toInt(&ok);
-    return ok ? workers : -1;
-  }
-  return -1;
 }
 
 // Columns as wide as their text, within bounds: a long JSON value or session name is elided
@@ -291,9 +282,9 @@ void CompareView::setSessions(std::vector<compare::SessionData> sessions) {
 
 void CompareView::setTraces(std::vector<std::shared_ptr<const trace::Trace>> traces) {
   traces.resize(data_->size());
-  std::vector<int> workers;
-  for (const auto& s : *data_) workers.push_back(loaderWorkersOf(s.settings));
-  profile_->setSessions(labels_, std::move(traces), std::move(workers));
+  std::vector<trace::SessionFacts> facts;
+  for (const auto& s : *data_) facts.push_back(trace::session_facts(s.settings));
+  profile_->setSessions(labels_, std::move(traces), std::move(facts));
 }
 
 void CompareView::setAvailableMetrics(const std::vector<std::string>& keys) {

@@ -50,11 +50,11 @@ ProfilerView::ProfilerView(QWidget* parent) : QWidget(parent) {
   connect(kernels, &KernelTableView::kernelActivated, timeline_, zoomTo);
 }
 
-void ProfilerView::setTrace(std::shared_ptr<const trace::Trace> trace, int loaderWorkers) {
+void ProfilerView::setTrace(std::shared_ptr<const trace::Trace> trace, trace::SessionFacts facts) {
   timeline_->setTrace(trace);
   memory_->setTrace(trace);
   findChild<KernelTableView*>(QStringLiteral("kernelTable"))->setTrace(trace);
-  steps_->setTrace(std::move(trace), loaderWorkers);
+  steps_->setTrace(std::move(trace), facts);
 }
 
 }  // namespace tb::widgets

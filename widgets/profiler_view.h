@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "core/trace/model.h"
+#include "core/trace/verdict.h"
 
 class QSplitter;
 
@@ -27,8 +28,8 @@ class ProfilerView : public QWidget {
  public:
   explicit ProfilerView(QWidget* parent = nullptr);
 
-  // `loaderWorkers`: the run's data loader workers when known (-1: unknown), for the verdict.
-  void setTrace(std::shared_ptr<const trace::Trace> trace, int loaderWorkers = -1);
+  // `facts`: what the session's settings say besides the trace, for the verdict.
+  void setTrace(std::shared_ptr<const trace::Trace> trace, trace::SessionFacts facts = {});
 
   TimelineView* timeline() const { return timeline_; }
   MemoryPlot* memoryPlot() const { return memory_; }

@@ -129,9 +129,10 @@ QString StepBreakdownView::verdictText() const {
   return panel_->toPlainText();
 }
 
-void StepBreakdownView::setTrace(std::shared_ptr<const trace::Trace> trace, int loaderWorkers) {
+void StepBreakdownView::setTrace(std::shared_ptr<const trace::Trace> trace,
+                                 trace::SessionFacts facts) {
   trace_ = std::move(trace);
-  loaderWorkers_ = loaderWorkers;
+  facts_ = facts;
   start();
 }
 
@@ -150,11 +151,11 @@ void StepBreakdownView::start() {
   pending_ = false;
   if (!trace_) return;
   busy_ = true;
-  QThreadPool::globalInstance()->start([guard = guard_, trace = trace_, workers = loaderWorkers_] {
+  QThreadPool::globalInstance()->start([guard = guard_, trace = trace_, facts = facts_] {
     auto analysis = std::make_shared<Analysis>();
     try {
       analysis->report = trace::step_breakdown(*trace);
-      analysis->verdict = trace::judge(*trace, analysis->report, trace::top_ops(*trace), workers);
+      analysis->verdict = trace::judge(*trace, analysis->report, trace::top_ops(*trace), facts);
     } catch (const std::exception& e) {
       analysis->report = {};
       analysis->verdict = {};

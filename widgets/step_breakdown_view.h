@@ -36,8 +36,8 @@ class StepBreakdownView : public QWidget {
   ~StepBreakdownView() override;
 
   // Analyses `trace` off the GUI thread (again with each newer snapshot of a live run).
-  // `loaderWorkers`: the run's data loader workers when known, -1 otherwise (imported traces).
-  void setTrace(std::shared_ptr<const trace::Trace> trace, int loaderWorkers = -1);
+  // `facts`: what the session's settings say besides the trace (none for imported traces).
+  void setTrace(std::shared_ptr<const trace::Trace> trace, trace::SessionFacts facts = {});
   // Shows an analysis made elsewhere.
   void setReport(const trace::BreakdownReport& report, const trace::Verdict& verdict);
 
@@ -81,7 +81,7 @@ class StepBreakdownView : public QWidget {
   std::vector<QBarSet*> sets_;  // one per StepPart
 
   std::shared_ptr<const trace::Trace> trace_;
-  int loaderWorkers_ = -1;
+  trace::SessionFacts facts_;
   bool busy_ = false;
   bool pending_ = false;
   std::shared_ptr<Guard> guard_;

@@ -3,6 +3,8 @@
 #include <charconv>
 #include <string_view>
 
+#include "core/trace/verdict.h"
+
 namespace tb::app {
 namespace {
 
@@ -29,10 +31,10 @@ std::optional<CuptiTracing> cupti_tracing(const store::Params& params) {
       if (!out.on && asked) out.off_reason = value.substr(kOff.size());
     } else if (key == "profile.cupti_records") {
       out.records = count_of(value);
-    } else if (key == "profile.cupti_dropped_records") {
-      out.dropped_records = count_of(value);
     }
   }
+  // Read as the verdict reads it, so the line and the verdict's warning agree.
+  out.dropped_records = trace::session_facts(params).cupti_dropped_records;
   return asked ? std::optional(out) : std::nullopt;
 }
 

@@ -27,19 +27,6 @@ namespace {
 
 using nlohmann::json;
 
-// The session's loader worker count from its settings; -1 when it has none (imported traces).
-int loader_workers(const store::Params& params) {
-  for (const auto& [key, value] : params) {
-    if (key != "data.loader.workers") continue;
-    try {
-      return std::stoi(value);
-    } catch (const std::exception&) {
-      return -1;
-    }
-  }
-  return -1;
-}
-
 // Opens the database and checks each session exists; prints the error and returns null else.
 std::unique_ptr<store::SessionStore> open_sessions(const std::filesystem::path& db_path,
                                                    std::initializer_list<std::int64_t> ids) {
@@ -196,10 +183,9 @@ int profile_session(const ProfileCommand& command) {
   const auto breakdown = trace::step_breakdown(trace);
   const auto ops = trace::top_ops(trace);
   const store::Params params = store->params(id);
-  const int workers = loader_workers(params);
+  const trace::SessionFacts facts = trace::session_facts(params);
   const auto cupti = cupti_tracing(params);
-  const auto verdict =
-      trace::judge(trace, breakdown, ops, workers, cupti ? cupti->dropped_records : 0);
+  const auto verdict = trace::judge(trace, breakdown, ops, facts);
   const auto top = static_cast<std::size_t>(command.top);
   const auto host_ops = side(ops, false, top);
   const auto device_ops = side(ops, true, top);
@@ -211,7 +197,7 @@ int profile_session(const ProfileCommand& command) {
     json out = breakdown_json(breakdown);
     out["session_id"] = command.session;
     out["spans"] = trace.spans().size();
-    out["loader_workers"] = workers >= 0 ? json(workers) : json(nullptr);
+    out["loader_workers"] = facts.loader_workers >= 0 ? json(facts.loader_workers) : json(nullptr);
     out["cupti"] = cupti ? cupti_json(*cupti) : json(nullptr);
     out["top_host_ops"] = host;
     out["top_device_ops"] = device;

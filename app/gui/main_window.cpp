@@ -314,7 +314,7 @@ void MainWindow::loadProfileIfShown() {
 }
 
 void MainWindow::onProfileLoaded(qint64 sessionId, std::shared_ptr<const trace::Trace> trace,
-                                 int loaderWorkers) {
+                                 trace::SessionFacts facts) {
   if (sessionId != profiledSession_.value) return;  // the user has picked another meanwhile
   const bool live = live_ && controller_->isRunning() && live_->session.value == sessionId;
   profileTitle_->setText(tr("Session #%1%2  ·  %3 spans on %4 tracks")
@@ -323,7 +323,7 @@ void MainWindow::onProfileLoaded(qint64 sessionId, std::shared_ptr<const trace::
                              .arg(QLocale().toString(static_cast<qlonglong>(trace->spans().size())))
                              .arg(trace->tracks().size()));
   profileShown_ = store::SessionId(sessionId);
-  profiler_->setTrace(std::move(trace), loaderWorkers);
+  profiler_->setTrace(std::move(trace), facts);
 }
 
 void MainWindow::checkData(const data::InspectOptions& options) {

@@ -133,7 +133,7 @@ class MainWindow : public QMainWindow {
   // Loads the profiled session's trace when the Profile tab is in front (else on showing it).
   void loadProfileIfShown();
   void onProfileLoaded(qint64 sessionId, std::shared_ptr<const trace::Trace> trace,
-                       int loaderWorkers);
+                       trace::SessionFacts facts);
 
   std::filesystem::path dbPath_;
   std::unique_ptr<store::SessionStore> reader_;  // GUI-thread connection, opened on first need

@@ -1,7 +1,5 @@
 #include "app/gui/profile_controller.h"
 
-#include <string>
-
 #include "core/store/trace_store.h"
 
 namespace tb::app {
@@ -16,7 +14,7 @@ class ProfileController::Worker : public QObject {
  public:
   void load(tb::store::SessionId id) {
     std::shared_ptr<const trace::Trace> trace;
-    int workers = -1;
+    trace::SessionFacts facts;
     QString error;
     try {
       if (!store_) {
@@ -24,19 +22,17 @@ class ProfileController::Worker : public QObject {
             std::make_unique<store::SessionStore>(dbPath_, store::SessionStore::Mode::read_only);
       }
       trace = std::make_shared<const trace::Trace>(store::load_trace(*store_, id));
-      for (const auto& [key, value] : store_->params(id)) {
-        if (key == "data.loader.workers") workers = std::stoi(value);
-      }
+      facts = trace::session_facts(store_->params(id));
     } catch (const std::exception& e) {
       error = QString::fromStdString(e.what());
       store_.reset();  // open again next time: the file may have been replaced
     }
-    emit done(id.value, std::move(trace), workers, error);
+    emit done(id.value, std::move(trace), facts, error);
   }
 
  signals:
-  void done(qint64 sessionId, std::shared_ptr<const tb::trace::Trace> trace, int workers,
-            const QString& error);
+  void done(qint64 sessionId, std::shared_ptr<const tb::trace::Trace> trace,
+            tb::trace::SessionFacts facts, const QString& error);
 
  private:
   std::filesystem::path dbPath_;
@@ -46,6 +42,7 @@ class ProfileController::Worker : public QObject {
 ProfileController::ProfileController(std::filesystem::path dbPath, QObject* parent)
     : QObject(parent), worker_(new Worker(std::move(dbPath))) {
   qRegisterMetaType<std::shared_ptr<const trace::Trace>>();
+  qRegisterMetaType<trace::SessionFacts>();
   worker_->moveToThread(&thread_);
   connect(&thread_, &QThread::finished, worker_, &QObject::deleteLater);
   connect(worker_, &Worker::done, this, &ProfileController::onDone, Qt::QueuedConnection);
@@ -70,7 +67,7 @@ void ProfileController::load(store::SessionId id) {
 }
 
 void ProfileController::onDone(qint64 sessionId, std::shared_ptr<const trace::Trace> trace,
-                               int workers, const QString& error) {
+                               trace::SessionFacts facts, const QString& error) {
   const store::SessionId id(sessionId);
   inFlight_.reset();
   if (queued_) {
@@ -82,7 +79,7 @@ void ProfileController::onDone(qint64 sessionId, std::shared_ptr<const trace::Tr
   if (!error.isEmpty()) {
     emit failed(sessionId, error);
   } else {
-    emit loaded(sessionId, std::move(trace), workers);
+    emit loaded(sessionId, std::move(trace), facts);
   }
 }
 

@@ -18,8 +18,10 @@
 
 #include "core/store/session_store.h"
 #include "core/trace/model.h"
+#include "core/trace/verdict.h"
 
 Q_DECLARE_METATYPE(std::shared_ptr<const tb::trace::Trace>)
+Q_DECLARE_METATYPE(tb::trace::SessionFacts)
 
 namespace tb::app {
 
@@ -35,15 +37,16 @@ class ProfileController : public QObject {
   bool busy() const { return inFlight_.has_value(); }
 
  signals:
-  // `loaderWorkers`: the session's data.loader.workers param, -1 when it has none (imports).
+  // `facts`: what the session's params say besides the trace, for the verdict.
   // Session ids travel as plain integers (store::SessionId::value) through Qt's signals.
-  void loaded(qint64 sessionId, std::shared_ptr<const tb::trace::Trace> trace, int loaderWorkers);
+  void loaded(qint64 sessionId, std::shared_ptr<const tb::trace::Trace> trace,
+              tb::trace::SessionFacts facts);
   void failed(qint64 sessionId, const QString& message);
 
  private:
   class Worker;
-  void onDone(qint64 sessionId, std::shared_ptr<const trace::Trace> trace, int workers,
-              const QString& error);
+  void onDone(qint64 sessionId, std::shared_ptr<const trace::Trace> trace,
+              trace::SessionFacts facts, const QString& error);
 
   QThread thread_;
   Worker* worker_ = nullptr;  // lives on thread_, deleted when it finishes

@@ -2,9 +2,11 @@
 
 #include <algorithm>
 #include <array>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <string_view>
 #include <tuple>
 
@@ -463,16 +465,39 @@ Verdict judge_steps(const Trace& trace, const BreakdownReport& breakdown,
   return v;
 }
 
+// A whole number as the engine stores it, or nullopt.
+template <typename T>
+std::optional<T> stored_number(const std::string& text) {
+  T value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
 }  // namespace
 
+SessionFacts session_facts(const std::vector<std::pair<std::string, std::string>>& params) {
+  SessionFacts facts;
+  for (const auto& [key, value] : params) {
+    if (key == "data.loader.workers") {
+      const auto workers = stored_number<int>(value);
+      facts.loader_workers = workers && *workers >= 0 ? *workers : -1;
+    } else if (key == "profile.cupti_dropped_records") {
+      facts.cupti_dropped_records =
+          std::max<std::int64_t>(0, stored_number<std::int64_t>(value).value_or(0));
+    }
+  }
+  return facts;
+}
+
 Verdict judge(const Trace& trace, const BreakdownReport& breakdown, const std::vector<OpStat>& ops,
-              int loader_workers, std::int64_t cupti_dropped_records) {
-  Verdict v = judge_steps(trace, breakdown, ops, loader_workers);
-  if (cupti_dropped_records > 0) {
+              const SessionFacts& facts) {
+  Verdict v = judge_steps(trace, breakdown, ops, facts.loader_workers);
+  if (facts.cupti_dropped_records > 0) {
     v.evidence.push_back(format(
         "CUPTI dropped %lld records: the kernel timeline is incomplete, so the GPU idle, kernel "
         "and gap figures are approximate",
-        static_cast<long long>(cupti_dropped_records)));
+        static_cast<long long>(facts.cupti_dropped_records)));
   }
   return v;
 }

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/trace/breakdown.h"
@@ -71,12 +72,30 @@ struct Verdict {
   double share = 0.0;                 // the limiting part's share of the step (0..1)
 };
 
-// `loader_workers`: the run's data loader worker count when known (engine sessions' params,
-// -1 when unknown, as for imported traces: a PyTorch DataLoader range named
-// "..._SingleProcessDataLoaderIter..." then counts as 0 workers). Settings are named as the
-// engine's project keys (data.loader.workers, train.threads) when the worker count is known or
-// the trace is the engine's own (metadata "source" "trainbench", or a track of process
-// "trainbench"), else as PyTorch's (DataLoader(num_workers=...), torch.set_num_threads).
+// What the verdict knows of a session besides its trace: facts stored with the session's
+// settings that the trace cannot tell.
+struct SessionFacts {
+  // The run's data loader worker count (data.loader.workers); -1 when unknown, as for imported
+  // traces: a PyTorch DataLoader range named "..._SingleProcessDataLoaderIter..." then counts as
+  // 0 workers.
+  int loader_workers = -1;
+  // The activity records CUPTI had no buffer for (profile.cupti_dropped_records); 0 when none
+  // or not traced.
+  std::int64_t cupti_dropped_records = 0;
+};
+
+// The facts among a session's settings as stored (store::Params) or as the compare view holds
+// them (compare::FlatSettings): both are dotted key -> value pairs. A missing, malformed or
+// negative value is read as unknown (-1 workers, 0 dropped) rather than thrown: the settings are
+// a side input, and a bad one must not cost the user the rest of the analysis. profile.cupti is
+// not read: it is the project's "true"/"false" on CPU runs and "on"/"off: why" on CUDA ones, and
+// only a CUDA run that traced stores a dropped count.
+SessionFacts session_facts(const std::vector<std::pair<std::string, std::string>>& params);
+
+// Settings are named as the engine's project keys (data.loader.workers, train.threads) when the
+// worker count is known or the trace is the engine's own (metadata "source" "trainbench", or a
+// track of process "trainbench"), else as PyTorch's (DataLoader(num_workers=...),
+// torch.set_num_threads).
 //
 // The input-bound suggestion's model: a batch costs one loader P of work. Loaded serially in the
 // training loop (0 workers) the step is T = C + P, P = d·T; k workers loading in parallel with
@@ -86,10 +105,9 @@ struct Verdict {
 // bounds: hiding the limiting part entirely gives 1 / (1 - share); compute-bound assumes mixed
 // precision (GPU) or twice the threads (CPU) halves the busy part.
 //
-// `cupti_dropped_records`: the activity records CUPTI had no buffer for in the session (its
-// profile.cupti_dropped_records); when any, the evidence ends with a warning that the kernel
-// timeline the figures come from is incomplete.
+// When CUPTI dropped records, the evidence ends with a warning that the kernel timeline the
+// figures come from is incomplete.
 Verdict judge(const Trace& trace, const BreakdownReport& breakdown, const std::vector<OpStat>& ops,
-              int loader_workers = -1, std::int64_t cupti_dropped_records = 0);
+              const SessionFacts& facts = {});
 
 }  // namespace tb::trace

@@ -4,8 +4,9 @@
 // parallel-coordinates lines; the metric menu asks the app for a metric it has not loaded and
 // plots it when delivered; the x-axis, smoothing and log controls drive the plot; the target
 // accuracy changes the summary; "differences only" trims the settings table and the CSV; the
-// profile tab shows a breakdown per traced session and a trace diff. The session palette is
-// checked here too. Saves a screenshot of each tab.
+// profile tab shows a breakdown per traced session (its verdict warning of CUPTI records the
+// session dropped) and a trace diff. The session palette is checked here too. Saves a screenshot
+// of each tab.
 #include <QAbstractItemModelTester>
 #include <QCheckBox>
 #include <QComboBox>
@@ -537,6 +538,23 @@ class CompareViewTest : public QObject {
     view.setSessions({});
     QCOMPARE(view.curvePlot()->curveCount(), 0);
     QCOMPARE(view.summaryModel()->columnCount(), 1);
+  }
+
+  void profileVerdictsWarnOfDroppedCuptiRecords() {
+    // Session 1 ran on CUDA and CUPTI dropped records; session 0's settings have no count.
+    auto sessions = fourSessions();
+    sessions[1].settings.emplace_back("profile.cupti", "on");
+    sessions[1].settings.emplace_back("profile.cupti_dropped_records", "57");
+    CompareView view;
+    view.setSessions(std::move(sessions));
+    view.setTraces({trace(2.0, "sgd_update"), trace(3.0, "adam_update"), nullptr, nullptr});
+    auto* profile = view.profilePanel();
+    QTRY_VERIFY_WITH_TIMEOUT(profile->isIdle(), 10000);
+    QCOMPARE(profile->breakdownCount(), 2);
+    const QString clean = profile->breakdown(0)->verdictText();
+    const QString warned = profile->breakdown(1)->verdictText();
+    QVERIFY2(clean.contains("mean step") && !clean.contains("CUPTI"), qPrintable(clean));
+    QVERIFY2(warned.contains("CUPTI dropped 57 records"), qPrintable(warned));
   }
 
   void screenshots() {

@@ -1,6 +1,7 @@
 // The Profile tab end to end: a run's trace reaches the tab while and after it records (through
 // the engine's recorder, the session database and the off-thread loader), and picking a stored
-// session — here an imported PyTorch-style trace — shows its timeline, steps and verdict.
+// session — here an imported PyTorch-style trace — shows its timeline, steps and verdict, with
+// the warning when the session's params say CUPTI dropped records.
 #include <QLabel>
 #include <QSignalSpy>
 #include <QTabWidget>
@@ -172,6 +173,15 @@ class MainWindowProfileTest : public QObject {
     QTRY_VERIFY_WITH_TIMEOUT(steps->isIdle() && steps->barCount() == 4, 20000);
     QCOMPARE(steps->verdict().bound, tb::trace::Bound::input);
     QVERIFY(steps->verdictText().contains(QStringLiteral("input-bound")));
+    QVERIFY(!steps->verdictText().contains(QStringLiteral("CUPTI")));
+    // The loader reads the session's params with its trace: dropped CUPTI records reach the
+    // verdict as a warning.
+    tb::store::SessionStore(home / "sessions.db")
+        .add_params(id, {{"profile.cupti", "on"}, {"profile.cupti_dropped_records", "77"}});
+    window.profileLoader()->load(id);
+    QTRY_VERIFY_WITH_TIMEOUT(steps->isIdle() && steps->verdictText().contains(
+                                                    QStringLiteral("CUPTI dropped 77 records")),
+                             20000);
 
     // A session that is not there: the loader says so, and what is on screen stays.
     QSignalSpy failed(window.profileLoader(), &tb::app::ProfileController::failed);

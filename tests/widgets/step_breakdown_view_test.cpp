@@ -1,8 +1,9 @@
 // StepBreakdownView offscreen: the analysis runs off the GUI thread and comes back as one stacked
 // bar per step whose parts sum to the step, with the verdict's headline, evidence and suggestion
-// in the panel; long runs show their latest steps; a bar click gives the step's time range. Then
-// ProfilerView: the three views on one trace, a memory click centring the timeline and a step
-// click zooming it to the step. Saves screenshots of both.
+// in the panel, and a warning there when the session's CUPTI tracing dropped records; long runs
+// show their latest steps; a bar click gives the step's time range. Then ProfilerView: the three
+// views on one trace, a memory click centring the timeline and a step click zooming it to the
+// step. Saves screenshots of both.
 #include <QBarSet>
 #include <QSignalSpy>
 #include <QStackedBarSeries>
@@ -11,6 +12,7 @@
 #include <memory>
 
 #include "core/trace/model.h"
+#include "core/trace/verdict.h"
 #include "tests/support/trace_builder.h"
 #include "tests/widgets/widget_test_support.h"
 #include "widgets/memory_plot.h"
@@ -71,7 +73,7 @@ class StepBreakdownViewTest : public QObject {
     StepBreakdownView view;
     view.resize(800, 600);
     QSignalSpy ready(&view, &StepBreakdownView::reportReady);
-    view.setTrace(inputBoundTrace(5), 0);
+    view.setTrace(inputBoundTrace(5), {.loader_workers = 0});
     settle(view);
     QVERIFY(ready.count() >= 1);
     QCOMPARE(view.report().steps.size(), std::size_t{5});
@@ -96,9 +98,33 @@ class StepBreakdownViewTest : public QObject {
              qPrintable(text));
   }
 
+  void droppedCuptiRecordsWarnInTheVerdict() {
+    // The facts as the profile controller reads them from a CUDA run's stored params.
+    StepBreakdownView dropped;
+    dropped.setTrace(inputBoundTrace(5), tb::trace::session_facts({
+                                             {"data.loader.workers", "0"},
+                                             {"profile.cupti", "on"},
+                                             {"profile.cupti_dropped_records", "1234"},
+                                         }));
+    StepBreakdownView complete;
+    complete.setTrace(inputBoundTrace(5), tb::trace::session_facts({
+                                              {"data.loader.workers", "0"},
+                                              {"profile.cupti", "on"},
+                                              {"profile.cupti_dropped_records", "0"},
+                                          }));
+    settle(dropped);
+    settle(complete);
+    const QString warned = dropped.verdictText();
+    QVERIFY2(warned.contains("CUPTI dropped 1234 records: the kernel timeline is incomplete"),
+             qPrintable(warned));
+    QVERIFY2(warned.contains("input-bound"), qPrintable(warned));  // the verdict itself stands
+    const QString clean = complete.verdictText();
+    QVERIFY2(clean.contains("input-bound") && !clean.contains("CUPTI"), qPrintable(clean));
+  }
+
   void aBarClickGivesTheStepsRange() {
     StepBreakdownView view;
-    view.setTrace(inputBoundTrace(5), 0);
+    view.setTrace(inputBoundTrace(5), {.loader_workers = 0});
     settle(view);
     QSignalSpy clicked(&view, &StepBreakdownView::stepClicked);
     emit view.barSeries()->clicked(2, view.partSet(StepPart::forward));
@@ -109,7 +135,7 @@ class StepBreakdownViewTest : public QObject {
 
   void longRunsShowTheLatestSteps() {
     StepBreakdownView view;
-    view.setTrace(inputBoundTrace(300), 0);
+    view.setTrace(inputBoundTrace(300), {.loader_workers = 0});
     settle(view);
     QCOMPARE(view.barCount(), StepBreakdownView::kMaxBars);
     QCOMPARE(view.firstShownStep(), 300 - StepBreakdownView::kMaxBars);
@@ -122,8 +148,8 @@ class StepBreakdownViewTest : public QObject {
 
   void liveSnapshotsAndNoSteps() {
     StepBreakdownView view;
-    view.setTrace(inputBoundTrace(3), 0);
-    view.setTrace(inputBoundTrace(6), 0);  // while the first is being analysed
+    view.setTrace(inputBoundTrace(3), {.loader_workers = 0});
+    view.setTrace(inputBoundTrace(6), {.loader_workers = 0});  // while the first is being analysed
     settle(view);
     QCOMPARE(view.barCount(), 6);
     auto empty = std::make_shared<Trace>();
@@ -149,7 +175,7 @@ class StepBreakdownViewTest : public QObject {
     StepBreakdownView view;
     view.resize(800, 600);
     view.show();
-    view.setTrace(inputBoundTrace(12), 0);
+    view.setTrace(inputBoundTrace(12), {.loader_workers = 0});
     settle(view);
     saveScreenshot(view, "step_breakdown_view.png");
   }
@@ -158,13 +184,14 @@ class StepBreakdownViewTest : public QObject {
     ProfilerView profiler;
     profiler.resize(1400, 900);
     profiler.show();
-    profiler.setTrace(inputBoundTrace(8, true), 0);
+    profiler.setTrace(inputBoundTrace(8, true), {.loader_workers = 0, .cupti_dropped_records = 9});
     auto* timeline = profiler.timeline();
     QTRY_VERIFY_WITH_TIMEOUT(timeline->isIdle() && timeline->layout() != nullptr, 10000);
     settle(*profiler.stepBreakdown());
     QCOMPARE(profiler.memoryPlot()->seriesCount(), 1);
     QCOMPARE(*profiler.memoryPlot()->peakBytes(), 260e6);
     QCOMPARE(profiler.stepBreakdown()->barCount(), 8);
+    QVERIFY(profiler.stepBreakdown()->verdictText().contains("CUPTI dropped 9 records"));
     // A step's bar: the timeline shows that step, with 5% either side.
     emit profiler.stepBreakdown()->barSeries()->clicked(
         3, profiler.stepBreakdown()->partSet(StepPart::data));

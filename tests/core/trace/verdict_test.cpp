@@ -24,7 +24,7 @@ struct Builder : tb::testing::TraceBuilder {
   Verdict judge_it(int loader_workers = -1) {
     trace.finish();
     const auto breakdown = step_breakdown(trace);
-    return judge(trace, breakdown, top_ops(trace), loader_workers);
+    return judge(trace, breakdown, top_ops(trace), {.loader_workers = loader_workers});
   }
 };
 
@@ -324,15 +324,43 @@ TEST(Verdict, DroppedCuptiRecordsAreAWarningInTheEvidence) {
   b.trace.finish();
   const auto breakdown = step_breakdown(b.trace);
   const auto ops = top_ops(b.trace);
-  const auto dropped = judge(b.trace, breakdown, ops, 0, 1234);
+  const auto dropped =
+      judge(b.trace, breakdown, ops, {.loader_workers = 0, .cupti_dropped_records = 1234});
   ASSERT_FALSE(dropped.evidence.empty());
   EXPECT_EQ(dropped.evidence.back(),
             "CUPTI dropped 1234 records: the kernel timeline is incomplete, so the GPU idle, "
             "kernel and gap figures are approximate");
   EXPECT_EQ(dropped.bound, Bound::input);  // the warning changes no figure
-  const auto none = judge(b.trace, breakdown, ops, 0, 0);
+  const auto none = judge(b.trace, breakdown, ops, {.loader_workers = 0});
   EXPECT_FALSE(any_line(none.evidence, "CUPTI")) << ::testing::PrintToString(none.evidence);
   EXPECT_EQ(none.evidence.size() + 1, dropped.evidence.size());
+}
+
+TEST(SessionFacts, ReadFromTheParams) {
+  // A CUDA run that traced: profile.cupti says "on", and only the counts matter.
+  const auto traced = session_facts({{"data.loader.workers", "2"},
+                                     {"profile.cupti", "on"},
+                                     {"profile.cupti_records", "1200"},
+                                     {"profile.cupti_dropped_records", "34"}});
+  EXPECT_EQ(traced.loader_workers, 2);
+  EXPECT_EQ(traced.cupti_dropped_records, 34);
+  // A CPU run: profile.cupti is the project's "true", with no counts.
+  const auto cpu = session_facts({{"data.loader.workers", "0"}, {"profile.cupti", "true"}});
+  EXPECT_EQ(cpu.loader_workers, 0);
+  EXPECT_EQ(cpu.cupti_dropped_records, 0);
+}
+
+TEST(SessionFacts, MissingOrMalformedValuesAreUnknown) {
+  const auto none = session_facts({});
+  EXPECT_EQ(none.loader_workers, -1);
+  EXPECT_EQ(none.cupti_dropped_records, 0);
+  for (const char* bad : {"", "four", "4x", " 4", "-3", "99999999999999999999", "1.5"}) {
+    SCOPED_TRACE(bad);
+    const auto facts =
+        session_facts({{"data.loader.workers", bad}, {"profile.cupti_dropped_records", bad}});
+    EXPECT_EQ(facts.loader_workers, -1);
+    EXPECT_EQ(facts.cupti_dropped_records, 0);
+  }
 }
 
 TEST(Verdict, GapsAreCountedAcrossStreamsAsOneDevice) {
