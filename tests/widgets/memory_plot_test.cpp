@@ -1,9 +1,11 @@
 // MemoryPlot offscreen: one line per "memory allocated/reserved" counter (other counters left
-// out), drawn as steps; the peak found over every sample and marked with its value; counters with
-// a million samples thinned to a bounded series that keeps the peak; a click in the plot asks for
-// that time; live snapshots replace the data. Saves a screenshot.
+// out), drawn as steps; the peak found over every sample and marked with its value; an engine
+// session traced with CUPTI plots CUPTI's device memory counter beside the engine's; counters
+// with a million samples thinned to a bounded series that keeps the peak; a click in the plot
+// asks for that time; live snapshots replace the data. Saves a screenshot.
 #include <QLineSeries>
 #include <QMouseEvent>
+#include <QPen>
 #include <QScatterSeries>
 #include <QSignalSpy>
 #include <QTest>
@@ -12,6 +14,7 @@
 #include <cmath>
 #include <memory>
 
+#include "core/trace/gpu_activity.h"
 #include "core/trace/model.h"
 #include "tests/support/trace_builder.h"
 #include "tests/widgets/widget_test_support.h"
@@ -76,6 +79,58 @@ class MemoryPlotTest : public QObject {
     QCOMPARE(plot.timeAxis()->max(), 60.0);
     QVERIFY(plot.bytesAxis()->max() >= 900.0);
     QVERIFY(plot.bytesAxis()->titleText().contains("MiB"));
+  }
+
+  // An engine session on a GPU traced with CUPTI: the host's tensor memory, the engine's CUDA
+  // allocated and reserved memory, and the counter the CUPTI converter makes of the device's
+  // allocations (named by the converter itself here, so a renamed counter fails this test). All
+  // four are lines; CUPTI's is drawn as reserved memory (dashed), its running total as steps.
+  void plotsTheCuptiCounterBesideTheEngines() {
+    TraceBuilder b;
+    const auto engine = b.track("engine", tb::trace::TrackKind::cpu_thread, "trainbench");
+    b.span(engine, "step", tb::trace::Category::step, 0, 40 * kMs);
+    const auto host = b.counter("memory allocated (cpu)", "bytes");
+    const auto allocated = b.counter("memory allocated (cuda)", "bytes");
+    const auto reserved = b.counter("memory reserved (cuda)", "bytes");
+    b.point(host, 0, 50 * kMiB);
+    b.point(host, 20 * kMs, 60 * kMiB);
+    b.point(allocated, 1 * kMs, 300 * kMiB);
+    b.point(allocated, 10 * kMs, 700 * kMiB);
+    b.point(allocated, 30 * kMs, 300 * kMiB);
+    b.point(reserved, 12 * kMs, 800 * kMiB);
+    constexpr auto kMiBBytes = std::int64_t{1} << 20;
+    tb::trace::GpuActivity activity;
+    activity.memory = {
+        {.allocation = true, .bytes = 512 * kMiBBytes, .time_ns = 2 * kMs, .address = 0x1000},
+        {.allocation = true, .bytes = 256 * kMiBBytes, .time_ns = 9 * kMs, .address = 0x2000},
+        {.allocation = false, .bytes = 256 * kMiBBytes, .time_ns = 31 * kMs, .address = 0x2000}};
+    tb::trace::GpuActivityConverter().append(activity, b.trace);
+
+    MemoryPlot plot;
+    plot.resize(800, 400);
+    plot.setTrace(b.build_shared());
+    QCOMPARE(plot.seriesCount(), 4);
+    QStringList names;
+    for (int i = 0; i < plot.seriesCount(); ++i) names.append(plot.series(i)->name());
+    const QString cupti("memory reserved (GPU 0, CUPTI)");
+    for (const QString& name :
+         {QString("memory allocated (cpu)"), QString("memory allocated (cuda)"),
+          QString("memory reserved (cuda)"), cupti}) {
+      QVERIFY2(names.contains(name), qPrintable(names.join(", ")));
+    }
+    const QLineSeries* line = plot.series(static_cast<int>(names.indexOf(cupti)));
+    // 512, 768, 512 MiB at 2, 9, 31 ms: 3 samples, 2 corners, held to the trace's end (40 ms).
+    const QList<QPointF> expected = {{2.0, 512.0},  {9.0, 512.0},  {9.0, 768.0},
+                                     {31.0, 768.0}, {31.0, 512.0}, {40.0, 512.0}};
+    QCOMPARE(line->points(), expected);
+    QCOMPARE(line->pen().style(), Qt::DashLine);
+    const QLineSeries* cuda =
+        plot.series(static_cast<int>(names.indexOf("memory allocated (cuda)")));
+    QCOMPARE(cuda->pen().style(), Qt::SolidLine);
+    // The peak is of allocated memory, the engine's CUDA tensors at 10 ms.
+    QCOMPARE(*plot.peakBytes(), 700 * kMiB);
+    QCOMPARE(plot.peakCounter(), QString("memory allocated (cuda)"));
+    QVERIFY(plot.bytesAxis()->max() >= 800.0);
   }
 
   void noMemoryCounters() {
