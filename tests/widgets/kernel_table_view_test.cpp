@@ -251,7 +251,7 @@ class KernelTableViewTest : public QObject {
     ProfilerView profiler;
     profiler.resize(1400, 900);
     profiler.show();
-    profiler.setTrace(gpuTrace(), 0);
+    profiler.setTrace(gpuTrace(), tb::trace::SessionFacts{0, 0});
     auto* timeline = profiler.timeline();
     QTRY_VERIFY_WITH_TIMEOUT(timeline->isIdle() && timeline->layout() != nullptr, 10000);
     auto* kernels = profiler.findChild<KernelTableView*>();
