@@ -176,6 +176,7 @@ RunResult Runner::run() {
   TensorMemoryCounter memory_counter(recorder);
   const tensor::ScopedAllocationObserver memory_listening(&memory_counter);
   std::int64_t last_flush_ns = 0;
+  const bool flush_each_step = project_.profile.flush == "step";  // else about once a second
   // The run's own peak, not an earlier run's in the same process (the GUI runs many).
   tensor::reset_peak(tensor::Device::cpu);
   tensor::reset_peak(tensor::Device::cuda);
@@ -430,7 +431,7 @@ RunResult Runner::run() {
         recorder.record("step", trace::Category::step, step_start, step_end, step);
         // A live view (the GUI's Profile tab) sees the trace at most a second behind, or each
         // step as it ends when the project asks (profile.flush).
-        if (step_end - last_flush_ns >= kLiveFlushNs || project_.profile.flush == "step") {
+        if (step_end - last_flush_ns >= kLiveFlushNs || flush_each_step) {
           sink.flush(recorder, profiling.get());
           last_flush_ns = step_end;
         }
